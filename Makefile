@@ -1,0 +1,34 @@
+# Two entry points on a fresh machine with Python 3.11: `make demo` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+STAMP   = $(VENV)/.installed
+
+.PHONY: demo test test-fast benchmarks clean-demo
+
+$(STAMP): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.txt
+	$(BIN)/python -m pip install -q --no-deps -e .
+	$(BIN)/python -m ipykernel install --user --name python3 >/dev/null
+	touch $(STAMP)
+
+# Synthetic competition -> clean -> train -> submit -> score -> predict_pair (a few minutes on 2 cores).
+demo: $(STAMP)
+	$(BIN)/painter demo --out demo
+
+# Whole suite, real-data tests included when ../shared/data is present.
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -ra
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -ra -m "not slow"
+
+benchmarks: $(STAMP)
+	$(BIN)/python benchmarks/embed_speed.py
+	$(BIN)/python benchmarks/pair_scoring.py
+	$(BIN)/python benchmarks/accuracy.py
+
+clean-demo:
+	rm -rf demo

@@ -1,0 +1,25 @@
+"""painter: tell whether two paintings were painted by the same artist.
+
+Light to import: TensorFlow is only loaded by the functions that need it.
+"""
+from .data import datagenerator, flatten, make_pairs, readdatainfo, readfolders, reducedictrandom, splitdict
+from .images import ImageError, load_array, load_image
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "readdatainfo", "readfolders", "reducedictrandom", "splitdict", "datagenerator", "make_pairs", "flatten",
+    "load_image", "load_array", "ImageError", "predict_pair", "predict_pairs",
+]
+
+
+def predict_pair(path_a, path_b, model=None):
+    """Probability in [0, 1] that one artist painted both images (see ``painter.predict``)."""
+    from .predict import predict_pair as _predict_pair
+    return _predict_pair(path_a, path_b, model=model)
+
+
+def predict_pairs(pairs, model=None, **kwargs):
+    """Probabilities for many ``(path_a, path_b)`` pairs (see ``painter.predict``)."""
+    from .predict import predict_pairs as _predict_pairs
+    return _predict_pairs(pairs, model=model, **kwargs)

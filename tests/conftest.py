@@ -1,0 +1,34 @@
+"""Shared fixtures: a synthetic Kaggle bundle, its cleaned folder, and the real data's location."""
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+PBN_DEV = SHARED / "pbn_dev"
+PBN_REAL = SHARED / "pbn_real_metadata"
+needs_pbn_dev = pytest.mark.skipif(not PBN_DEV.is_dir(), reason="../shared/data/pbn_dev not present")
+needs_pbn_real = pytest.mark.skipif(not PBN_REAL.is_dir(), reason="../shared/data/pbn_real_metadata not present")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cache(tmp_path_factory):
+    # Converted weights are reused across runs (conversion takes seconds); features are per session.
+    os.environ.setdefault("PAINTER_CACHE", str(Path.home() / ".cache" / "painter"))
+    yield
+
+
+@pytest.fixture(scope="session")
+def kaggle_dir(tmp_path_factory):
+    from painter.synthetic import make_synthetic_kaggle
+    return make_synthetic_kaggle(tmp_path_factory.mktemp("kaggle"), n_artists=6, n_test_only=2,
+                                 paintings_per_artist=10, size=96, seed=1)
+
+
+@pytest.fixture(scope="session")
+def clean_dir(kaggle_dir, tmp_path_factory):
+    from painter.cleaning import clean_kaggle
+    out = tmp_path_factory.mktemp("clean")
+    clean_kaggle(kaggle_dir, out, size=64, workers=2, progress=False)
+    return out

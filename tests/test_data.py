@@ -1,0 +1,130 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from painter.data import LabelDict, datagenerator, flatten, make_pairs, readdatainfo, readfolders, reducedictrandom, splitdict
+
+from .conftest import PBN_REAL, needs_pbn_real
+
+
+@pytest.fixture
+def csv(tmp_path):
+    rows = [("A", "x.jpg", "True", "portrait"), ("A", "y.jpg", "True", ""), ("B", "z.jpg", "False", "landscape"),
+            ("B", "w.jpg", "True", "landscape"), ("C", "v.jpg", "True", "portrait")]
+    df = pd.DataFrame(rows, columns=["artist", "new_filename", "in_train", "genre"])
+    path = tmp_path / "all_data_info.csv"
+    df.to_csv(path, index=False)
+    return path
+
+
+def test_readdatainfo_groups_sorted(csv):
+    d = readdatainfo(csv)
+    assert d == {"A": ["x.jpg", "y.jpg"], "B": ["w.jpg", "z.jpg"], "C": ["v.jpg"]}
+    assert list(d) == ["A", "B", "C"]
+
+
+def test_readdatainfo_in_train_and_label(csv):
+    assert readdatainfo(csv, in_train=False) == {"B": ["z.jpg"]}
+    g = readdatainfo(csv, label="genre")
+    assert g == {"landscape": ["w.jpg", "z.jpg"], "portrait": ["v.jpg", "x.jpg"]} and g.unlabelled == ["y.jpg"]
+
+
+def test_readdatainfo_images_dir_reports_missing(csv, tmp_path):
+    imgs = tmp_path / "imgs"
+    imgs.mkdir()
+    for n in ("x.jpg", "z.jpg"):
+        (imgs / n).write_bytes(b"x")
+    with pytest.warns(UserWarning, match="3 of 5 files"):
+        d = readdatainfo(csv, images_dir=imgs)
+    assert d == {"A": ["x.jpg"], "B": ["z.jpg"]} and d.missing == ["v.jpg", "w.jpg", "y.jpg"]
+
+
+def test_readdatainfo_bad_inputs(tmp_path, csv):
+    with pytest.raises(FileNotFoundError, match="nope.csv"):
+        readdatainfo(tmp_path / "nope.csv")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n")
+    with pytest.raises(ValueError, match="bad.csv: no 'new_filename' or 'filename' column"):
+        readdatainfo(bad)
+    with pytest.raises(ValueError, match="no 'style' column"):
+        readdatainfo(csv, label="style")
+
+
+@needs_pbn_real
+def test_readdatainfo_real_kaggle_counts():
+    d = readdatainfo(PBN_REAL / "all_data_info.csv")
+    assert len(d) == 2319 and d.n_images == 103250
+    t = readdatainfo(PBN_REAL / "all_data_info.csv", in_train=True)
+    assert len(t) == 2074 and t.n_images == 79433
+    labels = readdatainfo(PBN_REAL / "train_info.csv")   # the competition's own (hashed) labels
+    assert len(labels) == 1584 and labels.n_images == 79433
+
+
+def test_readfolders(tmp_path):
+    for artist, files in {"Monet": ["a.jpg", "b.png"], "Degas": ["c.jpg"], "empty": []}.items():
+        (tmp_path / artist).mkdir()
+        for f in files:
+            (tmp_path / artist / f).write_bytes(b"x")
+    (tmp_path / "Monet" / "notes.txt").write_text("x")
+    assert readfolders(tmp_path) == {"Degas": ["Degas/c.jpg"], "Monet": ["Monet/a.jpg", "Monet/b.png"]}
+    with pytest.raises(ValueError, match="no <label>/<image>"):
+        readfolders(tmp_path / "empty")
+
+
+def test_reducedictrandom():
+    d = {"a": [f"a{i}" for i in range(5)], "b": [f"b{i}" for i in range(3)], "c": ["c0", "c1"]}
+    r = reducedictrandom(d)
+    assert {k: len(v) for k, v in r.items()} == {"a": 2, "b": 2, "c": 2}
+    assert set(r["a"]) <= set(d["a"])
+    assert reducedictrandom(d, seed=3) == reducedictrandom(d, seed=3)
+    assert {k: len(v) for k, v in reducedictrandom(d, n=3).items()} == {"a": 3, "b": 3}
+    assert any(reducedictrandom(d, seed=s)["a"] != r["a"] for s in range(1, 6))
+    with pytest.raises(ValueError):
+        reducedictrandom(d, n=0)
+
+
+def test_splitdict_by_image():
+    d = {a: [f"{a}{i}" for i in range(10)] for a in "abc"}
+    train, val, test = splitdict(d, test=0.4, val=0.2, seed=0)
+    for a in "abc":
+        assert (len(train[a]), len(val[a]), len(test[a])) == (4, 2, 4)
+        assert sorted(train[a] + val[a] + test[a]) == sorted(d[a])
+    assert splitdict(d, seed=0) == (train, val, test)
+
+
+def test_splitdict_by_artist_disjoint():
+    d = {f"art{i}": [f"{i}_{k}" for k in range(3)] for i in range(10)}
+    train, val, test = splitdict(d, test=0.3, val=0.2, by="artist", seed=1)
+    assert (len(train), len(val), len(test)) == (5, 2, 3)
+    assert not (set(train) & set(val) or set(train) & set(test) or set(val) & set(test))
+    assert sum(map(len, [flatten(p)[0] for p in (train, val, test)])) == 30
+
+
+def test_splitdict_bad_args():
+    with pytest.raises(ValueError, match="by must be"):
+        splitdict({"a": ["x"]}, by="title")
+    with pytest.raises(ValueError, match="test \\+ val < 1"):
+        splitdict({"a": ["x"]}, test=0.6, val=0.5)
+
+
+def test_make_pairs_balanced_no_self_pairs():
+    labels = ["a"] * 5 + ["b"] * 3 + ["c"]
+    i, j, same = make_pairs(labels, 200, seed=0)
+    lab = np.array(labels)
+    assert same.sum() == 100 and np.all(i != j)
+    assert np.array_equal(lab[i] == lab[j], same.astype(bool))
+    assert all(np.array_equal(x, y) for x, y in zip(make_pairs(labels, 200, seed=0), (i, j, same)))
+    with pytest.raises(ValueError, match="two labels"):
+        make_pairs(["a", "a"], 4)
+
+
+def test_datagenerator_on_clean_data(clean_dir):
+    d = readdatainfo(clean_dir / "all_data_info.csv", images_dir=clean_dir / "train", in_train=True)
+    ds = datagenerator(d, clean_dir / "train", batch_size=8, image_size=48, n_pairs=20, seed=0)
+    batches = list(ds)
+    assert [b[1].shape[0] for b in batches] == [8, 8, 4]
+    (a, b), y = batches[0]
+    assert a.shape == (8, 48, 48, 3) and b.shape == (8, 48, 48, 3) and a.dtype.name == "float32"
+    assert float(sum(bt[1].numpy().sum() for bt in batches)) == 10.0
+    again = list(datagenerator(d, clean_dir / "train", batch_size=8, image_size=48, n_pairs=20, seed=0))
+    assert np.array_equal(batches[0][0][0].numpy(), again[0][0][0].numpy())
