@@ -112,10 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("train", help="train a same-artist model")
     s.add_argument("data_dir")
     s.add_argument("--out", required=True)
-    s.add_argument("--method", default="arcface",
-                   help="arcface (default), bce (seed Siamese head), contrastive, triplet")
-    s.add_argument("--backbone", default="efficientnet_lite0")
-    s.add_argument("--image-size", type=int, default=224)
+    s.add_argument("--method", default="lda",
+                   help="lda (default: style statistics, LDA cosine + classifier softmax dot), arcface, "
+                        "bce (seed Siamese head), contrastive, triplet")
+    s.add_argument("--backbone", default="efficientnet_lite0+efficientnet_lite2",
+                   help="backbone, or several joined by '+' (features concatenated)")
+    s.add_argument("--image-size", type=int, default=None, help="default: each backbone's own size")
     s.add_argument("--epochs", type=int, default=None)
     s.add_argument("--val-artists", type=float, default=0.2, help="fraction of artists held out for validation")
     s.add_argument("--seed", type=int, default=0)

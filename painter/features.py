@@ -20,9 +20,12 @@ import numpy as np
 from keras import layers, ops
 from tqdm.auto import tqdm
 
-from .backbones import DEFAULT_BACKBONE, feature_layers, get_backbone
+from .backbones import default_size, feature_layers, get_backbone
 from .efficientnet_lite import cache_dir
 from .images import ImageError, load_array
+
+# Lite0 and Lite2 see paintings at different scales; their statistics together beat either alone.
+DEFAULT_FEATURE_BACKBONES = "efficientnet_lite0+efficientnet_lite2"
 
 __all__ = ["FeatureSpec", "ChannelStats", "build_feature_model", "embed_files", "file_digest"]
 
@@ -31,14 +34,15 @@ __all__ = ["FeatureSpec", "ChannelStats", "build_feature_model", "embed_files", 
 class FeatureSpec:
     """What a feature vector is made of.
 
-    backbone : backbone name (``painter.backbones.BACKBONES``)
-    image_size : square input side in pixels
+    backbone : backbone name (``painter.backbones.BACKBONES``), or several joined by ``+``
+        (their features are concatenated)
+    image_size : square input side in pixels; None = each backbone's own default size
     kind : ``"style"`` (mean and std of every tapped stage) or ``"pooled"`` (global average of the last map)
     flip : average the features of the image and its mirror image
     weights : ``"imagenet"``, None, or a weights file path
     """
-    backbone: str = DEFAULT_BACKBONE
-    image_size: int = 224
+    backbone: str = DEFAULT_FEATURE_BACKBONES
+    image_size: int | None = None
     kind: str = "style"
     flip: bool = False
     weights: str | None = "imagenet"
@@ -46,8 +50,15 @@ class FeatureSpec:
     def __post_init__(self):
         if self.kind not in ("style", "pooled"):
             raise ValueError(f"FeatureSpec.kind must be 'style' or 'pooled', got {self.kind!r}")
-        if self.image_size < 32:
+        if self.image_size is not None and self.image_size < 32:
             raise ValueError(f"FeatureSpec.image_size must be >= 32, got {self.image_size}")
+        for name in self.backbone.split("+"):
+            default_size(name)  # raises BackboneError for an unknown name
+
+    def components(self) -> list:
+        """One single-backbone spec per ``+``-joined backbone, each with a concrete size."""
+        return [FeatureSpec(name, self.image_size or default_size(name), self.kind, self.flip, self.weights)
+                for name in self.backbone.split("+")]
 
     @property
     def key(self) -> str:
@@ -55,7 +66,7 @@ class FeatureSpec:
         if weights not in (None, "imagenet"):
             weights = file_digest(weights)[:12]
         text = json.dumps({**asdict(self), "weights": weights, "v": 1}, sort_keys=True)
-        return f"{self.backbone}-{self.image_size}-{self.kind}-" + hashlib.sha1(text.encode()).hexdigest()[:10]
+        return f"{self.backbone}-{self.image_size or 'auto'}-{self.kind}-" + hashlib.sha1(text.encode()).hexdigest()[:10]
 
     def to_dict(self):
         return asdict(self)
@@ -92,7 +103,12 @@ class MirrorAverage(layers.Layer):
 
 
 def build_feature_model(spec: FeatureSpec = FeatureSpec()) -> keras.Model:
-    """Keras model: ``(batch, S, S, 3)`` RGB 0..255 -> ``(batch, D)`` float32 features."""
+    """Keras model: ``(batch, S, S, 3)`` RGB 0..255 -> ``(batch, D)`` float32 features (one backbone)."""
+    if "+" in spec.backbone or spec.image_size is None:
+        parts = spec.components()
+        if len(parts) > 1:
+            raise ValueError("build_feature_model takes one backbone; embed_files handles joined ones")
+        spec = parts[0]
     size = spec.image_size
     inputs = keras.Input((size, size, 3), name="image")
     if spec.kind == "pooled":
@@ -104,6 +120,16 @@ def build_feature_model(spec: FeatureSpec = FeatureSpec()) -> keras.Model:
         inner = keras.Model(inputs, layers.Concatenate(name="style")(stats), name="style_features")
     out = MirrorAverage(inner, name="mirror_average")(inputs) if spec.flip else inner(inputs)
     return keras.Model(inputs, out, name=f"features_{spec.key}")
+
+
+_models: dict = {}
+
+
+def _feature_model(spec: FeatureSpec):
+    """Build a feature model once per spec and process."""
+    if spec.key not in _models:
+        _models[spec.key] = build_feature_model(spec)
+    return _models[spec.key]
 
 
 def file_digest(path) -> str:
@@ -186,6 +212,12 @@ def embed_files(paths, spec: FeatureSpec = FeatureSpec(), batch_size: int = 32, 
         dict ``{path: reason}`` naming every one of them.
     """
     paths = [str(p) for p in paths]
+    parts = spec.components()
+    if len(parts) > 1 or parts[0] != spec:
+        results = [embed_files(paths, part, batch_size, cache, model if len(parts) == 1 else None, progress)
+                   for part in parts]
+        failed = {k: v for _, f in results for k, v in f.items()}
+        return np.concatenate([x for x, _ in results], axis=1), failed
     failed = {}
     digests = {}
     for p in tqdm(paths, desc="hash", unit="img", disable=not progress or len(paths) < 2000):
@@ -197,7 +229,7 @@ def embed_files(paths, spec: FeatureSpec = FeatureSpec(), batch_size: int = 32, 
     todo = [p for p in dict.fromkeys(paths) if p in digests and (store is None or store.get(digests[p]) is None)]
     computed = {}
     if todo:
-        model = model or build_feature_model(spec)
+        model = model or _feature_model(spec)
         bar = tqdm(total=len(todo), desc=f"embed {spec.backbone}", unit="img", disable=not progress)
         new_keys, new_vecs = [], []
         for start, (images, ok) in zip(range(0, len(todo), batch_size), _image_dataset(todo, spec.image_size, batch_size)):
@@ -214,6 +246,9 @@ def embed_files(paths, spec: FeatureSpec = FeatureSpec(), batch_size: int = 32, 
                     except ImageError as e:
                         failed[p] = e.reason
             bar.update(len(vecs))
+            if store is not None and len(new_keys) >= 2048:   # flush: an interrupted run resumes here
+                store.add(new_keys, np.stack(new_vecs))
+                new_keys, new_vecs = [], []
         bar.close()
         if store is not None and new_keys:
             store.add(new_keys, np.stack(new_vecs))
@@ -227,7 +262,7 @@ def embed_files(paths, spec: FeatureSpec = FeatureSpec(), batch_size: int = 32, 
         if v is not None and dim is None:
             dim = len(v)
     if dim is None:
-        dim = int(build_feature_model(spec).output_shape[-1]) if model is None else int(model.output_shape[-1])
+        dim = int((model or _feature_model(spec)).output_shape[-1])
     out = np.full((len(paths), dim), np.nan, dtype=np.float32)
     for i, v in enumerate(rows):
         if v is not None:

@@ -1,0 +1,71 @@
+"""``predict_pair``: the probability that one artist painted two images.
+
+``model`` may be a ``PairModel``, a model folder, or None: then the newest model under
+``./models_1/`` (or ``$PAINTER_MODELS``) is used, else the default model shipped inside the
+package, so a fresh offline install answers out of the box.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .images import ImageError
+from .pairmodel import PairModel
+
+__all__ = ["predict_pair", "predict_pairs", "load_pair_model", "default_model_dir", "PACKAGED_MODEL"]
+
+PACKAGED_MODEL = Path(__file__).parent / "default_model"
+_loaded: dict = {}
+
+
+def default_model_dir() -> Path:
+    """Newest ``models_1/*/config.json`` folder, else the packaged default model."""
+    root = Path(os.environ.get("PAINTER_MODELS", "models_1"))
+    found = sorted(root.glob("*/config.json"), key=lambda p: p.stat().st_mtime) if root.is_dir() else []
+    return found[-1].parent if found else PACKAGED_MODEL
+
+
+def load_pair_model(model=None) -> PairModel:
+    """A ``PairModel`` from an instance, a folder path, or None (see module docstring); cached."""
+    if isinstance(model, PairModel):
+        return model
+    path = Path(model) if model is not None else default_model_dir()
+    key = str(path.resolve())
+    if key not in _loaded:
+        _loaded[key] = PairModel.load(path)
+    return _loaded[key]
+
+
+def predict_pairs(pairs, model=None, on_error: str = "raise", progress: bool = False) -> np.ndarray:
+    """Probabilities for many pairs, each distinct image embedded once.
+
+    Parameters
+    ----------
+    pairs : sequence of (path_a, path_b)
+    on_error : ``"raise"`` (ImageError naming the file) or ``"nan"`` (NaN for that pair)
+
+    Returns float32 array ``(n_pairs,)`` in [0, 1].
+    """
+    if on_error not in ("raise", "nan"):
+        raise ValueError(f"on_error must be 'raise' or 'nan', got {on_error!r}")
+    model = load_pair_model(model)
+    pairs = [(str(a), str(b)) for a, b in pairs]
+    files = list(dict.fromkeys(p for pair in pairs for p in pair))
+    z, failed = model.embed_files(files, progress=progress)
+    if failed and on_error == "raise":
+        path, reason = next(iter(failed.items()))
+        raise ImageError(path, reason)
+    row = {f: k for k, f in enumerate(files)}
+    i = np.array([row[a] for a, _ in pairs], dtype=np.int64)
+    j = np.array([row[b] for _, b in pairs], dtype=np.int64)
+    return model.score_pairs(z, i, j) if len(pairs) else np.zeros(0, np.float32)
+
+
+def predict_pair(path_a, path_b, model=None) -> float:
+    """Probability in [0, 1] that one artist painted both images.
+
+    Raises ``ImageError`` (one line: file and reason) for a missing or unreadable image.
+    """
+    return float(predict_pairs([(path_a, path_b)], model=model)[0])
