@@ -221,6 +221,9 @@ def embed_files(paths, spec: FeatureSpec = FeatureSpec(), batch_size: int = 32, 
     failed = {}
     digests = {}
     for p in tqdm(paths, desc="hash", unit="img", disable=not progress or len(paths) < 2000):
+        if not os.path.isfile(p):
+            failed[p] = "file not found"
+            continue
         try:
             digests[p] = file_digest(p)
         except OSError as e:

@@ -106,7 +106,7 @@ def load_image(source, size: int | None = None, *, name=None, max_pixels: int = 
         raise ImageError(label, "not an image file Pillow can read") from None
     except (OSError, SyntaxError, ValueError) as e:
         reason = str(e) or type(e).__name__
-        if "truncated" in reason or "broken data stream" in reason:
+        if "truncated" in reason.lower() or "broken data stream" in reason:
             reason = f"truncated or corrupt image data ({reason})"
         raise ImageError(label, reason) from None
 

@@ -159,7 +159,8 @@ def _gather_dataset(F, batches, batch_size, shuffle_seed=None):
 def _bce(F, y, n_classes, val_pairs, out_dir, epochs=30, seed=0, patience=5, **_):
     norm = keras.layers.Normalization(mean=F.mean(0), variance=F.var(0) + 1e-6, name="standardize")
     x_in = keras.Input((F.shape[1],), name="features")
-    embedder = keras.Model(x_in, norm(x_in), name="standardize_features")
+    # unit-length standardized features keep |A-B| on a scale a linear head can use
+    embedder = keras.Model(x_in, L2Normalize(name="unit")(norm(x_in)), name="standardize_features")
     F = np.asarray(embedder.predict(F, batch_size=4096, verbose=0))
     val_pairs = (*val_pairs[:4], np.asarray(embedder.predict(val_pairs[4], batch_size=4096, verbose=0)))
     with get_strategy().scope():
@@ -194,9 +195,9 @@ def _metric_embedding(F, y, n_classes, val_pairs, out_dir, method, epochs=30, se
                 n[bad] = rng.integers(0, len(y), int(bad.sum()))
             ds = _gather_dataset(F, (a, p, n, np.zeros(len(a), np.float32)), 256, shuffle_seed=seed)
         trainer.compile(optimizer=keras.optimizers.Adam(1e-3))
-    trainer.fit(ds.take(1), epochs=1, verbose=0)  # build the variables before a resume loads them
+    trainer(next(iter(ds))[0])  # build the variables, so that a resume can load them
     start = _initial_epoch(out_dir, trainer)
-    hist = trainer.fit(ds, epochs=epochs, initial_epoch=max(start, 1), verbose=2,
+    hist = trainer.fit(ds, epochs=epochs, initial_epoch=start, verbose=2,
                        callbacks=[_PairAUC(embedder, val_pairs)] + _callbacks(out_dir, patience))
     return embedder, None, True, hist
 

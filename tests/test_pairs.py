@@ -1,0 +1,100 @@
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from painter.images import ImageError
+from painter.predict import PACKAGED_MODEL, load_pair_model, predict_pair, predict_pairs
+from painter.submit import score_submission, submit
+from painter.train import train
+
+
+@pytest.fixture(scope="module")
+def model_dir(clean_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("model")
+    train(clean_dir, out, method="lda", backbone="efficientnet_lite0", image_size=64, progress=False)
+    return out
+
+
+def _test_images(clean_dir, n=4):
+    return sorted((clean_dir / "test").glob("*.jpg"))[:n]
+
+
+def test_predict_pair_symmetric_probability(model_dir, clean_dir):
+    a, b, c, _ = _test_images(clean_dir)
+    p = predict_pair(a, b, model=model_dir)
+    assert 0.0 <= p <= 1.0
+    assert p == pytest.approx(predict_pair(b, a, model=model_dir), abs=1e-6)
+    many = predict_pairs([(a, b), (b, c), (a, a)], model=model_dir)
+    assert many.shape == (3,) and many[0] == pytest.approx(p, abs=1e-6)
+
+
+def test_predict_pair_bad_files(model_dir, clean_dir, tmp_path):
+    a = _test_images(clean_dir)[0]
+    with pytest.raises(ImageError, match=r"nope\.jpg: file not found"):
+        predict_pair(a, tmp_path / "nope.jpg", model=model_dir)
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(a.read_bytes()[:300])
+    with pytest.raises(ImageError, match=r"broken\.jpg: truncated"):
+        predict_pair(broken, a, model=model_dir)
+
+
+def test_submit_order_rows_equality_and_missing(model_dir, clean_dir, kaggle_dir, tmp_path):
+    info = pd.read_csv(kaggle_dir / "submission_info.csv")
+    rng = np.random.default_rng(0)
+    info = info.iloc[rng.permutation(len(info))].reset_index(drop=True)  # indices out of order on purpose
+    lost = info.loc[0, "image1"]
+    info_path = tmp_path / "submission_info.csv"
+    info.to_csv(info_path, index=False)
+    data = tmp_path / "data"
+    shutil.copytree(clean_dir, data)
+    (data / "test" / lost).unlink()
+    summary = submit(model_dir, data, info_path, tmp_path / "sub.csv", chunk_size=7, progress=False)
+    sub = pd.read_csv(tmp_path / "sub.csv")
+    assert list(sub.columns) == ["index", "sameArtist"]
+    assert sub["index"].tolist() == info["index"].tolist()
+    assert list(summary["unusable_images"]) == [lost]
+    has_lost = (info.image1 == lost) | (info.image2 == lost)
+    assert summary["neutral_pairs"] == has_lost.sum() and np.all(sub.sameArtist[has_lost] == 0.5)
+    for k in np.flatnonzero(~has_lost)[:5]:
+        direct = predict_pair(data / "test" / info.image1[k], data / "test" / info.image2[k], model=model_dir)
+        assert sub.sameArtist[k] == pytest.approx(direct, abs=2e-6)
+
+
+def test_score_known_auc(tmp_path):
+    pd.DataFrame({"index": [0, 1, 2, 3, 4, 5], "sameArtist": [1, 0, 1, 0, 1, 0],
+                  "pairKind": ["seen", "seen", "seen", "unseen", "unseen", "unseen"]}).to_csv(tmp_path / "sol.csv", index=False)
+    pd.DataFrame({"index": [5, 4, 3, 2, 1, 0], "sameArtist": [0.2, 0.9, 0.4, 0.3, 0.6, 0.8]}).to_csv(tmp_path / "sub.csv", index=False)
+    auc = score_submission(tmp_path / "sub.csv", tmp_path / "sol.csv")
+    # all: positives (0.8, 0.3, 0.9) vs negatives (0.6, 0.4, 0.2): 7 of 9 orderings right
+    assert auc == pytest.approx({"all": 7 / 9, "seen": 0.5, "unseen": 1.0})
+
+
+def test_score_mismatched_indices_exit_nonzero(tmp_path):
+    pd.DataFrame({"index": [0, 1], "sameArtist": [1, 0]}).to_csv(tmp_path / "sol.csv", index=False)
+    pd.DataFrame({"index": [0, 2], "sameArtist": [0.3, 0.1]}).to_csv(tmp_path / "sub.csv", index=False)
+    with pytest.raises(ValueError, match="different indices"):
+        score_submission(tmp_path / "sub.csv", tmp_path / "sol.csv")
+    r = subprocess.run([sys.executable, "-m", "painter", "score", str(tmp_path / "sub.csv"), str(tmp_path / "sol.csv")],
+                       capture_output=True, text=True)
+    assert r.returncode == 1 and "different indices" in r.stderr
+
+
+def test_packaged_default_model_works_offline(clean_dir):
+    model = load_pair_model(PACKAGED_MODEL)
+    assert model.method == "lda" and model.scorer == "dot"
+    a, b = _test_images(clean_dir, 2)
+    p = predict_pair(a, b, model=PACKAGED_MODEL)
+    assert 0 < p < 1
+
+
+def test_cli_predict_pair(model_dir, clean_dir):
+    a, b = _test_images(clean_dir, 2)
+    r = subprocess.run([sys.executable, "-m", "painter", "predict-pair", str(a), str(b), "--model", str(model_dir)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    prob, verdict = r.stdout.strip().split("\t")
+    assert 0 <= float(prob) <= 1 and verdict in ("same artist", "different artists")
