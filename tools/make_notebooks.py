@@ -1,0 +1,97 @@
+"""Write DataCleaning.ipynb and ProjectCode.ipynb (cells call package functions only).
+
+Run: python tools/make_notebooks.py
+"""
+import nbformat as nbf
+
+md, code = nbf.v4.new_markdown_cell, nbf.v4.new_code_cell
+
+
+def save(name, cells):
+    nb = nbf.v4.new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbf.write(nb, name)
+
+
+save("DataCleaning.ipynb", [
+    md("# Painter by Numbers: data cleaning\n\nFrom the Kaggle archives to clean, labelled RGB JPEGs. "
+       "Every step is a `painter` function; `painter clean KAGGLE_DIR --out DATA_DIR` does the same headless."),
+    code("# Parameters (environment variables override them, e.g. in CI)\n"
+         "import os\n"
+         "from pathlib import Path\n"
+         "KAGGLE_DIR = Path(os.environ.get('PAINTER_KAGGLE_DIR', '../shared/data/pbn_dev'))  # train_*.zip, test.zip, all_data_info.csv\n"
+         "DATA_DIR = Path(os.environ.get('PAINTER_DATA_DIR', 'data'))\n"
+         "SIZE = int(os.environ.get('PAINTER_SIZE', 256))  # output side in pixels\n"
+         "PLOTS = DATA_DIR / 'plots'"),
+    code("import painter\n"
+         "from painter.cleaning import clean_kaggle, summarize_report\n"
+         "from painter.synthetic import make_synthetic_kaggle\n"
+         "from painter.plots import plot_samples_per_artist, plot_counts\n"
+         "from IPython.display import Image, display\n"
+         "if not (KAGGLE_DIR / 'all_data_info.csv').is_file():\n"
+         "    print(f'{KAGGLE_DIR} has no Kaggle data: using a synthetic competition instead')\n"
+         "    KAGGLE_DIR = make_synthetic_kaggle(DATA_DIR.parent / 'synthetic_kaggle')"),
+    md("## Clean\nImages are read from the archives, repaired from the replacements archive, converted to RGB "
+       "(CMYK, grayscale, PNG-behind-.jpg, EXIF rotation, huge images) and written at `SIZE`. A second run skips finished files."),
+    code("report = clean_kaggle(KAGGLE_DIR, DATA_DIR, size=SIZE)\n"
+         "print(summarize_report(report))\n"
+         "report['status'].value_counts()"),
+    md("## Labels: the seed's helpers"),
+    code("train = painter.readdatainfo(DATA_DIR / 'all_data_info.csv', images_dir=DATA_DIR / 'train', in_train=True)\n"
+         "test = painter.readdatainfo(DATA_DIR / 'all_data_info.csv', images_dir=DATA_DIR / 'test', in_train=False)\n"
+         "print(f'train: {len(train)} artists, {train.n_images} paintings; test: {len(test)} artists, {test.n_images} paintings')\n"
+         "print('missing from disk:', train.missing + test.missing)"),
+    code("display(Image(filename=str(plot_counts(train, PLOTS / 'paintings_per_artist.png', top=40))))"),
+    code("display(Image(filename=str(plot_samples_per_artist(train, DATA_DIR / 'train', PLOTS / 'samples.png'))))"),
+])
+
+save("ProjectCode.ipynb", [
+    md("# Same artist or not? A Siamese approach to Painter by Numbers\n\n"
+       "Run `DataCleaning.ipynb` first. Every cell calls `painter`; the `painter` command does the same headless."),
+    code("# Parameters (environment variables override them, e.g. in CI)\n"
+         "import os\n"
+         "from pathlib import Path\n"
+         "DATA_DIR = Path(os.environ.get('PAINTER_DATA_DIR', 'data'))\n"
+         "MODEL_DIR = Path(os.environ.get('PAINTER_MODEL_DIR', 'models_1/notebook'))\n"
+         "METHOD = os.environ.get('PAINTER_METHOD', 'lda')           # lda | arcface | bce | contrastive | triplet\n"
+         "BACKBONE = os.environ.get('PAINTER_BACKBONE', 'efficientnet_lite0+efficientnet_lite2')  # or 'resnet50' with internet\n"
+         "IMAGE_SIZE = int(os.environ['PAINTER_IMAGE_SIZE']) if 'PAINTER_IMAGE_SIZE' in os.environ else None\n"
+         "PLOTS = MODEL_DIR / 'plots'"),
+    code("import numpy as np\n"
+         "import painter\n"
+         "from painter.train import train\n"
+         "from painter.siamese import build_siamese\n"
+         "from painter import evaluate\n"
+         "from IPython.display import Image, display"),
+    md("## Data: balanced, split, paired (seed 001's helpers)"),
+    code("d = painter.readdatainfo(DATA_DIR / 'all_data_info.csv', images_dir=DATA_DIR / 'train', in_train=True)\n"
+         "balanced = painter.reducedictrandom(d, n=min(len(v) for v in d.values()), seed=0)\n"
+         "tr, va, te = painter.splitdict(balanced, test=0.2, val=0.2, by='artist', seed=0)\n"
+         "print(f'{len(d)} artists; balanced {len(balanced)} x {len(next(iter(balanced.values())))}; '\n"
+         "      f'artist-disjoint split {len(tr)}/{len(va)}/{len(te)}')\n"
+         "(a, b), y = next(iter(painter.datagenerator(tr, DATA_DIR / 'train', batch_size=8, image_size=96)))\n"
+         "print('one batch:', a.shape, b.shape, 'labels', y.numpy())"),
+    md("## The seed's Siamese network\nShared backbone, |A−B|, GlobalMaxPooling2D, Dropout, sigmoid. "
+       "On a GPU it is trained end to end with `datagenerator`; on a CPU `painter.train` embeds each image once and trains on cached features."),
+    code("siamese = build_siamese('efficientnet_lite0', image_size=96)\n"
+         "siamese.get_layer('pair_head').summary()"),
+    md("## Train (early stopping on validation AUC; held-out artists give the unseen-artist figures)"),
+    code("model = train(DATA_DIR, MODEL_DIR, method=METHOD, backbone=BACKBONE, image_size=IMAGE_SIZE)\n"
+         "model.info['validation']"),
+    md("## Evaluation: seen and unseen artists apart"),
+    code("v = np.load(MODEL_DIR / 'validation_pairs.npz', allow_pickle=False)\n"
+         "print(evaluate.pair_metrics(v['same'], v['p'], v['kind'], threshold=model.threshold))\n"
+         "display(Image(filename=str(evaluate.plot_roc(v['same'], v['p'], v['kind'], PLOTS / 'roc.png'))))\n"
+         "display(Image(filename=str(evaluate.plot_confusion(v['same'], v['p'], model.threshold, PLOTS / 'confusion.png'))))\n"
+         "if (MODEL_DIR / 'history.csv').is_file():\n"
+         "    display(Image(filename=str(evaluate.plot_history(MODEL_DIR / 'history.csv', PLOTS / 'history.png'))))"),
+    code("paths = v['paths']\n"
+         "pick = np.random.default_rng(0).choice(len(v['i']), 8, replace=False)\n"
+         "grid = evaluate.plot_pair_grid(paths[v['i'][pick]], paths[v['j'][pick]], v['same'][pick], v['p'][pick],\n"
+         "                               PLOTS / 'pairs.png', threshold=model.threshold)\n"
+         "display(Image(filename=str(grid)))"),
+    md("## Is it the same painter?"),
+    code("test_images = sorted((DATA_DIR / 'test').glob('*.jpg'))\n"
+         "p = painter.predict_pair(test_images[0], test_images[1], model=MODEL_DIR)\n"
+         "print(f'{test_images[0].name} vs {test_images[1].name}: P(same artist) = {p:.3f}')"),
+])
