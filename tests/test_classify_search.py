@@ -1,0 +1,72 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from painter.classify import find_outliers, predict_files, train_classifier
+from painter.images import ImageError
+from painter.search import SimilarityIndex, build_index_from_data, retrieval_metrics
+
+
+@pytest.mark.parametrize("kind", ["dense", "cnn_rnn"])
+def test_classifier_beats_chance_and_reports_every_class(clean_dir, tmp_path, kind):
+    s = train_classifier(clean_dir, tmp_path, target="artist", model_kind=kind, image_size=64, epochs=30,
+                         test=0.3, val=0.0, progress=False)
+    assert s["n_classes"] == 6
+    assert s["top1"] > 1 / 6 + 0.15, s["top1"]
+    assert {f"Artist {k:02d}" for k in range(6)} <= set(s["report"])
+    assert (tmp_path / "confusion.png").is_file() and (tmp_path / "outliers.csv").is_file()
+    some = sorted((clean_dir / "test").glob("*.jpg"))[:2]
+    preds = predict_files(tmp_path, some, top=2)
+    assert list(preds) == [str(p) for p in some] and all(len(v) == 2 for v in preds.values())
+    with pytest.raises(ImageError, match="file not found"):
+        predict_files(tmp_path, [clean_dir / "nope.jpg"])
+
+
+def test_genre_excludes_and_counts_unlabelled(clean_dir, tmp_path):
+    s = train_classifier(clean_dir, tmp_path, target="genre", image_size=64, epochs=3, test=0.3, val=0.0,
+                         progress=False)
+    info = pd.read_csv(clean_dir / "all_data_info.csv", keep_default_na=False)
+    on_disk = {p.name for p in (clean_dir / "train").iterdir()}
+    expected = ((info.genre == "") & info.in_train & info.new_filename.isin(on_disk)).sum()
+    assert s["excluded"]["unlabelled"] == expected > 0
+    assert "" not in s["report"]
+
+
+def test_outliers_are_ordered():
+    proba = np.array([[0.9, 0.1], [0.4, 0.6], [0.2, 0.8], [0.7, 0.3]])
+    out = find_outliers(["a", "b", "c", "d"], np.array([1, 0, 0, 0]), proba, ["x", "y"])
+    assert out["file"].tolist() == ["a", "c", "b"]     # ratios 0.111, 0.25, 0.667
+    assert np.all(np.diff(out["ratio"]) >= 0)
+
+
+def test_retrieval_metrics_by_hand():
+    v = np.array([[1, 0], [0.9, 0.1], [0, 1], [0.1, 0.9]], np.float32)
+    m = retrieval_metrics(v, ["a", "a", "b", "a"], ks=(1, 2))
+    # query 0: ranking 1(a) 3(a) 2(b) -> P@1 1, P@2 1, R@2 1, RR 1, AP 1
+    # query 1: 0(a) 3(a) 2(b) -> same as query 0
+    # query 2 (b): no other b -> skipped
+    # query 3: 2(b) 1(a) 0(a) -> P@1 0, P@2 .5, R@2 .5, RR .5, AP (1/2 + 2/3)/2
+    assert m["queries"] == 3
+    assert m["precision@1"] == pytest.approx(2 / 3) and m["precision@2"] == pytest.approx(2.5 / 3)
+    assert m["recall@2"] == pytest.approx(2.5 / 3) and m["mrr"] == pytest.approx(2.5 / 3)
+    assert m["map"] == pytest.approx((2 + (0.5 + 2 / 3) / 2) / 3)
+    assert m["self_retrieval@1"] == 1.0
+
+
+@pytest.mark.parametrize("index_type", ["flat", "hnsw", "ivf"])
+def test_index_roundtrip_add_and_bad_query(clean_dir, tmp_path, index_type):
+    index = build_index_from_data(clean_dir, tmp_path / "idx", index_type=index_type, progress=False)
+    query = index.metadata["file"][0]
+    before = index.query_file(query, k=5)
+    loaded = SimilarityIndex.load(tmp_path / "idx")
+    after = loaded.query_file(query, k=5)
+    assert before["file"].tolist() == after["file"].tolist() and query not in after["file"].tolist()
+    assert set(after.columns) >= {"rank", "score", "file", "artist", "style"}
+    n = len(loaded.metadata)
+    extra = tmp_path / "new.jpg"
+    extra.write_bytes(open(query, "rb").read())
+    loaded.add([extra], pd.DataFrame({"artist": ["copy"], "style": ["x"]}), progress=False)
+    assert len(loaded.metadata) == n + 1 and loaded.index.ntotal == n + 1
+    assert loaded.query_file(query, k=1)["file"][0] == str(extra)   # its exact copy is nearest
+    with pytest.raises(ImageError, match="file not found"):
+        loaded.query_file(tmp_path / "missing.jpg")
