@@ -76,7 +76,10 @@ class PairModel:
             if len(ui) * len(uj) <= 4 * len(i) + 1_000_000:
                 block = z[ui] @ z[uj].T
                 return _sigmoid(block[inv_i, inv_j] + self.bias).astype(np.float32)
-        return self.score(z[i], z[j])
+        # gather rows a slice at a time so memory stays small whatever the chunk size
+        step = 65536
+        return np.concatenate([self.score(z[i[s:s + step]], z[j[s:s + step]]) for s in range(0, len(i), step)]
+                              or [np.zeros(0, np.float32)])
 
     # --- files -------------------------------------------------------------------------------
     def save(self, directory) -> Path:

@@ -53,7 +53,7 @@ class SimilarityIndex:
 
     def _embed(self, paths, progress=False):
         if self.embedding == "backbone":
-            x, failed = embed_files(paths, FeatureSpec("efficientnet_lite0", 224, "pooled"), progress=progress)
+            x, failed = embed_files(paths, FeatureSpec("efficientnet_lite0", 224, "style"), progress=progress)
         else:
             from .predict import load_pair_model
             x, failed = load_pair_model(self.embedding).embed_files(paths, progress=progress)

@@ -1,0 +1,50 @@
+"""Reproduce the same-artist accuracy table on pbn_dev: every method, seen and unseen apart.
+
+For each method: clean (cached) -> train on training images only -> submit all 384,183 test
+pairs -> score against solution_painter.csv (used only here, for the report).
+
+    python benchmarks/accuracy.py [--methods lda,arcface,bce,contrastive,triplet] [--data runs/pbn_clean]
+"""
+import argparse
+import json
+import resource
+import time
+
+import pandas as pd
+
+from _common import PBN_DEV, clean_pbn_dev
+from painter.evaluate import pair_metrics
+from painter.submit import submit
+from painter.train import train
+
+p = argparse.ArgumentParser()
+p.add_argument("--methods", default="lda,lda-lite0,arcface,bce,contrastive,triplet")
+p.add_argument("--data", default="runs/pbn_clean")
+p.add_argument("--out", default="runs/accuracy")
+args = p.parse_args()
+t = time.time()
+data = clean_pbn_dev(args.data)
+print(f"clean: {time.time() - t:.1f} s")
+sol = pd.read_csv(PBN_DEV / "solution_painter.csv")
+rows = []
+for method in args.methods.split(","):
+    backbone = "efficientnet_lite0" if method.endswith("-lite0") else "efficientnet_lite0+efficientnet_lite2"
+    name = method.replace("-lite0", "")
+    out = f"{args.out}/{method}"
+    t = time.time()
+    model = train(data, out, method=name, backbone=backbone, progress=False)
+    t_train = time.time() - t
+    t = time.time()
+    submit(out, data, data / "submission_info.csv", f"{out}/submission.csv", progress=False)
+    t_submit = time.time() - t
+    sub = pd.read_csv(f"{out}/submission.csv")
+    m = pair_metrics(sol.sameArtist, sub.sameArtist, sol.pairKind, threshold=model.threshold)
+    row = {"method": method, "seen AUC": m["seen"]["auc"], "unseen AUC": m["unseen"]["auc"], "all AUC": m["all"]["auc"],
+           "seen acc": m["seen"]["accuracy"], "unseen acc": m["unseen"]["accuracy"],
+           "val seen AUC": model.info["validation"]["seen"]["auc"], "val unseen AUC": model.info["validation"]["unseen"]["auc"],
+           "train s": round(t_train, 1), "submit s": round(t_submit, 1)}
+    rows.append(row)
+    print(json.dumps(row), flush=True)
+table = pd.DataFrame(rows)
+print(table.to_markdown(index=False, floatfmt=".3f") if hasattr(table, "to_markdown") else table.to_string(index=False))
+print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")

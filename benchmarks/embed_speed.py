@@ -1,0 +1,33 @@
+"""Images/s embedding 1,000 real pbn_dev paintings (decode included) vs raw forward speed.
+
+    python benchmarks/embed_speed.py [--n 1000] [--data runs/pbn_clean]
+"""
+import argparse
+import time
+
+import numpy as np
+
+from _common import clean_pbn_dev
+from painter.features import FeatureSpec, _feature_model, embed_files
+
+p = argparse.ArgumentParser()
+p.add_argument("--n", type=int, default=1000)
+p.add_argument("--data", default="runs/pbn_clean")
+args = p.parse_args()
+data = clean_pbn_dev(args.data)
+paths = sorted((data / "train").glob("*.jpg"))[: args.n]
+for backbone, size in (("efficientnet_lite0", 224), ("efficientnet_lite2", 260)):
+    for kind in ("pooled", "style"):
+        spec = FeatureSpec(backbone, size, kind)
+        model = _feature_model(spec)
+        x = np.random.default_rng(0).uniform(0, 255, (32, size, size, 3)).astype(np.float32)
+        model(x[:4], training=False)
+        t = time.time()
+        for _ in range(max(1, args.n // 32)):
+            model(x, training=False)
+        raw = 32 * max(1, args.n // 32) / (time.time() - t)
+        t = time.time()
+        embed_files(paths, spec, cache=False, model=model, progress=False)
+        e2e = len(paths) / (time.time() - t)
+        print(f"{backbone:20s} {size}px {kind:6s}: end to end {e2e:6.1f} img/s, raw forward {raw:6.1f} img/s, "
+              f"ratio {e2e / raw:.0%}", flush=True)
