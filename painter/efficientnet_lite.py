@@ -11,7 +11,6 @@ converted file is checked against its recorded SHA-256 on every load.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -20,6 +19,7 @@ from pathlib import Path
 import keras
 from keras import layers
 
+from .cache import cache_dir, file_digest
 from .preprocessing import ImagePreprocess
 from .torch_checkpoint import load_state_dict
 
@@ -145,19 +145,8 @@ def _load_without_top(model, variant):
 
 # --- weights: PyTorch checkpoint -> Keras -------------------------------------------------------
 
-def cache_dir() -> Path:
-    """Folder for converted weights and embeddings: ``$PAINTER_CACHE`` or ``~/.cache/painter``."""
-    path = Path(os.environ.get("PAINTER_CACHE", Path.home() / ".cache" / "painter"))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
 def _sha256(path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    return file_digest(path, "sha256")
 
 
 def _pth_path(variant) -> Path:

@@ -21,7 +21,7 @@ from keras import layers, ops
 from tqdm.auto import tqdm
 
 from .backbones import default_size, feature_layers, get_backbone
-from .efficientnet_lite import cache_dir
+from .cache import cache_dir, file_digest
 from .images import ImageError, load_array
 
 # Lite0 and Lite2 see paintings at different scales; their statistics together beat either alone.
@@ -130,15 +130,6 @@ def _feature_model(spec: FeatureSpec):
     if spec.key not in _models:
         _models[spec.key] = build_feature_model(spec)
     return _models[spec.key]
-
-
-def file_digest(path) -> str:
-    """SHA-1 of a file's bytes (hex)."""
-    h = hashlib.sha1()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 class _Cache:
