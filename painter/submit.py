@@ -58,18 +58,13 @@ def submit(model_dir, data_dir, submission_info, out, chunk_size: int = 1_000_00
         names.update(chunk["image1"])
         names.update(chunk["image2"])
     names = sorted(names)
-    problems, paths = {}, []
-    for n in names:
-        p = find_image(data_dir, n)
-        if p is None:
-            problems[n] = f"not found in {data_dir}"
-        else:
-            paths.append(str(p))
-    z_found, failed = model.embed_files(paths, progress=progress)
+    located = {n: find_image(data_dir, n) for n in names}
+    problems = {n: f"not found in {data_dir}" for n, p in located.items() if p is None}
+    found = [n for n, p in located.items() if p is not None]
+    z_found, failed = model.embed_files([str(located[n]) for n in found], progress=progress)
     for p, reason in failed.items():
         problems[Path(p).name] = reason
     z = np.full((len(names), z_found.shape[1]), np.nan, np.float32)
-    found = [n for n in names if find_image(data_dir, n) is not None]
     row = {n: k for k, n in enumerate(names)}
     z[[row[n] for n in found]] = z_found
     t_embed = time.time() - t0
