@@ -3,6 +3,7 @@ import sys
 from pathlib import Path
 
 PBN_DEV = Path(__file__).resolve().parents[2] / "shared" / "data" / "pbn_dev"
+RUNS = Path(__file__).resolve().parents[1] / "runs"   # git-ignored outputs, whatever the working folder
 
 
 def require_pbn_dev():
