@@ -7,12 +7,12 @@ import time
 
 import numpy as np
 
-from _common import clean_pbn_dev
+from _common import RUNS, clean_pbn_dev
 from painter.features import FeatureSpec, _feature_model, embed_files
 
 p = argparse.ArgumentParser()
 p.add_argument("--n", type=int, default=1000)
-p.add_argument("--data", default="runs/pbn_clean")
+p.add_argument("--data", default=str(RUNS / "pbn_clean"))
 args = p.parse_args()
 data = clean_pbn_dev(args.data)
 paths = sorted((data / "train").glob("*.jpg"))[: args.n]
@@ -21,10 +21,10 @@ for backbone, size in (("efficientnet_lite0", 224), ("efficientnet_lite2", 260))
         spec = FeatureSpec(backbone, size, kind)
         model = _feature_model(spec)
         x = np.random.default_rng(0).uniform(0, 255, (32, size, size, 3)).astype(np.float32)
-        model(x[:4], training=False)
+        model.predict_on_batch(x)  # warm-up at the timed batch shape (oneDNN builds its kernels per shape)
         t = time.time()
         for _ in range(max(1, args.n // 32)):
-            model(x, training=False)
+            model.predict_on_batch(x)
         raw = 32 * max(1, args.n // 32) / (time.time() - t)
         t = time.time()
         embed_files(paths, spec, cache=False, model=model, progress=False)

@@ -43,16 +43,19 @@ def _labelled_images(data_dir, target, min_examples):
 
 
 def _feature_maps(paths, spec: FeatureSpec, layer="stage6_out", batch_size=32):
-    """``(N, h*w, C)`` float16 feature maps of one backbone stage (for the CNN+RNN head)."""
+    """``(N, h*w, C)`` float16 feature maps of one backbone stage (for the CNN+RNN head), and
+    ``{path: reason}`` for the images that could not be read (their rows are NaN)."""
     from .backbones import get_backbone
     size = spec.components()[0].image_size
     model = get_backbone(spec.components()[0].backbone, input_shape=(size, size, 3), outputs=[layer])
-    out = []
-    for images, _ok in _image_dataset(paths, size, batch_size):
-        m = model(images, training=False)
-        m = np.asarray(m[0] if isinstance(m, (list, tuple)) else m)
-        out.append(m.reshape(len(m), -1, m.shape[-1]).astype(np.float16))
-    return np.concatenate(out) if out else np.zeros((0, 1, 1), np.float16)
+    out, failed = [], {}
+    for start, (images, ok) in zip(range(0, len(paths), batch_size), _image_dataset(paths, size, batch_size)):
+        m = model.predict_on_batch(images)   # compiled: bounded memory (see features.embed_files)
+        m = np.asarray(m[0] if isinstance(m, (list, tuple)) else m).astype(np.float16)
+        m[~ok.numpy()] = np.nan
+        failed |= {p: "could not be read" for p, good in zip(paths[start:start + batch_size], ok.numpy()) if not good}
+        out.append(m.reshape(len(m), -1, m.shape[-1]))
+    return (np.concatenate(out) if out else np.zeros((0, 1, 1), np.float16)), failed
 
 
 def _build_head(kind, input_shape, n_classes, mean=None, var=None):
@@ -146,17 +149,21 @@ def train_classifier(data_dir, out_dir, target="artist", model_kind="dense", min
     classes = sorted(d)
     code = {c: k for k, c in enumerate(classes)}
     spec = FeatureSpec(backbone, image_size, "style")
-    data = []
+    data, unusable = [], {}
     for part in parts:
         files, labels = flatten(part)
         paths = [str(root / f) for f in files]
         if model_kind == "dense":
             X, failed = embed_files(paths, spec, progress=progress)
         else:
-            X, failed = _feature_maps(paths, spec), {}
+            X, failed = _feature_maps(paths, spec)
+        unusable |= failed
         keep = ~np.isnan(X.reshape(len(X), -1)).any(1) if len(X) else np.zeros(0, bool)
         data.append((np.asarray(paths)[keep], X[keep], np.array([code[c] for c in labels])[keep]))
     (_, Xtr, ytr), (_, Xva, yva), (ptest, Xte, yte) = data
+    excluded["unusable_images"] = unusable
+    for path, reason in unusable.items():
+        print(f"left out {path}: {reason}")
     keras.utils.set_random_seed(seed)
     model = _build_head(model_kind, Xtr.shape[1:], len(classes),
                         *((Xtr.mean(0), Xtr.var(0) + 1e-6) if model_kind == "dense" else (None, None)))
@@ -198,7 +205,7 @@ def predict_files(model_dir, images, top=3) -> dict:
     else:
         for p in paths:
             load_array(p, 32)  # a clear ImageError before the batch pipeline
-        X, failed = _feature_maps(paths, spec), {}
+        X, failed = _feature_maps(paths, spec)
     if failed:
         path, reason = next(iter(failed.items()))
         raise ImageError(path, reason)

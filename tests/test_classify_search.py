@@ -9,8 +9,14 @@ from painter.search import SimilarityIndex, build_index_from_data, retrieval_met
 
 @pytest.mark.parametrize("kind", ["dense", "cnn_rnn"])
 def test_classifier_beats_chance_and_reports_every_class(clean_dir, tmp_path, kind):
-    s = train_classifier(clean_dir, tmp_path, target="artist", model_kind=kind, image_size=64, epochs=30,
+    import shutil
+    data = tmp_path / "data"
+    shutil.copytree(clean_dir, data)
+    broken = sorted((data / "train").glob("*.jpg"))[0]
+    broken.write_bytes(broken.read_bytes()[:300])       # truncated: must be listed, not used
+    s = train_classifier(data, tmp_path, target="artist", model_kind=kind, image_size=64, epochs=30,
                          test=0.3, val=0.0, progress=False)
+    assert list(s["excluded"]["unusable_images"]) == [str(broken)]
     assert s["n_classes"] == 6
     assert s["top1"] > 1 / 6 + 0.15, s["top1"]
     assert {f"Artist {k:02d}" for k in range(6)} <= set(s["report"])
@@ -51,6 +57,12 @@ def test_retrieval_metrics_by_hand():
     assert m["recall@2"] == pytest.approx(2.5 / 3) and m["mrr"] == pytest.approx(2.5 / 3)
     assert m["map"] == pytest.approx((2 + (0.5 + 2 / 3) / 2) / 3)
     assert m["self_retrieval@1"] == 1.0
+    # only query 3 asks (e.g. an unseen artist); items 0..2 are still searched
+    m3 = retrieval_metrics(v, ["a", "a", "b", "a"], ks=(1, 2), queries=np.array([False, False, False, True]))
+    assert m3["queries"] == 1 and m3["precision@1"] == 0.0 and m3["mrr"] == pytest.approx(0.5)
+    assert m3["map"] == pytest.approx((0.5 + 2 / 3) / 2)
+    with pytest.raises(ValueError, match="labels has 3 items"):
+        retrieval_metrics(v, ["a", "a", "b"])
 
 
 @pytest.mark.parametrize("index_type", ["flat", "hnsw", "ivf"])
@@ -61,7 +73,10 @@ def test_index_roundtrip_add_and_bad_query(clean_dir, tmp_path, index_type):
     loaded = SimilarityIndex.load(tmp_path / "idx")
     after = loaded.query_file(query, k=5)
     assert before["file"].tolist() == after["file"].tolist() and query not in after["file"].tolist()
-    assert set(after.columns) >= {"rank", "score", "file", "artist", "style"}
+    assert set(after.columns) >= {"rank", "score", "file", "artist", "style", "artist_in_train"}
+    # the painting the cleaning could not write is listed, not silently dropped
+    skipped = pd.read_csv(tmp_path / "idx" / "skipped.csv")
+    assert len(skipped) == 1 and skipped["reason"][0].startswith("file not found")
     n = len(loaded.metadata)
     extra = tmp_path / "new.jpg"
     extra.write_bytes(open(query, "rb").read())

@@ -1,6 +1,5 @@
 import zipfile
 
-import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image

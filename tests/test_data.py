@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from painter.data import LabelDict, datagenerator, flatten, make_pairs, readdatainfo, readfolders, reducedictrandom, splitdict
+from painter.data import datagenerator, flatten, make_pairs, readdatainfo, readfolders, reducedictrandom, splitdict
 
 from .conftest import PBN_REAL, needs_pbn_real
 
