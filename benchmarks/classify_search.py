@@ -6,16 +6,15 @@ import argparse
 import time
 
 import numpy as np
-import pandas as pd
 
-from _common import clean_pbn_dev
+from _common import RUNS, clean_pbn_dev
 from painter.classify import train_classifier
-from painter.predict import PACKAGED_MODEL, load_pair_model
-from painter.search import SimilarityIndex, _normalise, build_index_from_data, retrieval_metrics
+from painter.predict import PACKAGED_MODEL
+from painter.search import _normalise, build_index_from_data, retrieval_metrics
 
 p = argparse.ArgumentParser()
-p.add_argument("--data", default="runs/pbn_clean")
-p.add_argument("--out", default="runs/classify_search")
+p.add_argument("--data", default=str(RUNS / "pbn_clean"))
+p.add_argument("--out", default=str(RUNS / "classify_search"))
 args = p.parse_args()
 data = clean_pbn_dev(args.data)
 for target in ("artist", "style", "genre"):
@@ -27,8 +26,10 @@ for name, embedding in (("frozen backbone (Lite0 style stats)", "backbone"), ("s
     t = time.time()
     index = build_index_from_data(data, f"{args.out}/index_{len(name)}", embedding=embedding, progress=False)
     build = time.time() - t
-    for label in ("artist", "style"):
-        m = retrieval_metrics(index.vectors, index.metadata[label].to_numpy())
+    seen = index.metadata["artist_in_train"].to_numpy() == "True"
+    for label, queries in (("artist", None), ("artist (seen-artist queries)", seen),
+                           ("artist (unseen-artist queries)", ~seen), ("style", None)):
+        m = retrieval_metrics(index.vectors, index.metadata[label.split()[0]].to_numpy(), queries=queries)
         print(f"RETRIEVE {name} / {label}: " + ", ".join(f"{k} {v:.3f}" for k, v in m.items() if k != "queries")
               + f" (queries {m['queries']}); index build incl. embedding {build:.1f} s", flush=True)
 # query latency over 10,000 paintings (real vectors padded with noisy copies)

@@ -141,18 +141,25 @@ def build_index_from_data(data_dir, out_dir, embedding="backbone", index_type="f
     info = pd.read_csv(data_dir / "all_data_info.csv", dtype=str, keep_default_na=False)
     info["file"] = [str(data_dir / ("train" if t.lower() == "true" else "test") / f)
                     for f, t in zip(info["new_filename"], info["in_train"])]
-    info = info[[Path(f).is_file() for f in info["file"]]]
+    seen = set(info["artist"][info["in_train"].str.lower() == "true"])
+    info["artist_in_train"] = [str(a in seen) for a in info["artist"]]
+    on_disk = np.array([Path(f).is_file() for f in info["file"]], dtype=bool)
+    skipped = {f: "file not found (not written by cleaning)" for f in info["file"][~on_disk]}
+    info = info[on_disk]
     index = SimilarityIndex(embedding, index_type)
-    failed = index.add(info["file"].tolist(), info[["file", "artist", "style"]], progress=progress)
+    skipped |= index.add(info["file"].tolist(), info[["file", "artist", "style", "artist_in_train"]], progress=progress)
     index.save(out_dir)
-    print(f"indexed {len(index.metadata)} paintings in {out_dir} ({len(failed)} unusable)")
+    pd.DataFrame(list(skipped.items()), columns=["file", "reason"]).to_csv(Path(out_dir) / "skipped.csv", index=False)
+    print(f"indexed {len(index.metadata)} paintings in {out_dir}; {len(skipped)} skipped (listed in skipped.csv)")
     return index
 
 
-def retrieval_metrics(vectors, labels, ks=(1, 5, 10), chunk=1024) -> dict:
+def retrieval_metrics(vectors, labels, ks=(1, 5, 10), queries=None, chunk=1024) -> dict:
     """Leave-one-out retrieval quality of L2-normalised ``vectors (n, d)`` for ``labels (n,)``.
 
-    The query itself is excluded from its ranking. Returns Precision@k and Recall@k (recall:
+    ``queries`` : optional boolean mask ``(n,)`` or index array: which items act as queries
+    (e.g. paintings of unseen artists); every item is still searched. The query itself is
+    excluded from its ranking. Returns Precision@k and Recall@k (recall:
     the share of the query's same-label items found in the top k), MRR (rank of the first
     same-label item) and mAP over the whole ranking; queries with no other same-label item
     are skipped. ``self_retrieval@1`` (query finds itself) is a sanity line only.
@@ -160,12 +167,15 @@ def retrieval_metrics(vectors, labels, ks=(1, 5, 10), chunk=1024) -> dict:
     x = _normalise(vectors)
     labels = np.asarray(labels)
     n = len(x)
+    if len(labels) != n:
+        raise ValueError(f"labels has {len(labels)} items but vectors has {n} rows")
+    qids = np.arange(n) if queries is None else np.arange(n)[np.asarray(queries)]
     out = {f"precision@{k}": 0.0 for k in ks} | {f"recall@{k}": 0.0 for k in ks} | {"mrr": 0.0, "map": 0.0}
     counted = self_hits = 0
-    for start in range(0, n, chunk):
-        sims = x[start:start + chunk] @ x.T
-        for r, row in enumerate(sims):
-            q = start + r
+    for start in range(0, len(qids), chunk):
+        block = qids[start:start + chunk]
+        sims = x[block] @ x.T
+        for q, row in zip(block, sims):
             order = np.argsort(-row, kind="stable")
             self_hits += order[0] == q
             order = order[order != q]
@@ -182,5 +192,5 @@ def retrieval_metrics(vectors, labels, ks=(1, 5, 10), chunk=1024) -> dict:
             out["map"] += np.mean(np.arange(1, total + 1) / (hits + 1))
     result = {k: float(v / max(counted, 1)) for k, v in out.items()}
     result["queries"] = counted
-    result["self_retrieval@1"] = float(self_hits / max(n, 1))
+    result["self_retrieval@1"] = float(self_hits / max(len(qids), 1))
     return result

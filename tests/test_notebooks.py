@@ -33,3 +33,9 @@ def test_notebooks_run_top_to_bottom(kaggle_dir, tmp_path):
     last = "".join(o.get("text", "") for o in nb.cells[-1]["outputs"])
     assert "P(same artist) =" in last
     assert (tmp_path / "models_1" / "nb" / "plots" / "roc.png").is_file()
+    for target in ("artist", "style", "genre"):
+        assert (tmp_path / "models_1" / "classifiers" / target / "outliers.csv").is_file()
+    assert (tmp_path / "models_1" / "classifiers" / "style" / "confusion.png").is_file()
+    assert (tmp_path / "models_1" / "nb" / "plots" / "neighbours.png").is_file()
+    text = "".join(str(o.get("data", {}).get("text/plain", "")) for c in nb.cells for o in c.get("outputs", []))
+    assert "artist, unseen artists" in text and "precision@5" in text

@@ -8,6 +8,8 @@ md, code = nbf.v4.new_markdown_cell, nbf.v4.new_code_cell
 
 
 def save(name, cells):
+    for k, cell in enumerate(cells):
+        cell.id = f"cell-{k:02d}"   # stable ids: regenerating gives no spurious diff
     nb = nbf.v4.new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbf.write(nb, name)
@@ -90,6 +92,40 @@ save("ProjectCode.ipynb", [
          "grid = evaluate.plot_pair_grid(paths[v['i'][pick]], paths[v['j'][pick]], v['same'][pick], v['p'][pick],\n"
          "                               PLOTS / 'pairs.png', threshold=model.threshold)\n"
          "display(Image(filename=str(grid)))"),
+    md("## Artist, style and genre classification (seeds 003/004)\n"
+       "A classifier on the cached backbone features per target, with class weights and early stopping; "
+       "`model_kind='cnn_rnn'` reads the backbone's feature map as a sequence with a GRU instead. "
+       "`painter classify train DATA_DIR --target style` does the same headless."),
+    code("import pandas as pd\n"
+         "from painter.classify import train_classifier\n"
+         "CLASSIFY_DIR = MODEL_DIR.parent / 'classifiers'\n"
+         "summaries = {t: train_classifier(DATA_DIR, CLASSIFY_DIR / t, target=t, backbone=BACKBONE, image_size=IMAGE_SIZE,\n"
+         "                                 progress=False) for t in ('artist', 'style', 'genre')}\n"
+         "pd.DataFrame({t: {k: s[k] for k in ('n_classes', 'n_test', 'top1', 'top5', 'weighted_f1')} | \n"
+         "              {'unlabelled_excluded': s['excluded']['unlabelled']} for t, s in summaries.items()}).T"),
+    code("print(summaries['style']['report_text'])\n"
+         "display(Image(filename=str(CLASSIFY_DIR / 'style' / 'confusion.png')))"),
+    md("**Outliers**: the paintings whose labelled style gets the lowest probability relative to the predicted one."),
+    code("display(pd.read_csv(CLASSIFY_DIR / 'style' / 'outliers.csv').head(10))\n"
+         "display(Image(filename=str(CLASSIFY_DIR / 'style' / 'outliers.png')))"),
+    md("## Similar paintings (FAISS)\n"
+       "Every painting embedded (frozen backbone style statistics) and indexed: exact inner product, or "
+       "`index_type='hnsw'` / `'ivf'` for large collections. `embedding=MODEL_DIR` indexes with the trained "
+       "same-artist model instead: better for artists it was trained on, worse for unknown ones (see the metrics "
+       "below and `benchmarks/RESULTS.md`). `painter index` / `painter similar` do the same headless."),
+    code("from painter.search import build_index_from_data, retrieval_metrics\n"
+         "index = build_index_from_data(DATA_DIR, MODEL_DIR.parent / 'index', embedding='backbone', progress=False)\n"
+         "query = index.metadata['file'][0]\n"
+         "table = index.query_file(query, k=6)\n"
+         "display(table)\n"
+         "display(Image(filename=str(index.plot_neighbours(query, table, PLOTS / 'neighbours.png'))))"),
+    md("Retrieval quality, the query itself excluded: artist queries of training artists (seen) and of "
+       "test-only artists (unseen) apart, and style."),
+    code("seen = index.metadata['artist_in_train'].to_numpy() == 'True'\n"
+         "rows = {'artist, seen artists': retrieval_metrics(index.vectors, index.metadata['artist'], queries=seen),\n"
+         "        'artist, unseen artists': retrieval_metrics(index.vectors, index.metadata['artist'], queries=~seen),\n"
+         "        'style': retrieval_metrics(index.vectors, index.metadata['style'])}\n"
+         "pd.DataFrame(rows).T.round(3)"),
     md("## Is it the same painter?"),
     code("test_images = sorted((DATA_DIR / 'test').glob('*.jpg'))\n"
          "p = painter.predict_pair(test_images[0], test_images[1], model=MODEL_DIR)\n"
