@@ -12,15 +12,15 @@ import time
 
 import pandas as pd
 
-from _common import PBN_DEV, clean_pbn_dev
+from _common import RUNS, PBN_DEV, clean_pbn_dev
 from painter.evaluate import pair_metrics
 from painter.submit import submit
 from painter.train import train
 
 p = argparse.ArgumentParser()
 p.add_argument("--methods", default="lda,lda-lite0,arcface,bce,contrastive,triplet")
-p.add_argument("--data", default="runs/pbn_clean")
-p.add_argument("--out", default="runs/accuracy")
+p.add_argument("--data", default=str(RUNS / "pbn_clean"))
+p.add_argument("--out", default=str(RUNS / "accuracy"))
 args = p.parse_args()
 t = time.time()
 data = clean_pbn_dev(args.data)
@@ -39,12 +39,15 @@ for method in args.methods.split(","):
     t_submit = time.time() - t
     sub = pd.read_csv(f"{out}/submission.csv")
     m = pair_metrics(sol.sameArtist, sub.sameArtist, sol.pairKind, threshold=model.threshold)
-    row = {"method": method, "seen AUC": m["seen"]["auc"], "unseen AUC": m["unseen"]["auc"], "all AUC": m["all"]["auc"],
+    row = {"method": method, "threshold": model.threshold, "seen AUC": m["seen"]["auc"], "unseen AUC": m["unseen"]["auc"], "all AUC": m["all"]["auc"],
            "seen acc": m["seen"]["accuracy"], "unseen acc": m["unseen"]["accuracy"],
            "val seen AUC": model.info["validation"]["seen"]["auc"], "val unseen AUC": model.info["validation"]["unseen"]["auc"],
            "train s": round(t_train, 1), "submit s": round(t_submit, 1)}
     rows.append(row)
     print(json.dumps(row), flush=True)
 table = pd.DataFrame(rows)
-print(table.to_markdown(index=False, floatfmt=".3f") if hasattr(table, "to_markdown") else table.to_string(index=False))
+try:
+    print(table.to_markdown(index=False, floatfmt=".3f"))
+except ImportError:  # pandas needs the optional tabulate package for markdown
+    print(table.to_string(index=False))
 print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")

@@ -113,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("data_dir")
     s.add_argument("--out", required=True)
     s.add_argument("--method", default="lda",
-                   help="lda (default: style statistics, LDA cosine + classifier softmax dot), arcface, "
+                   help="lda (default: style statistics, LDA + nearest-class-mean artist profiles), arcface, "
                         "bce (seed Siamese head), contrastive, triplet")
     s.add_argument("--backbone", default="efficientnet_lite0+efficientnet_lite2",
                    help="backbone, or several joined by '+' (features concatenated)")

@@ -17,6 +17,19 @@ def balanced_accuracy(same, p, threshold=0.5) -> float:
     return float(balanced_accuracy_score(np.asarray(same).astype(int), (np.asarray(p) >= threshold).astype(int)))
 
 
+def choose_threshold(same, p, kind=None, grid=np.arange(5, 96) / 100) -> float:
+    """The decision threshold on ``p`` with the best mean balanced accuracy over pair kinds.
+
+    Parameters: ``same (n,)`` 0/1 truth, ``p (n,)`` probabilities, ``kind (n,)`` e.g. "seen"/"unseen".
+    Seen and unseen pairs weigh the same, whatever their counts.
+    """
+    same, p = np.asarray(same), np.asarray(p)
+    kind = np.zeros(len(p), int) if kind is None else np.asarray(kind)
+    groups = [kind == k for k in np.unique(kind)]
+    scores = [np.mean([balanced_accuracy(same[g], p[g], t) for g in groups]) for t in grid]
+    return float(grid[int(np.argmax(scores))])
+
+
 def pair_metrics(same, p, kind=None, threshold: float = 0.5) -> dict:
     """ROC AUC, balanced accuracy and pair counts, overall and per pair kind.
 

@@ -10,7 +10,7 @@ artist's paintings cluster. Two similarities come out of it for a pair:
 
 Both are dot products, so a calibrated score ``sigmoid(alpha*cos + beta*pdot + gamma)`` is
 one dot product of per-image vectors ``[sqrt(alpha)*e, sqrt(beta)*p]`` plus a bias, which is
-what makes scoring millions of pairs cheap (see ``painter.scoring``).
+what makes scoring millions of pairs cheap (see ``painter.pairmodel``).
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from keras import layers, ops
 
 from .siamese import L2Normalize
 
-__all__ = ["CosineMargin", "build_artist_embedding", "fit_artist_embedding", "fit_calibration"]
+__all__ = ["CosineMargin", "build_artist_embedding", "fit_calibration"]
 
 
 @keras.saving.register_keras_serializable(package="painter")
@@ -70,30 +70,6 @@ def build_artist_embedding(input_dim, n_classes, dim=256, hidden=1024, dropout=0
     probs = layers.Softmax(name="artist_probabilities")(classifier(e))
     embedder = keras.Model(x_in, [e, probs], name="artist_embedding")
     return trainer, embedder
-
-
-def fit_artist_embedding(X, y, n_classes=None, dim=256, hidden=1024, epochs=40, batch_size=256, lr=2e-3,
-                         scale=30.0, margin=0.2, dropout=0.3, seed=0, verbose=0, callbacks=None):
-    """Fit an artist embedding on features ``X (n, D)`` with integer labels ``y (n,)``.
-
-    Returns the embedder (see ``build_artist_embedding``) and the Keras history.
-    """
-    X = np.asarray(X, np.float32)
-    y = np.asarray(y)
-    if len(X) != len(y):
-        raise ValueError(f"fit_artist_embedding: {len(X)} feature rows but {len(y)} labels")
-    keras.utils.set_random_seed(seed)
-    n_classes = int(n_classes or y.max() + 1)
-    trainer, embedder = build_artist_embedding(X.shape[1], n_classes, dim, hidden, dropout, scale, margin,
-                                               mean=X.mean(0), variance=X.var(0) + 1e-6)
-    steps = epochs * int(np.ceil(len(X) / batch_size))
-    schedule = keras.optimizers.schedules.CosineDecay(lr, steps)
-    trainer.compile(optimizer=keras.optimizers.Adam(schedule),
-                    loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.1))
-    onehot = np.eye(n_classes, dtype=np.float32)[y]
-    history = trainer.fit([X, onehot], onehot, epochs=epochs, batch_size=batch_size, shuffle=True,
-                          verbose=verbose, callbacks=callbacks or [])
-    return embedder, history
 
 
 def fit_calibration(cos, pdot, same):

@@ -76,8 +76,9 @@ class PairModel:
             if len(ui) * len(uj) <= 4 * len(i) + 1_000_000:
                 block = z[ui] @ z[uj].T
                 return _sigmoid(block[inv_i, inv_j] + self.bias).astype(np.float32)
-        # gather rows a slice at a time so memory stays small whatever the chunk size
-        step = 65536
+        # gather rows a slice at a time (about 256 MB per side) so memory stays small whatever
+        # the chunk size and the embedding width (the bce head's embeddings have ~7,000 values)
+        step = int(np.clip((256 << 20) // (4 * max(1, z.shape[1])), 1024, 65536))
         return np.concatenate([self.score(z[i[s:s + step]], z[j[s:s + step]]) for s in range(0, len(i), step)]
                               or [np.zeros(0, np.float32)])
 

@@ -74,3 +74,35 @@ def test_training_resumes_after_interruption(rich_clean, tmp_path):
     train(rich_clean, out, method="contrastive", backbone="efficientnet_lite0", image_size=64, epochs=4, progress=False)
     history = pd.read_csv(out / "history.csv")
     assert history["epoch"].tolist()[:done] == list(range(done)) and len(history) > done
+
+
+def test_lda_scorer_folds_into_a_dot_product():
+    """z_a·z_b of the saved embedder equals alpha cos(e_a, e_b) + beta p_a·p_b, p = softmax(class cosines / T)."""
+    from painter.train import _choose_scorer, _dot_embedder, _lda, _softmax
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(6), 30)
+    F = (rng.normal(size=(6, 40))[y] + 0.8 * rng.normal(size=(len(y), 40))).astype(np.float32)
+    base = _lda(F, y, 6)[0]
+    E, C = base.predict(F, verbose=0)
+    assert E.shape == (180, 5) and C.shape == (180, 6)
+    np.testing.assert_allclose(np.linalg.norm(E, axis=1), 1.0, atol=1e-5)
+    assert (C.argmax(1) == y).mean() > 0.9          # nearest class mean recovers the classes
+    i, j = rng.integers(0, 180, 400), rng.integers(0, 180, 400)
+    kind = np.where(np.arange(400) < 200, "seen", "unseen")
+    T, w, table = _choose_scorer(base, F, i, j, (y[i] == y[j]).astype(int), kind)
+    assert T in (0.05, 0.07, 0.1, 0.14, 0.2) and w in (0.0, 0.5, 1.0, 2.0, 4.0, 8.0) and len(table) == 30
+    assert max(r["mean"] for r in table) == next(r["mean"] for r in table if (r["temperature"], r["cos_weight"]) == (T, w))
+    z = _dot_embedder(base, 2.0, 3.0, temperature=0.1).predict(F, verbose=0)
+    P = _softmax(C / 0.1)
+    expected = 2.0 * np.sum(E[i] * E[j], 1) + 3.0 * np.sum(P[i] * P[j], 1)
+    np.testing.assert_allclose(np.sum(z[i] * z[j], 1), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_choose_threshold_weighs_pair_kinds_equally():
+    from painter.evaluate import choose_threshold
+    same = np.array([1, 0, 0, 0, 1, 0])
+    p = np.array([0.9, 0.2, 0.1, 0.15, 0.35, 0.3])
+    kind = np.array(["seen"] * 4 + ["unseen"] * 2)
+    # seen pairs split anywhere in (0.2, 0.9]; unseen need 0.3 < t <= 0.35: the first such grid point is 0.31
+    assert choose_threshold(same, p, kind) == 0.31
+    assert choose_threshold(same, p) == 0.31
