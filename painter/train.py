@@ -26,7 +26,7 @@ import keras
 import numpy as np
 import pandas as pd
 
-from .data import flatten, make_pairs, readdatainfo, readfolders
+from .data import flatten, make_pairs, read_training_images
 from .features import DEFAULT_FEATURE_BACKBONES, FeatureSpec, embed_files
 from .metric import fit_calibration
 from .pairmodel import PairModel
@@ -47,14 +47,7 @@ def get_strategy():
 
 def load_training_images(data_dir, label="artist"):
     """``(paths, labels)`` of the training images of a cleaned folder or a folder-per-artist tree."""
-    data_dir = Path(data_dir)
-    if (data_dir / "all_data_info.csv").is_file() and (data_dir / "train").is_dir():
-        d = readdatainfo(data_dir / "all_data_info.csv", images_dir=data_dir / "train", in_train=True, label=label)
-        root = data_dir / "train"
-    elif data_dir.is_dir():
-        d, root = readfolders(data_dir), data_dir
-    else:
-        raise FileNotFoundError(f"{data_dir}: folder not found")
+    d, root = read_training_images(data_dir, label)
     files, labels = flatten(d)
     return [str(root / f) for f in files], np.array(labels)
 
@@ -92,10 +85,10 @@ def _lda(F, y, n_classes, pca_dim=256, lda_dim=None, **_):
     from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
     mean, std = F.mean(0), F.std(0) + 1e-6
+    S = (F - mean) / std
     # within-class scatter must stay invertible: fewer dimensions than samples minus classes
-    pca = PCA(max(1, min(pca_dim, len(F) - n_classes - 1, F.shape[1])), whiten=True,
-              random_state=0).fit((F - mean) / std)
-    W = pca.transform((F - mean) / std)
+    pca = PCA(max(1, min(pca_dim, len(F) - n_classes - 1, F.shape[1])), whiten=True, random_state=0).fit(S)
+    W = pca.transform(S)
     n_lda = min(lda_dim or n_classes - 1, n_classes - 1, W.shape[1])
     lda = LinearDiscriminantAnalysis(n_components=n_lda, solver="eigen").fit(W, y)
     scal = lda.scalings_[:, :n_lda]   # eigen solver: transform(W) = W @ scal
@@ -121,13 +114,14 @@ def _fixed_dense(x, kernel, bias, name):
     return out
 
 
-def _softmax(z):
-    z = z - z.max(axis=1, keepdims=True)
-    p = np.exp(z)
-    return p / p.sum(axis=1, keepdims=True)
+def _profile_score(E, C, i, j, temperature, weight):
+    """``n p_a·p_b + w cos(e_a, e_b)`` of pairs ``(i, j)``, ``p = softmax(C / T)``, from ``_lda``'s outputs."""
+    from scipy.special import softmax
+    P = softmax(C / temperature, axis=1)
+    return C.shape[1] * np.einsum("ij,ij->i", P[i], P[j]) + weight * np.einsum("ij,ij->i", E[i], E[j])
 
 
-def _choose_scorer(base, F, i, j, same, kind, temperatures=(0.05, 0.07, 0.1, 0.14, 0.2),
+def _choose_scorer(E, C, i, j, same, kind, temperatures=(0.05, 0.07, 0.1, 0.14, 0.2),
                    weights=(0.0, 0.5, 1.0, 2.0, 4.0, 8.0)):
     """Pick the softmax temperature T and cosine weight w of ``score = n p_a·p_b + w cos(e_a, e_b)``.
 
@@ -135,17 +129,13 @@ def _choose_scorer(base, F, i, j, same, kind, temperatures=(0.05, 0.07, 0.1, 0.1
     the calibration carries over to the refit on more artists (measured: the best unseen-pair
     threshold of ``n p·p`` moved 1.166 / 1.178 / 1.170 for 84 / 112 / 140 artists; that of
     ``p·p`` 0.014 / 0.011 / 0.008). Chosen on validation pairs by the mean of seen and unseen
-    ROC AUC. Returns ``(T, w, table)``.
+    ROC AUC. ``E (n, d)``, ``C (n, n_artists)``: the outputs of ``_lda``'s model. Returns ``(T, w, table)``.
     """
     from sklearn.metrics import roc_auc_score
-    E, C = base.predict(F, batch_size=4096, verbose=0)
-    cos = np.einsum("ij,ij->i", E[i], E[j])
     table = []
     for T in temperatures:
-        P = _softmax(C / T)
-        pdot = C.shape[1] * np.einsum("ij,ij->i", P[i], P[j])
         for w in weights:
-            score = pdot + w * cos
+            score = _profile_score(E, C, i, j, T, w)
             aucs = {k: roc_auc_score(same[kind == k], score[kind == k]) for k in np.unique(kind)}
             table.append({"temperature": T, "cos_weight": w, **aucs, "mean": float(np.mean(list(aucs.values())))})
     best = max(table, key=lambda r: r["mean"])
@@ -329,10 +319,9 @@ def train(data_dir, out_dir, method: str = "lda", backbone: str = DEFAULT_FEATUR
 
     bias, alpha, beta, temperature, scorer = 0.0, 1.0, 0.0, None, {}
     if method == "lda":
-        temperature, weight, table = _choose_scorer(base, F, vi, vj, vs, vkind)
         E, C = base.predict(F, batch_size=4096, verbose=0)
-        P = _softmax(C / temperature)
-        score = C.shape[1] * np.einsum("ij,ij->i", P[vi], P[vj]) + weight * np.einsum("ij,ij->i", E[vi], E[vj])
+        temperature, weight, table = _choose_scorer(E, C, vi, vj, vs, vkind)
+        score = _profile_score(E, C, vi, vj, temperature, weight)
         scale, _, bias = fit_calibration(score, np.zeros_like(score), vs)   # P(same) = sigmoid(scale*score + bias)
         alpha, beta = scale * weight, scale * C.shape[1]
         scorer = {"temperature": temperature, "cos_weight": weight, "scale": scale, "choices": table}

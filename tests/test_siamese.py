@@ -78,7 +78,9 @@ def test_training_resumes_after_interruption(rich_clean, tmp_path):
 
 def test_lda_scorer_folds_into_a_dot_product():
     """z_a·z_b of the saved embedder equals alpha cos(e_a, e_b) + beta p_a·p_b, p = softmax(class cosines / T)."""
-    from painter.train import _choose_scorer, _dot_embedder, _lda, _softmax
+    from scipy.special import softmax
+
+    from painter.train import _choose_scorer, _dot_embedder, _lda
     rng = np.random.default_rng(0)
     y = np.repeat(np.arange(6), 30)
     F = (rng.normal(size=(6, 40))[y] + 0.8 * rng.normal(size=(len(y), 40))).astype(np.float32)
@@ -89,11 +91,11 @@ def test_lda_scorer_folds_into_a_dot_product():
     assert (C.argmax(1) == y).mean() > 0.9          # nearest class mean recovers the classes
     i, j = rng.integers(0, 180, 400), rng.integers(0, 180, 400)
     kind = np.where(np.arange(400) < 200, "seen", "unseen")
-    T, w, table = _choose_scorer(base, F, i, j, (y[i] == y[j]).astype(int), kind)
+    T, w, table = _choose_scorer(E, C, i, j, (y[i] == y[j]).astype(int), kind)
     assert T in (0.05, 0.07, 0.1, 0.14, 0.2) and w in (0.0, 0.5, 1.0, 2.0, 4.0, 8.0) and len(table) == 30
     assert max(r["mean"] for r in table) == next(r["mean"] for r in table if (r["temperature"], r["cos_weight"]) == (T, w))
     z = _dot_embedder(base, 2.0, 3.0, temperature=0.1).predict(F, verbose=0)
-    P = _softmax(C / 0.1)
+    P = softmax(C / 0.1, axis=1)
     expected = 2.0 * np.sum(E[i] * E[j], 1) + 3.0 * np.sum(P[i] * P[j], 1)
     np.testing.assert_allclose(np.sum(z[i] * z[j], 1), expected, rtol=1e-4, atol=1e-5)
 
