@@ -20,7 +20,7 @@ import keras
 import numpy as np
 import pandas as pd
 
-from .data import flatten, readdatainfo, readfolders, splitdict
+from .data import flatten, read_training_images, splitdict
 from .evaluate import _save
 from .features import FeatureSpec, _image_dataset, embed_files
 from .images import ImageError, load_array
@@ -29,12 +29,7 @@ __all__ = ["train_classifier", "predict_files", "classification_summary", "find_
 
 
 def _labelled_images(data_dir, target, min_examples):
-    data_dir = Path(data_dir)
-    if (data_dir / "all_data_info.csv").is_file():
-        d = readdatainfo(data_dir / "all_data_info.csv", images_dir=data_dir / "train", in_train=True, label=target)
-        root = data_dir / "train"
-    else:
-        d, root = readfolders(data_dir), data_dir
+    d, root = read_training_images(data_dir, label=target)
     dropped = {k: len(v) for k, v in d.items() if len(v) < min_examples}
     kept = {k: v for k, v in d.items() if len(v) >= min_examples}
     if len(kept) < 2:

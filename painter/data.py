@@ -14,7 +14,7 @@ import pandas as pd
 from .images import is_image_name, load_array
 
 __all__ = [
-    "LabelDict", "readdatainfo", "readfolders", "reducedictrandom", "splitdict",
+    "LabelDict", "readdatainfo", "readfolders", "read_training_images", "reducedictrandom", "splitdict",
     "make_pairs", "datagenerator", "flatten",
 ]
 
@@ -114,6 +114,17 @@ def readfolders(root) -> LabelDict:
     if not d:
         raise ValueError(f"{root}: no <label>/<image> sub-folders with images found")
     return LabelDict(d)
+
+
+def read_training_images(data_dir, label: str = "artist") -> tuple[LabelDict, Path]:
+    """``(d, root)``: the labelled training images of a cleaned folder (``all_data_info.csv`` and
+    ``train/``, labelled by the ``label`` column) or of a folder-per-label tree; file names in
+    ``d`` are relative to ``root``."""
+    data_dir = Path(data_dir)
+    if (data_dir / "all_data_info.csv").is_file() and (data_dir / "train").is_dir():
+        d = readdatainfo(data_dir / "all_data_info.csv", images_dir=data_dir / "train", in_train=True, label=label)
+        return d, data_dir / "train"
+    return readfolders(data_dir), data_dir
 
 
 def reducedictrandom(d: dict, n: int | None = None, seed: int = 0) -> LabelDict:
