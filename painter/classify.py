@@ -22,7 +22,7 @@ import pandas as pd
 
 from .data import flatten, read_training_images, splitdict
 from .evaluate import _save
-from .features import FeatureSpec, _image_dataset, embed_files
+from .features import FeatureSpec, embed_files, predict_images
 from .images import ImageError, load_array
 
 __all__ = ["train_classifier", "predict_files", "classification_summary", "find_outliers", "plot_confusion_top"]
@@ -44,11 +44,10 @@ def _feature_maps(paths, spec: FeatureSpec, layer="stage6_out", batch_size=32):
     size = spec.components()[0].image_size
     model = get_backbone(spec.components()[0].backbone, input_shape=(size, size, 3), outputs=[layer])
     out, failed = [], {}
-    for start, (images, ok) in zip(range(0, len(paths), batch_size), _image_dataset(paths, size, batch_size)):
-        m = model.predict_on_batch(images)   # compiled: bounded memory (see features.embed_files)
-        m = np.asarray(m[0] if isinstance(m, (list, tuple)) else m).astype(np.float16)
-        m[~ok.numpy()] = np.nan
-        failed |= {p: "could not be read" for p, good in zip(paths[start:start + batch_size], ok.numpy()) if not good}
+    for chunk, m, ok in predict_images(model, paths, size, batch_size):
+        m = (m[0] if isinstance(m, list) else m).astype(np.float16)
+        m[~ok] = np.nan
+        failed |= {p: "could not be read" for p, good in zip(chunk, ok) if not good}
         out.append(m.reshape(len(m), -1, m.shape[-1]))
     return (np.concatenate(out) if out else np.zeros((0, 1, 1), np.float16)), failed
 

@@ -94,8 +94,12 @@ def load_image(source, size: int | None = None, *, name=None, max_pixels: int = 
             raise ImageError(label, "file is empty")
         stream = path
     try:
-        with _raised_pixel_limit(max_pixels), Image.open(stream) as im:
-            # Pillow identifies the format from the content, so PNG bytes behind a .jpg work.
+        # Image.open reads only the header (where Pillow checks the pixel limit), so the lock is
+        # held briefly and threads decode in parallel. Pillow identifies the format from the
+        # content, so PNG bytes behind a .jpg work.
+        with _raised_pixel_limit(max_pixels):
+            im = Image.open(stream)
+        with im:
             if size and im.format == "JPEG":
                 im.draft(None, (size, size))
             im.load()

@@ -1,0 +1,76 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from painter.features import FeatureSpec, _image_batches, embed_files, predict_images
+from painter.images import load_array
+
+
+@pytest.fixture
+def files(tmp_path):
+    """Four small paintings and one file that is not an image (the third)."""
+    rng = np.random.default_rng(0)
+    paths = []
+    for k in range(5):
+        p = tmp_path / f"img{k}.jpg"
+        if k == 2:
+            p.write_bytes(b"not a jpeg")
+        else:
+            Image.fromarray(rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)).save(p)
+        paths.append(str(p))
+    return paths
+
+
+@pytest.mark.parametrize("overlap", [False, True])
+def test_image_batches_keep_order_and_flag_unreadable(files, overlap):
+    batches = list(_image_batches(files, 32, batch_size=2, overlap=overlap))
+    assert [len(ok) for _, ok in batches] == [2, 2, 1]
+    images = np.concatenate([im for im, _ in batches])
+    ok = np.concatenate([ok for _, ok in batches])
+    assert images.shape == (5, 32, 32, 3) and images.dtype == np.uint8
+    assert ok.tolist() == [True, True, False, True, True]
+    assert not images[2].any()
+    for k in (0, 1, 3, 4):
+        np.testing.assert_array_equal(images[k], load_array(files[k], 32))
+
+
+class _RecordingModel:
+    """Stands in for a Keras model: remembers the batch shapes it was given."""
+
+    def __init__(self):
+        self.shapes = []
+
+    def predict_on_batch(self, x):
+        self.shapes.append(x.shape)
+        return x.astype(np.float32).mean(axis=(1, 2))
+
+
+def test_predict_images_pads_the_last_batch_and_trims_the_output(files):
+    model = _RecordingModel()
+    out = list(predict_images(model, files, 32, batch_size=3))
+    assert model.shapes == [(3, 32, 32, 3), (3, 32, 32, 3)]   # one shape: no retracing
+    assert [chunk for chunk, _, _ in out] == [files[:3], files[3:]]
+    assert [v.shape for _, v, _ in out] == [(3, 3), (2, 3)]
+    np.testing.assert_allclose(out[1][1][1], load_array(files[4], 32).mean(axis=(0, 1)), rtol=1e-6)
+
+
+def test_embed_files_caches_and_names_every_failure(files, tmp_path, monkeypatch):
+    monkeypatch.setenv("PAINTER_CACHE", str(tmp_path / "cache"))
+    spec = FeatureSpec("efficientnet_lite0", 32, "pooled", weights=None)
+    paths = files + [str(tmp_path / "missing.jpg")]
+    F, failed = embed_files(paths, spec, batch_size=2, progress=False)
+    assert F.shape == (6, 1280)
+    assert np.isnan(F[[2, 5]]).all() and not np.isnan(F[[0, 1, 3, 4]]).any()
+    assert set(failed) == {paths[2], paths[5]}
+    assert failed[paths[5]] == "file not found"
+    assert "not an image" in failed[paths[2]]
+
+    class _MustNotRun:
+        def predict_on_batch(self, x):
+            raise AssertionError("cached features were computed again")
+
+    good = [0, 1, 3, 4]   # unreadable images are not cached: they are tried again next time
+    F2, _ = embed_files([paths[k] for k in good], spec, progress=False, model=_MustNotRun())
+    np.testing.assert_array_equal(F2, F[good])
+    F3, _ = embed_files(files[:2], spec, cache=False, progress=False)
+    np.testing.assert_allclose(F3, F[:2], rtol=1e-4, atol=1e-5)
