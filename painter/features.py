@@ -24,10 +24,11 @@ from .backbones import default_size, feature_layers, get_backbone
 from .cache import cache_dir, file_digest
 from .images import ImageError, load_array
 
-# Lite0 and Lite2 see paintings at different scales; their statistics together beat either alone.
-DEFAULT_FEATURE_BACKBONES = "efficientnet_lite0+efficientnet_lite2"
+# Lite0 and Lite1 together beat either alone, and match Lite0 + Lite2 at two thirds of the cost
+# (benchmarks/RESULTS.md, issue 6).
+DEFAULT_FEATURE_BACKBONES = "efficientnet_lite0+efficientnet_lite1"
 
-__all__ = ["FeatureSpec", "ChannelStats", "build_feature_model", "embed_files", "predict_images", "file_digest"]
+__all__ = ["FeatureSpec", "ChannelStats", "LogColumns", "std_columns", "build_feature_model", "embed_files", "predict_images", "file_digest"]
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,39 @@ class ChannelStats(layers.Layer):
         mean = ops.mean(x, axis=(1, 2))
         var = ops.mean(ops.square(x), axis=(1, 2)) - ops.square(mean)
         return ops.concatenate([mean, ops.sqrt(ops.maximum(var, 0.0) + 1e-6)], axis=-1)
+
+
+def std_columns(spec: FeatureSpec = FeatureSpec()) -> np.ndarray:
+    """Boolean ``(D,)`` mask of the standard-deviation columns in ``spec``'s feature vectors.
+
+    Style features are ``[mean (C), std (C)]`` per tapped stage, stages in order, backbones in
+    order; pooled features have no std columns.
+    """
+    cols = []
+    for part in spec.components():
+        shape = (part.image_size, part.image_size, 3)
+        if part.kind == "pooled":
+            cols.append(np.zeros(get_backbone(part.backbone, None, shape, pooling="avg").output_shape[-1], bool))
+            continue
+        maps = get_backbone(part.backbone, None, shape, outputs=feature_layers(part.backbone))
+        for out in maps.output_shape:
+            cols += [np.zeros(out[-1], bool), np.ones(out[-1], bool)]
+    return np.concatenate(cols)
+
+
+@keras.saving.register_keras_serializable(package="painter")
+class LogColumns(layers.Layer):
+    """``(batch, D)`` -> ``(batch, D)``: the natural log of the columns where ``mask`` is 1.
+
+    A standard deviation is a scale: its log turns ratios into differences, which linear
+    methods (PCA, LDA) model better. Set the mask with ``layer.set_weights([mask])``.
+    """
+
+    def build(self, input_shape):
+        self.mask = self.add_weight(shape=(input_shape[-1],), initializer="zeros", trainable=False, name="mask")
+
+    def call(self, x):
+        return ops.where(self.mask > 0, ops.log(ops.maximum(x, 1e-6)), x)
 
 
 @keras.saving.register_keras_serializable(package="painter")

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from .data import flatten, make_pairs, read_training_images
-from .features import DEFAULT_FEATURE_BACKBONES, FeatureSpec, embed_files
+from .features import DEFAULT_FEATURE_BACKBONES, FeatureSpec, LogColumns, embed_files, std_columns
 from .metric import fit_calibration
 from .pairmodel import PairModel
 from .siamese import (ContrastiveModel, L2Normalize, TripletModel, build_embedding_net, build_pair_head,
@@ -74,8 +74,11 @@ def _validation_pairs(labels, val_seen, val_unseen, n=10000, seed=1):
 
 # --- methods: each returns (embedder, head, calibrate, history) ---------------------------------
 
-def _lda(F, y, n_classes, pca_dim=256, lda_dim=None, **_):
+def _lda(F, y, n_classes, pca_dim=256, lda_dim=None, log_columns=None, **_):
     """PCA-whitened LDA embedding plus its cosine to every artist's mean, as one Keras model.
+
+    ``log_columns`` (bool ``(D,)``, optional): columns to take the log of first (the style
+    standard deviations, see ``painter.features.std_columns``).
 
     Outputs ``[embedding (n, d), class_cosine (n, n_classes)]``; a softmax of ``class_cosine``
     over a temperature is the nearest-class-mean artist classifier whose probability profiles
@@ -84,6 +87,8 @@ def _lda(F, y, n_classes, pca_dim=256, lda_dim=None, **_):
     from sklearn.decomposition import PCA
     from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
+    if log_columns is not None:
+        F = np.where(log_columns, np.log(np.maximum(F, 1e-6)), F)   # as LogColumns does
     mean, std = F.mean(0), F.std(0) + 1e-6
     S = (F - mean) / std
     # within-class scatter must stay invertible: fewer dimensions than samples minus classes
@@ -98,8 +103,12 @@ def _lda(F, y, n_classes, pca_dim=256, lda_dim=None, **_):
     centroids /= np.linalg.norm(centroids, axis=1, keepdims=True)
 
     pca_w = pca.components_.T / np.sqrt(pca.explained_variance_)[None, :]
-    x_in = keras.Input((F.shape[1],), name="features")
-    x = keras.layers.Normalization(mean=mean, variance=std ** 2, name="standardize")(x_in)
+    x = x_in = keras.Input((F.shape[1],), name="features")
+    if log_columns is not None:
+        log = LogColumns(name="log_std")
+        x = log(x)
+        log.set_weights([np.asarray(log_columns, np.float32)])
+    x = keras.layers.Normalization(mean=mean, variance=std ** 2, name="standardize")(x)
     x = _fixed_dense(x, pca_w, -(pca.mean_ @ pca_w), "pca_whiten")
     e = L2Normalize(name="embedding")(_fixed_dense(x, scal, None, "lda"))
     c = _fixed_dense(e, centroids.T, None, "class_cosine")
@@ -272,7 +281,7 @@ def _similarities(base, F, i, j):
 
 def train(data_dir, out_dir, method: str = "lda", backbone: str = DEFAULT_FEATURE_BACKBONES, image_size: int | None = None,
           kind: str = "style", flip: bool = False, epochs: int | None = None, seed: int = 0,
-          val_artists: float = 0.2, refit: bool = True, progress: bool = True) -> PairModel:
+          val_artists: float = 0.2, refit: bool = True, log_std: bool = True, progress: bool = True) -> PairModel:
     """Train a same-artist model on ``data_dir`` and save it in ``out_dir``.
 
     Parameters
@@ -283,6 +292,7 @@ def train(data_dir, out_dir, method: str = "lda", backbone: str = DEFAULT_FEATUR
     epochs : maximum epochs for the Keras methods (early stopping may end sooner)
     val_artists : fraction of artists held out for unseen-artist validation
     refit : for ``"lda"``, refit on all training images after validation
+    log_std : for ``"lda"``, the log of the style features' standard deviations (measured better)
 
     Returns the saved ``PairModel``; validation AUCs are in ``model.info``.
     """
@@ -309,7 +319,8 @@ def train(data_dir, out_dir, method: str = "lda", backbone: str = DEFAULT_FEATUR
     kwargs = dict(seed=seed, **({"epochs": epochs} if epochs else {}))
     t_fit = time.time()
     if method == "lda":
-        base, head, calibrate, hist = _lda(F[fit], y_fit, len(fit_names))
+        log_columns = std_columns(spec) if log_std and kind == "style" else None
+        base, head, calibrate, hist = _lda(F[fit], y_fit, len(fit_names), log_columns=log_columns)
     elif method == "bce":
         base, head, calibrate, hist = _bce(F[fit], y_fit, len(fit_names), val_pairs, out_dir, **kwargs)
     elif method == "arcface":
@@ -341,7 +352,7 @@ def train(data_dir, out_dir, method: str = "lda", backbone: str = DEFAULT_FEATUR
     threshold = choose_threshold(vs, p_val, vkind)
     metrics = pair_metrics(vs, p_val, vkind, threshold=threshold)
     if method == "lda" and refit:
-        base, _, _, _ = _lda(F, y, len(names))
+        base, _, _, _ = _lda(F, y, len(names), log_columns=log_columns)
         beta = scale * len(names)   # the same score n p·p on the refit's n artists
         model = PairModel(spec, _dot_embedder(base, alpha, beta, temperature), "dot", bias, method=method)
     model.threshold = threshold

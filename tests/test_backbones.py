@@ -20,7 +20,8 @@ def _img(name, size):
     return np.asarray(fit_square(Image.fromarray(getattr(skdata, name)()), size), np.float32)[None]
 
 
-@pytest.mark.parametrize("variant,size", [("efficientnet_lite0", 224), ("efficientnet_lite2", 260)])
+@pytest.mark.parametrize("variant,size", [("efficientnet_lite0", 224), ("efficientnet_lite1", 240),
+                                          ("efficientnet_lite2", 260)])
 def test_imagenet_head_recognises_cat_and_espresso(variant, size):
     model = EfficientNetLite(variant, weights="imagenet")
     cat = np.argsort(-model.predict(_img("chelsea", size), verbose=0)[0])[:3]

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from painter.features import FeatureSpec, _image_batches, embed_files, predict_images
+from painter.features import (FeatureSpec, LogColumns, _image_batches, build_feature_model, embed_files,
+                              predict_images, std_columns)
 from painter.images import load_array
 
 
@@ -74,3 +75,24 @@ def test_embed_files_caches_and_names_every_failure(files, tmp_path, monkeypatch
     np.testing.assert_array_equal(F2, F[good])
     F3, _ = embed_files(files[:2], spec, cache=False, progress=False)
     np.testing.assert_allclose(F3, F[:2], rtol=1e-4, atol=1e-5)
+
+
+def test_std_columns_mark_the_standard_deviations(files):
+    spec = FeatureSpec("efficientnet_lite0", 64, "style", weights=None)
+    mask = std_columns(spec)
+    # Lite0's tapped stages have 24, 40, 80, 112, 192 and 1280 channels: [mean, std] each
+    assert mask.shape == (2 * 1728,) and mask.sum() == 1728
+    assert not mask[:24].any() and mask[24:48].all() and not mask[48:88].any()
+    f = build_feature_model(spec).predict_on_batch(load_array(files[0], 64)[None].astype(np.float32))[0]
+    assert f.shape == mask.shape and (f[mask] > 0).all()
+    assert not std_columns(FeatureSpec("efficientnet_lite0", 64, "pooled", weights=None)).any()
+    both = std_columns(FeatureSpec("efficientnet_lite0+efficientnet_lite0", 64, "style", weights=None))
+    np.testing.assert_array_equal(both, np.concatenate([mask, mask]))
+
+
+def test_log_columns_layer():
+    layer = LogColumns()
+    layer.build((None, 3))
+    layer.set_weights([np.array([1.0, 0.0, 1.0], np.float32)])
+    out = np.asarray(layer(np.array([[2.0, -1.0, 3.0]], np.float32)))
+    np.testing.assert_allclose(out, [[np.log(2.0), -1.0, np.log(3.0)]], rtol=1e-6)

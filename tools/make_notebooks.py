@@ -56,7 +56,7 @@ save("ProjectCode.ipynb", [
          "DATA_DIR = Path(os.environ.get('PAINTER_DATA_DIR', 'data'))\n"
          "MODEL_DIR = Path(os.environ.get('PAINTER_MODEL_DIR', 'models_1/notebook'))\n"
          "METHOD = os.environ.get('PAINTER_METHOD', 'lda')           # lda | arcface | bce | contrastive | triplet\n"
-         "BACKBONE = os.environ.get('PAINTER_BACKBONE', 'efficientnet_lite0+efficientnet_lite2')  # or 'resnet50' with internet\n"
+         "BACKBONE = os.environ.get('PAINTER_BACKBONE', 'efficientnet_lite0+efficientnet_lite1')  # or 'resnet50' with internet\n"
          "IMAGE_SIZE = int(os.environ['PAINTER_IMAGE_SIZE']) if 'PAINTER_IMAGE_SIZE' in os.environ else None\n"
          "PLOTS = MODEL_DIR / 'plots'"),
     code("import numpy as np\n"
