@@ -1,4 +1,4 @@
-"""Images/s embedding 1,000 real pbn_dev paintings (decode included) vs raw forward speed.
+"""Images/s embedding 1,000 real pbn_dev paintings (decode included) vs raw forward speed, Lite0/1/2.
 
 Raw and end-to-end passes are interleaved in rounds, so that this virtual machine's drift in
 speed over minutes falls on both alike; the ratio is of the totals.
@@ -20,8 +20,10 @@ p.add_argument("--data", default=str(RUNS / "pbn_clean"))
 args = p.parse_args()
 data = clean_pbn_dev(args.data)
 paths = sorted((data / "train").glob("*.jpg"))[: args.n]
-parts = np.array_split(np.arange(len(paths)), args.rounds)
-for backbone, size in (("efficientnet_lite0", 224), ("efficientnet_lite2", 260)):
+# rounds end on whole batches, so the 1,000 images have one short (padded) batch, as in one call
+cuts = [32 * round(len(paths) * k / args.rounds / 32) for k in range(1, args.rounds)]
+parts = np.split(np.arange(len(paths)), cuts)
+for backbone, size in (("efficientnet_lite0", 224), ("efficientnet_lite1", 240), ("efficientnet_lite2", 260)):
     for kind in ("pooled", "style"):
         spec = FeatureSpec(backbone, size, kind)
         model = _feature_model(spec)

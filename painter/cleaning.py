@@ -70,7 +70,9 @@ def _convert(job):
     name, src, out_path, size, quality = job
     try:
         data = _read_member(src)
-        im = fit_square(load_image(data, size, name=f"{Path(src.archive).name}:{src.member}"), size)
+        im = load_image(data, size, name=f"{Path(src.archive).name}:{src.member}")
+        # never enlarge: upsampling adds no detail, and the resampling blurs the brushwork
+        im = fit_square(im, min(size, *im.size))
         tmp = out_path.with_name(out_path.name + ".part")
         im.save(tmp, "JPEG", quality=quality)
         os.replace(tmp, out_path)  # atomic: an interrupted run never leaves half a file
@@ -92,7 +94,8 @@ def clean_kaggle(kaggle_dir, out_dir, size: int = 256, workers: int | None = Non
         ``test.zip``, ``replacements_for_corrupted_files.zip``.
     out_dir : path
         Receives ``train/``, ``test/`` (RGB JPEGs, short side resized to ``size`` and centre
-        cropped to ``size`` x ``size``), copies of the CSVs and ``cleaning_report.csv``.
+        cropped to ``size`` x ``size``; a smaller painting is only centre-cropped to a square),
+        copies of the CSVs and ``cleaning_report.csv``.
     size : int
         Output side in pixels (default 256).
     workers : int, optional

@@ -106,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("clean", help="Kaggle archives -> clean RGB JPEGs and a report")
     s.add_argument("kaggle_dir")
     s.add_argument("--out", required=True)
-    s.add_argument("--size", type=int, default=256)
+    s.add_argument("--size", type=int, default=256, help="output side in pixels (smaller paintings are not enlarged)")
     s.add_argument("--workers", type=int, default=None)
     s.set_defaults(func=_cmd_clean)
 

@@ -50,6 +50,13 @@ def test_clean_reports_unreadable_with_reason(kaggle_dir, tmp_path):
     assert report.loc["999999.jpg", "status"] == "not_in_csv"
 
 
+def test_clean_never_enlarges(kaggle_dir, tmp_path):
+    # the synthetic paintings are 96 px squares: at size 128 they keep their 96 pixels
+    clean_kaggle(kaggle_dir, tmp_path / "out", size=128, workers=1, progress=False)
+    sizes = {Image.open(p).size for p in (tmp_path / "out").rglob("*.jpg")}
+    assert sizes == {(96, 96)}
+
+
 def test_clean_bad_inputs(tmp_path):
     with pytest.raises(FileNotFoundError, match="all_data_info.csv: file not found"):
         clean_kaggle(tmp_path, tmp_path / "out")

@@ -23,7 +23,7 @@ save("DataCleaning.ipynb", [
          "from pathlib import Path\n"
          "KAGGLE_DIR = Path(os.environ.get('PAINTER_KAGGLE_DIR', '../shared/data/pbn_dev'))  # train_*.zip, test.zip, all_data_info.csv\n"
          "DATA_DIR = Path(os.environ.get('PAINTER_DATA_DIR', 'data'))\n"
-         "SIZE = int(os.environ.get('PAINTER_SIZE', 256))  # output side in pixels\n"
+         "SIZE = int(os.environ.get('PAINTER_SIZE', 256))  # output side in pixels (never enlarged)\n"
          "PLOTS = DATA_DIR / 'plots'"),
     code("import painter\n"
          "from painter.cleaning import clean_kaggle, summarize_report\n"
