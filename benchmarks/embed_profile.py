@@ -1,0 +1,47 @@
+"""Where end-to-end embedding time goes: waiting for decoded batches vs the forward pass.
+
+Embeds N pbn_dev paintings with Lite0 (pooled) in two rounds and prints, per round: the raw
+forward time of the same number of random batches, the time spent waiting for decoded batches,
+the forward time on the decoded batches, and one whole ``embed_files`` call.
+
+    python benchmarks/embed_profile.py [--n 512] [--data runs/pbn_clean]
+"""
+import argparse
+import time
+
+import numpy as np
+
+from _common import RUNS, clean_pbn_dev
+from painter.features import FeatureSpec, _feature_model, _image_batches, embed_files
+
+p = argparse.ArgumentParser()
+p.add_argument("--n", type=int, default=512)
+p.add_argument("--data", default=str(RUNS / "pbn_clean"))
+args = p.parse_args()
+paths = [str(q) for q in sorted((clean_pbn_dev(args.data) / "train").glob("*.jpg"))[: args.n]]
+spec = FeatureSpec("efficientnet_lite0", 224, "pooled")
+model = _feature_model(spec)
+x = np.random.default_rng(0).uniform(0, 255, (32, 224, 224, 3)).astype(np.float32)
+model.predict_on_batch(x)  # warm-up at the timed batch shape
+for _ in range(2):
+    t = time.time()
+    for _ in range(int(np.ceil(len(paths) / 32))):
+        model.predict_on_batch(x)
+    raw = time.time() - t
+    wait = forward = 0.0
+    batches = _image_batches(paths, 224, 32)
+    while True:
+        t = time.time()
+        try:
+            images, _ok = next(batches)
+        except StopIteration:
+            break
+        wait += time.time() - t
+        t = time.time()
+        model.predict_on_batch(images)
+        forward += time.time() - t
+    t = time.time()
+    embed_files(paths, spec, cache=False, model=model, progress=False)
+    whole = time.time() - t
+    print(f"{len(paths)} images: raw forward {raw:.2f} s | decode wait {wait:.2f} s ({wait / whole:.1%} of embed_files), "
+          f"forward on decoded {forward:.2f} s | embed_files {whole:.2f} s ({raw / whole:.0%} of raw speed)", flush=True)
