@@ -27,6 +27,7 @@ test-fast: $(STAMP)
 
 benchmarks: $(STAMP)
 	$(BIN)/python benchmarks/embed_speed.py
+	$(BIN)/python benchmarks/embed_profile.py
 	$(BIN)/python benchmarks/pair_scoring.py
 	$(BIN)/python benchmarks/accuracy.py
 
