@@ -28,7 +28,8 @@ from .images import ImageError, load_array
 # (benchmarks/RESULTS.md, issue 6).
 DEFAULT_FEATURE_BACKBONES = "efficientnet_lite0+efficientnet_lite1"
 
-__all__ = ["FeatureSpec", "ChannelStats", "LogColumns", "std_columns", "build_feature_model", "embed_files", "predict_images", "file_digest"]
+__all__ = ["FeatureSpec", "ChannelStats", "LogColumns", "std_columns", "build_feature_model", "embed_files",
+           "predict_images", "file_digest"]
 
 
 @dataclass(frozen=True)
@@ -205,7 +206,7 @@ def _image_batches(paths, size, batch_size, overlap=None):
     GPU) decodes the next batch while the caller works on this one. On a CPU-only machine the
     forward pass already uses every core and its threads wait for whichever core is busy
     decoding, so there decoding waits its turn (measured on 2 cores: 97-108% of the raw
-    forward speed against 64-94% for an overlapping tf.data pipeline).
+    forward speed against 66-92% for an overlapping tf.data pipeline).
     """
     from concurrent.futures import ThreadPoolExecutor
 

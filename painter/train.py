@@ -87,8 +87,9 @@ def _lda(F, y, n_classes, pca_dim=256, lda_dim=None, log_columns=None, **_):
     from sklearn.decomposition import PCA
     from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
-    if log_columns is not None:
-        F = np.where(log_columns, np.log(np.maximum(F, 1e-6)), F)   # as LogColumns does
+    if log_columns is not None:   # as LogColumns does, on a copy
+        F = F.copy()
+        F[:, log_columns] = np.log(np.maximum(F[:, log_columns], 1e-6))
     mean, std = F.mean(0), F.std(0) + 1e-6
     S = (F - mean) / std
     # within-class scatter must stay invertible: fewer dimensions than samples minus classes
