@@ -33,7 +33,7 @@ for _ in range(2):
     while True:
         t = time.time()
         try:
-            images, _ok = next(batches)
+            images, _reasons = next(batches)
         except StopIteration:
             break
         wait += time.time() - t

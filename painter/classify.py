@@ -44,10 +44,10 @@ def _feature_maps(paths, spec: FeatureSpec, layer="stage6_out", batch_size=32):
     size = spec.components()[0].image_size
     model = get_backbone(spec.components()[0].backbone, input_shape=(size, size, 3), outputs=[layer])
     out, failed = [], {}
-    for chunk, m, ok in predict_images(model, paths, size, batch_size):
+    for chunk, m, bad in predict_images(model, paths, size, batch_size):
         m = (m[0] if isinstance(m, list) else m).astype(np.float16)
-        m[~ok] = np.nan
-        failed |= {p: "could not be read" for p, good in zip(chunk, ok) if not good}
+        m[[p in bad for p in chunk]] = np.nan
+        failed |= bad
         out.append(m.reshape(len(m), -1, m.shape[-1]))
     return (np.concatenate(out) if out else np.zeros((0, 1, 1), np.float16)), failed
 
@@ -197,8 +197,6 @@ def predict_files(model_dir, images, top=3) -> dict:
     if meta["model_kind"] == "dense":
         X, failed = embed_files(paths, spec, progress=False)
     else:
-        for p in paths:
-            load_array(p, 32)  # a clear ImageError before the batch pipeline
         X, failed = _feature_maps(paths, spec)
     if failed:
         path, reason = next(iter(failed.items()))

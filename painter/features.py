@@ -199,10 +199,10 @@ class _Cache:
 
 
 def _image_batches(paths, size, batch_size, overlap=None):
-    """Yield ``(images, ok)`` per batch: uint8 ``(b, size, size, 3)`` and bool ``(b,)``.
+    """Yield ``(images, reasons)`` per batch: uint8 ``(b, size, size, 3)`` and a list of ``b``
+    items, None for a readable image, else why it cannot be used (its image is zeros).
 
-    A thread pool decodes each batch with every core (Pillow releases the GIL); unreadable
-    images come back as zeros with ``ok`` False. ``overlap`` (default: when TensorFlow sees a
+    A thread pool decodes each batch with every core (Pillow releases the GIL). ``overlap`` (default: when TensorFlow sees a
     GPU) decodes the next batch while the caller works on this one. On a CPU-only machine the
     forward pass already uses every core and its threads wait for whichever core is busy
     decoding, so there decoding waits its turn (measured on 2 cores: 97-108% of the raw
@@ -212,9 +212,9 @@ def _image_batches(paths, size, batch_size, overlap=None):
 
     def load(p):
         try:
-            return load_array(p, size), True
-        except ImageError:
-            return np.zeros((size, size, 3), np.uint8), False
+            return load_array(p, size), None
+        except ImageError as e:
+            return np.zeros((size, size, 3), np.uint8), e.reason
 
     if overlap is None:
         import tensorflow as tf
@@ -228,28 +228,30 @@ def _image_batches(paths, size, batch_size, overlap=None):
         for start in range(0, len(paths), batch_size):
             batch = ahead if ahead is not None else submit(start)
             ahead = submit(start + batch_size) if overlap and start + batch_size < len(paths) else None
-            images, ok = zip(*(f.result() for f in batch))
-            yield np.stack(images), np.array(ok)
+            images, reasons = zip(*(f.result() for f in batch))
+            yield np.stack(images), list(reasons)
 
 
 def predict_images(model, paths, size, batch_size=32):
-    """Run ``model`` over image files in batches; yield ``(paths_chunk, outputs, ok)`` per batch.
+    """Run ``model`` over image files in batches; yield ``(paths_chunk, outputs, failed)`` per batch.
 
     ``outputs`` are numpy arrays (a list for a multi-output model), one row per path;
-    ``ok[k]`` is False where the image could not be read (its row is the output for zeros).
+    ``failed`` is ``{path: reason}`` for the images that could not be read (their rows are
+    the output for zeros).
     The last batch is padded to ``batch_size``: a new batch shape would retrace the compiled
     graph and rebuild oneDNN's kernels, seconds on a CPU for every odd-sized tail.
     """
     paths = list(paths)
-    for start, (images, ok) in zip(range(0, len(paths), batch_size), _image_batches(paths, size, batch_size)):
-        n = len(ok)
+    for start, (images, reasons) in zip(range(0, len(paths), batch_size), _image_batches(paths, size, batch_size)):
+        n = len(reasons)
         if n < batch_size:
             images = np.concatenate([images, np.zeros((batch_size - n, *images.shape[1:]), images.dtype)])
         # predict_on_batch runs a compiled graph that frees activations as it goes; an eager
         # call keeps every layer's output to the end (Lite2, batch 32: 5.5 GB vs 1.2 GB peak)
         out = model.predict_on_batch(images)
         out = [np.asarray(o)[:n] for o in out] if isinstance(out, (list, tuple)) else np.asarray(out)[:n]
-        yield paths[start:start + n], out, ok
+        chunk = paths[start:start + n]
+        yield chunk, out, {p: r for p, r in zip(chunk, reasons) if r is not None}
 
 
 def embed_files(paths, spec: FeatureSpec = FeatureSpec(), batch_size: int = 32, cache: bool = True,
@@ -298,19 +300,13 @@ def embed_files(paths, spec: FeatureSpec = FeatureSpec(), batch_size: int = 32, 
         model = model or _feature_model(spec)
         bar = tqdm(total=len(todo), desc=f"embed {spec.backbone}", unit="img", disable=not progress)
         new_keys, new_vecs = [], []
-        for chunk, vecs, ok in predict_images(model, todo, spec.image_size, batch_size):
-            vecs = vecs.astype(np.float32)
-            for p, v, good in zip(chunk, vecs, ok):
-                if good:
+        for chunk, vecs, bad in predict_images(model, todo, spec.image_size, batch_size):
+            failed.update(bad)
+            for p, v in zip(chunk, vecs.astype(np.float32)):
+                if p not in bad:
                     computed[p] = v
                     new_keys.append(digests[p])
                     new_vecs.append(v)
-                else:
-                    try:  # re-open to get the reason in one clear line
-                        load_array(p, spec.image_size)
-                        failed[p] = "could not be decoded"
-                    except ImageError as e:
-                        failed[p] = e.reason
             bar.update(len(vecs))
             if store is not None and len(new_keys) >= 2048:   # flush: an interrupted run resumes here
                 store.add(new_keys, np.stack(new_vecs))

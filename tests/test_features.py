@@ -25,11 +25,12 @@ def files(tmp_path):
 @pytest.mark.parametrize("overlap", [False, True])
 def test_image_batches_keep_order_and_flag_unreadable(files, overlap):
     batches = list(_image_batches(files, 32, batch_size=2, overlap=overlap))
-    assert [len(ok) for _, ok in batches] == [2, 2, 1]
+    assert [len(reasons) for _, reasons in batches] == [2, 2, 1]
     images = np.concatenate([im for im, _ in batches])
-    ok = np.concatenate([ok for _, ok in batches])
+    reasons = [r for _, rs in batches for r in rs]
     assert images.shape == (5, 32, 32, 3) and images.dtype == np.uint8
-    assert ok.tolist() == [True, True, False, True, True]
+    assert [r is None for r in reasons] == [True, True, False, True, True]
+    assert "not an image" in reasons[2]
     assert not images[2].any()
     for k in (0, 1, 3, 4):
         np.testing.assert_array_equal(images[k], load_array(files[k], 32))
@@ -52,6 +53,7 @@ def test_predict_images_pads_the_last_batch_and_trims_the_output(files):
     assert model.shapes == [(3, 32, 32, 3), (3, 32, 32, 3)]   # one shape: no retracing
     assert [chunk for chunk, _, _ in out] == [files[:3], files[3:]]
     assert [v.shape for _, v, _ in out] == [(3, 3), (2, 3)]
+    assert list(out[0][2]) == [files[2]] and not out[1][2]   # the unreadable third file, by name
     np.testing.assert_allclose(out[1][1][1], load_array(files[4], 32).mean(axis=(0, 1)), rtol=1e-6)
 
 
