@@ -11,7 +11,7 @@ from pathlib import Path
 
 import keras
 
-from .efficientnet_lite import STAGE_LAYERS, VARIANTS, EfficientNetLite, WeightsError
+from .efficientnet_lite import STAGE_LAYERS, VARIANTS, EfficientNetLite, WeightsError, style_layers
 from .preprocessing import ImagePreprocess
 
 __all__ = ["get_backbone", "BACKBONES", "DEFAULT_BACKBONE", "default_size", "feature_layers", "BackboneError"]
@@ -42,7 +42,7 @@ def feature_layers(name: str) -> list:
     """Names of intermediate layers worth tapping (increasing depth; last = final map)."""
     _check_name(name)
     if name in VARIANTS:
-        return ["stage2_out", "stage3_out", "stage4_out", "stage5_out", "stage6_out", "top_activation"]
+        return style_layers(name)
     return list(_KERAS_APPS[name][3])
 
 

@@ -67,7 +67,7 @@ class FeatureSpec:
         weights = self.weights
         if weights not in (None, "imagenet"):
             weights = file_digest(weights)[:12]
-        text = json.dumps({**asdict(self), "weights": weights, "v": 1}, sort_keys=True)
+        text = json.dumps({**asdict(self), "weights": weights, "v": 2}, sort_keys=True)
         return f"{self.backbone}-{self.image_size or 'auto'}-{self.kind}-" + hashlib.sha1(text.encode()).hexdigest()[:10]
 
     def to_dict(self):

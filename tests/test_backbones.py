@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 from skimage import data as skdata
 
-from painter.backbones import BackboneError, get_backbone
+from painter.backbones import BackboneError, feature_layers, get_backbone
 from painter.efficientnet_lite import EfficientNetLite, imagenet_weights
 from painter.images import fit_square
 from painter.torch_checkpoint import CheckpointError, load_state_dict
@@ -55,6 +55,19 @@ def test_feature_map_outputs():
     assert not model.trainable
     with pytest.raises(BackboneError, match="known taps"):
         get_backbone("efficientnet_lite0", weights=None, outputs=["nope"])
+
+
+def test_style_layers_are_the_last_expansions_of_stages_2_to_6():
+    assert feature_layers("efficientnet_lite0") == [
+        "block2_expand_relu", "block4_expand_relu", "block7_expand_relu", "block10_expand_relu",
+        "block14_expand_relu", "top_activation"]
+    # Lite1 and Lite2 have 10% and 20% deeper stages: 2+3+3+4+4+5 blocks before stage 7
+    assert feature_layers("efficientnet_lite1")[:5] == feature_layers("efficientnet_lite2")[:5] == [
+        "block3_expand_relu", "block6_expand_relu", "block10_expand_relu", "block14_expand_relu",
+        "block19_expand_relu"]
+    model = get_backbone("efficientnet_lite1", weights=None, input_shape=(64, 64, 3),
+                         outputs=feature_layers("efficientnet_lite1"))
+    assert [s[-1] for s in model.output_shape] == [144, 240, 480, 672, 1152, 1280]
 
 
 def test_resnet50_random_and_offline_error(monkeypatch, tmp_path):

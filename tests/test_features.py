@@ -82,9 +82,9 @@ def test_embed_files_caches_and_names_every_failure(files, tmp_path, monkeypatch
 def test_std_columns_mark_the_standard_deviations(files):
     spec = FeatureSpec("efficientnet_lite0", 64, "style", weights=None)
     mask = std_columns(spec)
-    # Lite0's tapped stages have 24, 40, 80, 112, 192 and 1280 channels: [mean, std] each
-    assert mask.shape == (2 * 1728,) and mask.sum() == 1728
-    assert not mask[:24].any() and mask[24:48].all() and not mask[48:88].any()
+    # Lite0's tapped layers have 144, 240, 480, 672, 1152 and 1280 channels: [mean, std] each
+    assert mask.shape == (2 * 3968,) and mask.sum() == 3968
+    assert not mask[:144].any() and mask[144:288].all() and not mask[288:528].any()
     f = build_feature_model(spec).predict_on_batch(load_array(files[0], 64)[None].astype(np.float32))[0]
     assert f.shape == mask.shape and (f[mask] > 0).all()
     assert not std_columns(FeatureSpec("efficientnet_lite0", 64, "pooled", weights=None)).any()
