@@ -100,6 +100,44 @@ def test_lda_scorer_folds_into_a_dot_product():
     np.testing.assert_allclose(np.sum(z[i] * z[j], 1), expected, rtol=1e-4, atol=1e-5)
 
 
+def test_lda_embedding_is_standardize_pca_lda_in_one_layer():
+    """The single folded Dense layer gives scikit-learn's standardize -> PCA whiten -> LDA, unit length."""
+    from sklearn.decomposition import PCA
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+
+    from painter.train import _lda
+    rng = np.random.default_rng(1)
+    y = np.repeat(np.arange(5), 40)
+    F = (rng.normal(size=(5, 30))[y] + rng.normal(size=(len(y), 30))).astype(np.float32) * rng.uniform(1, 9, 30)
+    E = _lda(F, y, 5, pca_dim=12)[0].predict(F, verbose=0)[0]
+    S = (F - F.mean(0)) / (F.std(0) + 1e-6)
+    W = PCA(12, whiten=True, random_state=0).fit_transform(S)
+    expected = LinearDiscriminantAnalysis(n_components=4, solver="eigen").fit(W, y)
+    expected = W @ expected.scalings_[:, :4]
+    expected /= np.linalg.norm(expected, axis=1, keepdims=True)
+    np.testing.assert_allclose(E, expected, atol=2e-5)
+    assert _lda(F, y, 5, pca_dim=12)[0].get_layer("standardize_pca_lda").kernel.shape == (30, 4)
+
+
+def test_validation_pairs_are_laid_out_as_the_test_pairs():
+    """Seen pairs: two held-out paintings of training artists; unseen pairs: a held-out artist in
+    each, half of the different-artist ones paired with a training artist's painting."""
+    from painter.train import _validation_pairs, validation_split
+    labels = np.repeat([f"artist{k}" for k in range(20)], 10)
+    fit, val_seen, val_unseen = validation_split(labels, seed=0)
+    assert len(val_unseen) == 40 and len(val_seen) == 32 and len(fit) == 128
+    i, j, same, kind = _validation_pairs(labels, val_seen, val_unseen, n=1000, seed=1)
+    assert (kind == "seen").sum() == (kind == "unseen").sum() == 1000
+    np.testing.assert_array_equal(same, labels[i] == labels[j])
+    seen, unseen = kind == "seen", kind == "unseen"
+    assert np.isin(i[seen], val_seen).all() and np.isin(j[seen], val_seen).all()
+    assert same[seen].sum() == same[unseen].sum() == 500
+    assert np.isin(j[unseen], val_unseen).all()
+    mixed = unseen & np.isin(i, val_seen)
+    assert mixed.sum() == 250 and not same[mixed].any()
+    assert np.isin(i[unseen & ~mixed], val_unseen).all()
+
+
 def test_choose_threshold_weighs_pair_kinds_equally():
     from painter.evaluate import choose_threshold
     same = np.array([1, 0, 0, 0, 1, 0])
