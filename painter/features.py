@@ -168,17 +168,22 @@ def _feature_model(spec: FeatureSpec):
 
 
 class _Cache:
-    """Append-only store of feature vectors for one spec: ``shard_*.npz`` of (keys, vectors)."""
+    """Append-only store of feature vectors for one spec, as pairs of files per shard:
+    ``shard_*.npy`` holds the vectors, read memory-mapped (a cache of the real competition's
+    103,250 paintings is 6.5 GB of default features, too much to load whole), and
+    ``shard_*.keys.npy`` their content hashes, written last so that a shard without keys (an
+    interrupted write) is ignored.
+    """
 
     def __init__(self, spec: FeatureSpec, root=None):
         self.dir = Path(root or cache_dir() / "features") / spec.key
         self.dir.mkdir(parents=True, exist_ok=True)
         self.index = {}
         self.shards = []
-        for shard in sorted(self.dir.glob("shard_*.npz")):
-            with np.load(shard) as z:
-                keys, vectors = z["keys"], z["vectors"]
-            self.shards.append(vectors)
+        for keys_file in sorted(self.dir.glob("shard_*.keys.npy")):
+            vectors_file = keys_file.with_name(keys_file.name.replace(".keys.npy", ".npy"))
+            keys = np.load(keys_file)
+            self.shards.append(np.load(vectors_file, mmap_mode="r"))
             for row, key in enumerate(keys):
                 self.index[str(key)] = (len(self.shards) - 1, row)
 
@@ -189,10 +194,11 @@ class _Cache:
     def add(self, keys, vectors):
         if not len(keys):
             return
-        path = self.dir / f"shard_{len(self.shards):05d}_{os.getpid()}.npz"
-        tmp = path.with_suffix(".part.npz")
-        np.savez(tmp, keys=np.array(keys), vectors=vectors)
-        os.replace(tmp, path)
+        stem = f"shard_{len(self.shards):05d}_{os.getpid()}"
+        for name, array in ((f"{stem}.npy", vectors), (f"{stem}.keys.npy", np.array(keys))):
+            tmp = self.dir / f"{name}.part.npy"
+            np.save(tmp, array)
+            os.replace(tmp, self.dir / name)
         self.shards.append(vectors)
         for row, key in enumerate(keys):
             self.index[key] = (len(self.shards) - 1, row)

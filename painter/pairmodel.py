@@ -46,7 +46,9 @@ class PairModel:
         """``(N, D)`` features -> ``(N, E)`` float32 embeddings; NaN rows stay NaN."""
         features = np.asarray(features, np.float32)
         bad = np.isnan(features).any(axis=1)
-        out = np.asarray(self.embedder.predict(np.nan_to_num(features), batch_size=batch_size, verbose=0), np.float32)
+        if bad.any():
+            features = np.nan_to_num(features)
+        out = np.asarray(self.embedder.predict(features, batch_size=batch_size, verbose=0), np.float32)
         out[bad] = np.nan
         return out
 

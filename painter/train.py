@@ -86,7 +86,7 @@ def _validation_pairs(labels, val_seen, val_unseen, n=10000, seed=1):
 
 # --- methods: each returns (embedder, head, calibrate, history) ---------------------------------
 
-def _lda(F, y, n_classes, pca_dim=384, lda_dim=None, log_columns=None, **_):
+def _lda(F, y, n_classes, pca_dim=384, lda_dim=None, log_columns=None, overwrite=False, **_):
     """PCA-whitened LDA embedding plus its cosine to every artist's mean, as one Keras model.
 
     features ``(n, D)`` -> [log of the std columns] -> standardize -> PCA whitening (``pca_dim``)
@@ -97,7 +97,8 @@ def _lda(F, y, n_classes, pca_dim=384, lda_dim=None, log_columns=None, **_):
     0.9098 for 512 (four artist splits, benchmarks/RESULTS.md).
 
     ``log_columns`` (bool ``(D,)``, optional): columns to take the log of first (the style
-    standard deviations, see ``painter.features.std_columns``).
+    standard deviations, see ``painter.features.std_columns``). ``overwrite``: ``F`` (float32)
+    may be used as the working copy and is destroyed.
 
     Outputs ``[embedding (n, d), class_cosine (n, n_classes)]``; a softmax of ``class_cosine``
     over a temperature is the nearest-class-mean artist classifier whose probability profiles
@@ -108,7 +109,7 @@ def _lda(F, y, n_classes, pca_dim=384, lda_dim=None, log_columns=None, **_):
 
     # one working copy, transformed in place (the real competition's 79,433 training paintings
     # make a 5 GB feature matrix): log of the stds as LogColumns does, standardize, PCA
-    S = np.array(F, np.float32)
+    S = F if overwrite and F.dtype == np.float32 else np.array(F, np.float32)
     if log_columns is not None:
         S[:, log_columns] = np.log(np.maximum(S[:, log_columns], 1e-6))
     mean = S.mean(0, dtype=np.float64)   # float64 sums, without a float64 copy of S
@@ -337,7 +338,8 @@ def train(data_dir, out_dir, method: str = "lda", backbone: str = DEFAULT_FEATUR
         for p, reason in failed.items():
             print(f"  {p}: {reason}")
     keep = ~np.isnan(F).any(axis=1)
-    F, labels = F[keep], labels[keep]
+    if not keep.all():
+        F, labels = F[keep], labels[keep]
     fit, val_seen, val_unseen = validation_split(labels, val_artists=val_artists, seed=seed)
     names, y = np.unique(labels, return_inverse=True)
     vi, vj, vs, vkind = _validation_pairs(labels, val_seen, val_unseen, seed=seed + 1)
@@ -348,7 +350,7 @@ def train(data_dir, out_dir, method: str = "lda", backbone: str = DEFAULT_FEATUR
     t_fit = time.time()
     if method == "lda":
         log_columns = std_columns(spec) if log_std and kind == "style" else None
-        base, head, calibrate, hist = _lda(F[fit], y_fit, len(fit_names), log_columns=log_columns)
+        base, head, calibrate, hist = _lda(F[fit], y_fit, len(fit_names), log_columns=log_columns, overwrite=True)
     elif method == "bce":
         base, head, calibrate, hist = _bce(F[fit], y_fit, len(fit_names), val_pairs, out_dir, **kwargs)
     elif method == "arcface":
@@ -380,7 +382,7 @@ def train(data_dir, out_dir, method: str = "lda", backbone: str = DEFAULT_FEATUR
     threshold = choose_threshold(vs, p_val, vkind)
     metrics = pair_metrics(vs, p_val, vkind, threshold=threshold)
     if method == "lda" and refit:
-        base, _, _, _ = _lda(F, y, len(names), log_columns=log_columns)
+        base, _, _, _ = _lda(F, y, len(names), log_columns=log_columns, overwrite=True)   # F's last use
         beta = scale * len(names)   # the same score n p·p on the refit's n artists
         model = PairModel(spec, _dot_embedder(base, alpha, beta, temperature), "dot", bias, method=method)
     model.threshold = threshold
