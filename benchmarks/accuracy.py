@@ -22,7 +22,8 @@ from painter.train import train
 # "method-option-option": a train() method with options away from its defaults
 OPTIONS = {"lite0": {"backbone": "efficientnet_lite0"},
            "lite02": {"backbone": "efficientnet_lite0+efficientnet_lite2"},
-           "nolog": {"log_std": False}}
+           "nolog": {"log_std": False},
+           "pca256": {"pca_dim": 256}}
 p = argparse.ArgumentParser()
 p.add_argument("--methods", default="lda,lda-lite0,lda-lite02,lda-nolog,arcface,bce,contrastive,triplet")
 p.add_argument("--data", default=str(RUNS / "pbn_clean"))

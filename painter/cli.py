@@ -38,7 +38,7 @@ def _cmd_train(a):
     from .train import train
     backbone = {"backbone": a.backbone} if a.backbone else {}   # else train's default
     train(a.data_dir, a.out, method=a.method, **backbone, image_size=a.image_size, epochs=a.epochs,
-          seed=a.seed, val_artists=a.val_artists, log_std=a.log_std)
+          seed=a.seed, val_artists=a.val_artists, log_std=a.log_std, pca_dim=a.pca_dim)
 
 
 def _cmd_submit(a):
@@ -125,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--no-log-std", dest="log_std", action="store_false",
                    help="lda: use the style standard deviations as they are, not their log")
+    s.add_argument("--pca-dim", type=int, default=384, help="lda: PCA whitening dimensions before LDA")
     s.set_defaults(func=_cmd_train)
 
     s = sub.add_parser("submit", help="score every pair of submission_info.csv")

@@ -2,7 +2,8 @@
 
 A painter's hand shows in colour and texture statistics more than in what is depicted, so
 the default features are "style" statistics: the per-channel mean and standard deviation of
-several backbone stages (Gatys-style), not only the last pooled vector.
+rectified maps at several depths (Gatys-style; ``backbones.feature_layers``), not only the
+last pooled vector.
 
 The cache is keyed by the image file's content (SHA-1) and the feature spec (backbone,
 weights, size, kind), so renamed or re-cleaned files are not embedded again.
@@ -39,7 +40,7 @@ class FeatureSpec:
     backbone : backbone name (``painter.backbones.BACKBONES``), or several joined by ``+``
         (their features are concatenated)
     image_size : square input side in pixels; None = each backbone's own default size
-    kind : ``"style"`` (mean and std of every tapped stage) or ``"pooled"`` (global average of the last map)
+    kind : ``"style"`` (mean and std of every tapped layer) or ``"pooled"`` (global average of the last map)
     flip : average the features of the image and its mirror image
     weights : ``"imagenet"``, None, or a weights file path
     """
@@ -87,7 +88,7 @@ class ChannelStats(layers.Layer):
 def std_columns(spec: FeatureSpec = FeatureSpec()) -> np.ndarray:
     """Boolean ``(D,)`` mask of the standard-deviation columns in ``spec``'s feature vectors.
 
-    Style features are ``[mean (C), std (C)]`` per tapped stage, stages in order, backbones in
+    Style features are ``[mean (C), std (C)]`` per tapped layer, layers in order, backbones in
     order; pooled features have no std columns.
     """
     cols = []

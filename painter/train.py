@@ -66,10 +66,12 @@ def validation_split(labels, val_artists=0.2, val_images=0.2, seed=0):
 def _validation_pairs(labels, val_seen, val_unseen, n=10000, seed=1):
     """``(i, j, same, kind)``: ``n`` seen and ``n`` unseen validation pairs, half same-artist each.
 
-    Laid out as the competition's test pairs: "seen" pairs join two held-out paintings by
-    training artists; "unseen" pairs involve at least one held-out artist, and half of their
-    different-artist pairs join a held-out artist's painting with a training artist's (in
-    pbn_dev's test, 47% of the unseen different-artist pairs are such mixed pairs).
+    Laid out as the competition's test pairs, which are drawn among test paintings whoever
+    painted them: "seen" pairs join two held-out paintings by training artists; "unseen" pairs
+    involve a held-out artist, and of their different-artist pairs the share that uniform
+    drawing among all held-out paintings would give, ``2 s / (2 s + u)`` for ``s`` and ``u``
+    held-out paintings of seen and unseen artists, join a held-out artist's painting with a
+    training artist's.
     """
     rng = np.random.default_rng(seed)
     parts = []
@@ -78,7 +80,9 @@ def _validation_pairs(labels, val_seen, val_unseen, n=10000, seed=1):
             i, j, s = make_pairs(labels[ids], n, seed=seed)
             i, j = ids[i], ids[j]
             if kind == "unseen" and len(val_seen):
-                mixed = np.flatnonzero(s == 0)[::2]
+                different = np.flatnonzero(s == 0)
+                share = 2 * len(val_seen) / (2 * len(val_seen) + len(val_unseen))
+                mixed = rng.choice(different, int(round(share * len(different))), replace=False)
                 i[mixed] = rng.choice(val_seen, len(mixed))
             parts.append((i, j, s, np.full(len(s), kind)))
     return tuple(np.concatenate(x) for x in zip(*parts))
@@ -310,7 +314,8 @@ def _similarities(base, F, i, j):
 
 def train(data_dir, out_dir, method: str = "lda", backbone: str = DEFAULT_FEATURE_BACKBONES, image_size: int | None = None,
           kind: str = "style", flip: bool = False, epochs: int | None = None, seed: int = 0,
-          val_artists: float = 0.2, refit: bool = True, log_std: bool = True, progress: bool = True) -> PairModel:
+          val_artists: float = 0.2, refit: bool = True, log_std: bool = True, pca_dim: int = 384,
+          progress: bool = True) -> PairModel:
     """Train a same-artist model on ``data_dir`` and save it in ``out_dir``.
 
     Parameters
@@ -322,11 +327,15 @@ def train(data_dir, out_dir, method: str = "lda", backbone: str = DEFAULT_FEATUR
     val_artists : fraction of artists held out for unseen-artist validation
     refit : for ``"lda"``, refit on all training images after validation
     log_std : for ``"lda"``, the log of the style features' standard deviations (measured better)
+    pca_dim : for ``"lda"``, the PCA whitening's dimensions before LDA (fewer if there are fewer
+        images than dimensions plus artists)
 
     Returns the saved ``PairModel``; validation AUCs are in ``model.info``.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if pca_dim < 1:
+        raise ValueError(f"pca_dim must be >= 1, got {pca_dim}")
     t0 = time.time()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -350,7 +359,8 @@ def train(data_dir, out_dir, method: str = "lda", backbone: str = DEFAULT_FEATUR
     t_fit = time.time()
     if method == "lda":
         log_columns = std_columns(spec) if log_std and kind == "style" else None
-        base, head, calibrate, hist = _lda(F[fit], y_fit, len(fit_names), log_columns=log_columns, overwrite=True)
+        base, head, calibrate, hist = _lda(F[fit], y_fit, len(fit_names), pca_dim, log_columns=log_columns,
+                                                 overwrite=True)
     elif method == "bce":
         base, head, calibrate, hist = _bce(F[fit], y_fit, len(fit_names), val_pairs, out_dir, **kwargs)
     elif method == "arcface":
@@ -382,7 +392,7 @@ def train(data_dir, out_dir, method: str = "lda", backbone: str = DEFAULT_FEATUR
     threshold = choose_threshold(vs, p_val, vkind)
     metrics = pair_metrics(vs, p_val, vkind, threshold=threshold)
     if method == "lda" and refit:
-        base, _, _, _ = _lda(F, y, len(names), log_columns=log_columns, overwrite=True)   # F's last use
+        base, _, _, _ = _lda(F, y, len(names), pca_dim, log_columns=log_columns, overwrite=True)   # F's last use
         beta = scale * len(names)   # the same score n p·p on the refit's n artists
         model = PairModel(spec, _dot_embedder(base, alpha, beta, temperature), "dot", bias, method=method)
     model.threshold = threshold

@@ -121,7 +121,7 @@ def test_lda_embedding_is_standardize_pca_lda_in_one_layer():
 
 def test_validation_pairs_are_laid_out_as_the_test_pairs():
     """Seen pairs: two held-out paintings of training artists; unseen pairs: a held-out artist in
-    each, half of the different-artist ones paired with a training artist's painting."""
+    each, and 2s / (2s + u) of the different-artist ones with a training artist's painting."""
     from painter.train import _validation_pairs, validation_split
     labels = np.repeat([f"artist{k}" for k in range(20)], 10)
     fit, val_seen, val_unseen = validation_split(labels, seed=0)
@@ -134,7 +134,7 @@ def test_validation_pairs_are_laid_out_as_the_test_pairs():
     assert same[seen].sum() == same[unseen].sum() == 500
     assert np.isin(j[unseen], val_unseen).all()
     mixed = unseen & np.isin(i, val_seen)
-    assert mixed.sum() == 250 and not same[mixed].any()
+    assert mixed.sum() == round(500 * 64 / (64 + 40)) == 308 and not same[mixed].any()
     assert np.isin(i[unseen & ~mixed], val_unseen).all()
 
 
@@ -146,3 +146,10 @@ def test_choose_threshold_weighs_pair_kinds_equally():
     # seen pairs split anywhere in (0.2, 0.9]; unseen need 0.3 < t <= 0.35: the first such grid point is 0.31
     assert choose_threshold(same, p, kind) == 0.31
     assert choose_threshold(same, p) == 0.31
+
+
+def test_train_refuses_bad_arguments(tmp_path):
+    with pytest.raises(ValueError, match="method must be one of"):
+        train(tmp_path, tmp_path / "m", method="svm")
+    with pytest.raises(ValueError, match="pca_dim must be >= 1, got 0"):
+        train(tmp_path, tmp_path / "m", pca_dim=0)
