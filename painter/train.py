@@ -97,8 +97,8 @@ def _lda(F, y, n_classes, pca_dim=384, lda_dim=None, log_columns=None, overwrite
     -> LDA (``n_classes - 1``) -> unit length = embedding; its cosines to the artists' unit mean
     embeddings = class_cosine.
 
-    ``pca_dim`` 384: validation AUC (seen + unseen) / 2 0.9132 against 0.9116 for 256 and
-    0.9098 for 512 (four artist splits, benchmarks/RESULTS.md).
+    ``pca_dim`` 384: validation AUC (seen + unseen) / 2 0.9130 against 0.9113 for 256 and
+    0.9123 for 512 (four artist splits, ``benchmarks/feature_choice.py``).
 
     ``log_columns`` (bool ``(D,)``, optional): columns to take the log of first (the style
     standard deviations, see ``painter.features.std_columns``). ``overwrite``: ``F`` (float32)

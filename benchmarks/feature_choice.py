@@ -1,0 +1,109 @@
+"""Which backbone layers give the best style statistics: issue 6's validation table.
+
+Embeds the training paintings of cleaned pbn_dev once per backbone, tapping many layers (channel
+mean and standard deviation of each), then scores every tap set with the default ``lda`` method:
+log of the stds -> standardize -> PCA -> LDA -> best (temperature, cosine weight) of the profile
+score on validation pairs. Seen and unseen validation AUC are averaged over four artist splits
+(one split's AUCs move by about 0.005). No test painting and no solution is used.
+
+    python benchmarks/feature_choice.py [--data runs/pbn_clean224] [--splits 4]
+
+Tapped maps are kept in ``runs/feature_choice/`` so a second run only scores.
+"""
+import argparse
+import json
+from pathlib import Path
+
+import keras
+import numpy as np
+from tqdm import tqdm
+
+from _common import RUNS, clean_pbn_dev
+from painter.backbones import default_size, get_backbone
+from painter.efficientnet_lite import style_layers
+from painter.features import ChannelStats, predict_images
+from painter.train import _choose_scorer, _lda, _validation_pairs, load_training_images, validation_split
+
+BACKBONES = ("efficientnet_lite0", "efficientnet_lite1")
+
+
+def tap_sets(backbone):
+    """Named lists of layers: the default (ReLU expansions), and what it was measured against."""
+    relu = style_layers(backbone)
+    depthwise = [t.replace("expand_relu", "dw_relu") for t in relu[:-1]] + ["top_activation"]
+    stages = [f"stage{s}_out" for s in range(2, 7)] + ["top_activation"]
+    return {"stage outputs (linear bottlenecks, sessions 1-3)": stages,
+            "ReLU6 expansions (default)": relu,
+            "ReLU6 depthwise outputs": depthwise,
+            "ReLU6 expansions + stage outputs": relu + stages[:-1],
+            "ReLU6 expansions + depthwise outputs": relu + depthwise[:-1]}
+
+
+def tapped_stats(backbone, paths, out_dir):
+    """``{layer: (n, 2C)}`` channel mean and std of every layer in any tap set, cached as .npz."""
+    path = out_dir / f"taps_{backbone}.npz"
+    if path.is_file():
+        with np.load(path) as z:
+            return {k: z[k] for k in z.files}
+    layers = list(dict.fromkeys(t for taps in tap_sets(backbone).values() for t in taps))
+    size = default_size(backbone)
+    maps = get_backbone(backbone, "imagenet", (size, size, 3), outputs=layers)
+    image = keras.Input((size, size, 3))
+    model = keras.Model(image, [ChannelStats()(m) for m in maps(image)])
+    parts = [[] for _ in layers]
+    for _chunk, outs, failed in tqdm(predict_images(model, paths, size), total=-(-len(paths) // 32),
+                                     desc=f"tap {backbone}"):
+        if failed:
+            raise SystemExit(f"unreadable training paintings: {failed}")
+        for part, o in zip(parts, outs):
+            part.append(o)
+    stats = {t: np.concatenate(p) for t, p in zip(layers, parts)}
+    np.savez(path, **stats)
+    return stats
+
+
+def features(stats, taps):
+    """Concatenated ``[mean, std]`` blocks and the boolean mask of the std columns."""
+    blocks = [stats[t] for t in taps]
+    mask = np.concatenate([np.repeat([False, True], b.shape[1] // 2) for b in blocks])
+    return np.concatenate(blocks, axis=1), mask
+
+
+def validate(F, mask, labels, splits, pca_dim):
+    """Mean over artist splits of the best profile score's seen and unseen validation AUC."""
+    rows = []
+    for seed in range(splits):
+        fit, val_seen, val_unseen = validation_split(labels, seed=seed)
+        pairs = _validation_pairs(labels, val_seen, val_unseen, seed=seed + 1)
+        names, y = np.unique(labels[fit], return_inverse=True)
+        base = _lda(F[fit], y, len(names), pca_dim=pca_dim, log_columns=mask)[0]
+        E, C = base.predict(F, batch_size=4096, verbose=0)
+        rows.append(max(_choose_scorer(E, C, *pairs)[2], key=lambda r: r["mean"]))
+    return {k: round(float(np.mean([r[k] for r in rows])), 4) for k in ("seen", "unseen", "mean")}
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--data", default=str(RUNS / "pbn_clean224"))
+    p.add_argument("--splits", type=int, default=4)
+    args = p.parse_args()
+    out_dir = RUNS / "feature_choice"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths, labels = load_training_images(clean_pbn_dev(args.data))
+    stats = {b: tapped_stats(b, paths, out_dir) for b in BACKBONES}
+    print("| backbones | layers | PCA | dims | val seen | val unseen | mean |\n|---|---|---|---|---|---|---|")
+    runs = [(bb, name, 384) for name in tap_sets(BACKBONES[0]) for bb in ("+".join(BACKBONES),)]
+    runs += [(b, "ReLU6 expansions (default)", 384) for b in BACKBONES]
+    runs += [(b, "stage outputs (linear bottlenecks, sessions 1-3)", 384) for b in BACKBONES]
+    runs += [("+".join(BACKBONES), "ReLU6 expansions (default)", d) for d in (256, 512)]
+    for bb, name, pca_dim in runs:
+        parts = [features(stats[b], tap_sets(b)[name]) for b in bb.split("+")]
+        F, mask = np.concatenate([f for f, _ in parts], 1), np.concatenate([m for _, m in parts])
+        r = validate(F, mask, labels, args.splits, pca_dim)
+        print(f"| {bb.replace('efficientnet_', '')} | {name} | {pca_dim} | {F.shape[1]:,} | {r['seen']} | "
+              f"{r['unseen']} | {r['mean']} |", flush=True)
+        (out_dir / "results.jsonl").open("a").write(json.dumps({"backbones": bb, "layers": name, "pca": pca_dim, **r}) + "\n")
+
+
+if __name__ == "__main__":
+    main()
