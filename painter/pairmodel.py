@@ -22,7 +22,23 @@ import numpy as np
 
 from .features import FeatureSpec, embed_files
 
-__all__ = ["PairModel"]
+__all__ = ["PairModel", "predict_rows"]
+
+
+def predict_rows(model, X: np.ndarray, batch_size: int = 4096):
+    """Run a model on feature rows ``X (N, D)``, ``batch_size`` rows at a time, eagerly.
+
+    For the small dense embedders and heads: ``Model.predict`` traces a new graph for every
+    model and every odd batch shape, which costs more than these models' matrix products and
+    fills the log with TensorFlow's retracing warnings. Returns a float32 array, or a list of
+    them for a model with several outputs.
+    """
+    import keras
+    chunks = [model(X[s:s + batch_size], training=False) for s in range(0, max(len(X), 1), batch_size)]
+    if isinstance(chunks[0], (list, tuple)):
+        return [np.concatenate([keras.ops.convert_to_numpy(c[k]) for c in chunks]).astype(np.float32, copy=False)
+                for k in range(len(chunks[0]))]
+    return np.concatenate([keras.ops.convert_to_numpy(c) for c in chunks]).astype(np.float32, copy=False)
 
 
 def _sigmoid(x):
@@ -48,7 +64,7 @@ class PairModel:
         bad = np.isnan(features).any(axis=1)
         if bad.any():
             features = np.nan_to_num(features)
-        out = np.asarray(self.embedder.predict(features, batch_size=batch_size, verbose=0), np.float32)
+        out = predict_rows(self.embedder, features, batch_size)
         out[bad] = np.nan
         return out
 
@@ -62,7 +78,8 @@ class PairModel:
         """Row-aligned embeddings ``(n, E)`` x2 -> ``(n,)`` probabilities."""
         if self.scorer == "dot":
             return _sigmoid(np.einsum("ij,ij->i", za, zb) + self.bias).astype(np.float32)
-        return np.asarray(self.head.predict([za, zb], batch_size=8192, verbose=0), np.float32).reshape(-1)
+        return np.concatenate([np.asarray(self.head([za[s:s + 8192], zb[s:s + 8192]], training=False), np.float32)
+                               for s in range(0, max(len(za), 1), 8192)]).reshape(-1)
 
     def score_pairs(self, z: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
         """Scores of pairs ``(z[i[k]], z[j[k]])``; NaN embeddings give NaN scores.

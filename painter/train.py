@@ -29,7 +29,7 @@ import pandas as pd
 from .data import flatten, make_pairs, read_training_images
 from .features import DEFAULT_FEATURE_BACKBONES, FeatureSpec, LogColumns, embed_files, std_columns
 from .metric import fit_calibration
-from .pairmodel import PairModel
+from .pairmodel import PairModel, predict_rows
 from .siamese import (ContrastiveModel, L2Normalize, TripletModel, build_embedding_net, build_pair_head,
                       compile_pair_model)
 
@@ -233,8 +233,8 @@ def _bce(F, y, n_classes, val_pairs, out_dir, epochs=30, seed=0, patience=5, **_
     x_in = keras.Input((F.shape[1],), name="features")
     # unit-length standardized features keep |A-B| on a scale a linear head can use
     embedder = keras.Model(x_in, L2Normalize(name="unit")(norm(x_in)), name="standardize_features")
-    F = np.asarray(embedder.predict(F, batch_size=4096, verbose=0))
-    val_pairs = (*val_pairs[:4], np.asarray(embedder.predict(val_pairs[4], batch_size=4096, verbose=0)))
+    F = predict_rows(embedder, F)
+    val_pairs = (*val_pairs[:4], predict_rows(embedder, val_pairs[4]))
     with get_strategy().scope():
         head = compile_pair_model(build_pair_head((F.shape[1],)), learning_rate=1e-3)
     i, j, s = make_pairs(y, 20 * len(y), seed=seed)
@@ -306,7 +306,7 @@ def _dot_embedder(base, alpha, beta, temperature=None):
 
 
 def _similarities(base, F, i, j):
-    out = base.predict(F, batch_size=4096, verbose=0)
+    out = predict_rows(base, F)
     out = out if isinstance(out, list) else [out]
     sims = [np.einsum("ij,ij->i", t[i], t[j]) for t in out]
     return sims[0], (sims[1] if len(sims) > 1 else np.zeros_like(sims[0]))
@@ -370,7 +370,7 @@ def train(data_dir, out_dir, method: str = "lda", backbone: str = DEFAULT_FEATUR
 
     bias, alpha, beta, temperature, scorer = 0.0, 1.0, 0.0, None, {}
     if method == "lda":
-        E, C = base.predict(F, batch_size=4096, verbose=0)
+        E, C = predict_rows(base, F)
         temperature, weight, table = _choose_scorer(E, C, vi, vj, vs, vkind)
         score = _profile_score(E, C, vi, vj, temperature, weight)
         scale, _, bias = fit_calibration(score, np.zeros_like(score), vs)   # P(same) = sigmoid(scale*score + bias)
