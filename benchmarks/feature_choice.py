@@ -92,17 +92,19 @@ def main():
     paths, labels = load_training_images(clean_pbn_dev(args.data))
     stats = {b: tapped_stats(b, paths, out_dir) for b in BACKBONES}
     print("| backbones | layers | PCA | dims | val seen | val unseen | mean |\n|---|---|---|---|---|---|---|")
-    runs = [(bb, name, 384) for name in tap_sets(BACKBONES[0]) for bb in ("+".join(BACKBONES),)]
-    runs += [(b, "ReLU6 expansions (default)", 384) for b in BACKBONES]
-    runs += [(b, "stage outputs (linear bottlenecks, sessions 1-3)", 384) for b in BACKBONES]
-    runs += [("+".join(BACKBONES), "ReLU6 expansions (default)", d) for d in (256, 512)]
+    both = "+".join(BACKBONES)
+    default, stages = "ReLU6 expansions (default)", "stage outputs (linear bottlenecks, sessions 1-3)"
+    runs = [(both, name, 384) for name in tap_sets(BACKBONES[0])]
+    runs += [(b, name, 384) for name in (default, stages) for b in BACKBONES]
+    runs += [(both, default, d) for d in (256, 512)]
     for bb, name, pca_dim in runs:
         parts = [features(stats[b], tap_sets(b)[name]) for b in bb.split("+")]
         F, mask = np.concatenate([f for f, _ in parts], 1), np.concatenate([m for _, m in parts])
         r = validate(F, mask, labels, args.splits, pca_dim)
         print(f"| {bb.replace('efficientnet_', '')} | {name} | {pca_dim} | {F.shape[1]:,} | {r['seen']} | "
               f"{r['unseen']} | {r['mean']} |", flush=True)
-        (out_dir / "results.jsonl").open("a").write(json.dumps({"backbones": bb, "layers": name, "pca": pca_dim, **r}) + "\n")
+        with open(out_dir / "results.jsonl", "a") as f:
+            f.write(json.dumps({"backbones": bb, "layers": name, "pca": pca_dim, **r}) + "\n")
 
 
 if __name__ == "__main__":

@@ -25,8 +25,9 @@ from .features import FeatureSpec, embed_files
 __all__ = ["PairModel", "predict_rows"]
 
 
-def predict_rows(model, X: np.ndarray, batch_size: int = 4096):
-    """Run a model on feature rows ``X (N, D)``, ``batch_size`` rows at a time, eagerly.
+def predict_rows(model, X, batch_size: int = 4096):
+    """Run a model on feature rows ``X (N, D)`` (or a list of row-aligned arrays, for a model
+    with several inputs), ``batch_size`` rows at a time, eagerly.
 
     For the small dense embedders and heads: ``Model.predict`` traces a new graph for every
     model and every odd batch shape, which costs more than these models' matrix products and
@@ -34,7 +35,11 @@ def predict_rows(model, X: np.ndarray, batch_size: int = 4096):
     them for a model with several outputs.
     """
     import keras
-    chunks = [model(X[s:s + batch_size], training=False) for s in range(0, max(len(X), 1), batch_size)]
+    inputs = X if isinstance(X, (list, tuple)) else [X]
+    chunks = []
+    for s in range(0, max(len(inputs[0]), 1), batch_size):
+        rows = [x[s:s + batch_size] for x in inputs]
+        chunks.append(model(rows if isinstance(X, (list, tuple)) else rows[0], training=False))
     if isinstance(chunks[0], (list, tuple)):
         return [np.concatenate([keras.ops.convert_to_numpy(c[k]) for c in chunks]).astype(np.float32, copy=False)
                 for k in range(len(chunks[0]))]
@@ -78,8 +83,7 @@ class PairModel:
         """Row-aligned embeddings ``(n, E)`` x2 -> ``(n,)`` probabilities."""
         if self.scorer == "dot":
             return _sigmoid(np.einsum("ij,ij->i", za, zb) + self.bias).astype(np.float32)
-        return np.concatenate([np.asarray(self.head([za[s:s + 8192], zb[s:s + 8192]], training=False), np.float32)
-                               for s in range(0, max(len(za), 1), 8192)]).reshape(-1)
+        return predict_rows(self.head, [za, zb], 8192).reshape(-1)
 
     def score_pairs(self, z: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
         """Scores of pairs ``(z[i[k]], z[j[k]])``; NaN embeddings give NaN scores.
