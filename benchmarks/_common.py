@@ -14,6 +14,6 @@ def require_pbn_dev():
 
 def clean_pbn_dev(out):
     """Clean pbn_dev into ``out`` once (resumable, seconds when already done)."""
-    from painter.cleaning import clean_kaggle
+    from painter.data.cleaning import clean_kaggle
     clean_kaggle(require_pbn_dev(), out, size=256, progress=False)
     return Path(out)

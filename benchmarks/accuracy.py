@@ -15,17 +15,18 @@ import time
 import pandas as pd
 
 from _common import RUNS, PBN_DEV, clean_pbn_dev
-from painter.evaluate import pair_metrics
-from painter.submit import submit
-from painter.train import train
+from painter.features import FeatureSpec
+from painter.metrics import pair_metrics
+from painter.same_artist.submit import submit
+from painter.same_artist.training import train
 
 # "method-option-option": a train() method with options away from its defaults
-OPTIONS = {"lite0": {"backbone": "efficientnet_lite0"},
-           "lite02": {"backbone": "efficientnet_lite0+efficientnet_lite2"},
+OPTIONS = {"lite0": {"spec": FeatureSpec("efficientnet_lite0")},
+           "lite02": {"spec": FeatureSpec("efficientnet_lite0+efficientnet_lite2")},
            "nolog": {"log_std": False},
            "pca256": {"pca_dim": 256}}
 p = argparse.ArgumentParser()
-p.add_argument("--methods", default="lda,lda-lite0,lda-lite02,lda-nolog,arcface,bce,contrastive,triplet")
+p.add_argument("--methods", default="lda,lda-lite0,lda-lite02,lda-nolog,cosface,bce,contrastive,triplet")
 p.add_argument("--data", default=str(RUNS / "pbn_clean"))
 p.add_argument("--out", default=str(RUNS / "accuracy"))
 args = p.parse_args()

@@ -9,8 +9,9 @@ import numpy as np
 
 from _common import RUNS, clean_pbn_dev
 from painter.classify import train_classifier
-from painter.predict import PACKAGED_MODEL
-from painter.search import _normalise, build_index_from_data, retrieval_metrics
+from painter.same_artist.predict import PACKAGED_MODEL
+from painter.metrics import retrieval_metrics
+from painter.search import build_index_from_data, make_faiss_index, unit_rows
 
 p = argparse.ArgumentParser()
 p.add_argument("--data", default=str(RUNS / "pbn_clean"))
@@ -22,7 +23,7 @@ for target in ("artist", "style", "genre"):
     print(f"CLASSIFY {target}: classes {s['n_classes']}, test images {s['n_test']}, top-1 {s['top1']:.3f}, "
           f"top-5 {s['top5']:.3f}, weighted F1 {s['weighted_f1']:.3f}, excluded {s['excluded']['unlabelled']} unlabelled",
           flush=True)
-for name, embedding in (("frozen backbone (Lite0 style stats)", "backbone"), ("same-artist model", str(PACKAGED_MODEL))):
+for name, embedding in (("frozen backbone (Lite0+Lite1 style stats)", "backbone"), ("same-artist model", str(PACKAGED_MODEL))):
     t = time.time()
     index = build_index_from_data(data, f"{args.out}/index_{len(name)}", embedding=embedding, progress=False)
     build = time.time() - t
@@ -36,10 +37,9 @@ for name, embedding in (("frozen backbone (Lite0 style stats)", "backbone"), ("s
 rng = np.random.default_rng(0)
 v = index.vectors
 extra = v[rng.integers(0, len(v), 10_000 - len(v))] + 0.01 * rng.normal(size=(10_000 - len(v), v.shape[1]))
-allv = _normalise(np.concatenate([v, extra]))
+allv = unit_rows(np.concatenate([v, extra]))
 for kind in ("flat", "hnsw", "ivf"):
-    from painter.search import _make_faiss
-    ix = _make_faiss(allv.shape[1], kind, len(allv))
+    ix = make_faiss_index(allv.shape[1], kind, len(allv))
     t = time.time()
     if not ix.is_trained:
         ix.train(allv)

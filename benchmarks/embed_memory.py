@@ -12,14 +12,14 @@ import time
 import numpy as np
 
 from _common import RUNS, clean_pbn_dev
-from painter.features import FeatureSpec, _feature_model, _image_batches
+from painter.features import FeatureSpec, feature_model, image_batches
 
 name, n, batch, how = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 spec = FeatureSpec(name).components()[0]
-model = _feature_model(spec)
+model = feature_model(spec)
 paths = sorted((clean_pbn_dev(RUNS / "pbn_clean") / "train").glob("*.jpg"))[:n]
 t = time.time()
-for images, _reasons in _image_batches(paths, spec.image_size, batch):
+for images, _reasons in image_batches(paths, spec.image_size, batch):
     np.asarray(model(images, training=False) if how == "eager" else model.predict_on_batch(images))
 print(f"{name} {how}: {n / (time.time() - t):.1f} img/s, peak RSS "
       f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MB", flush=True)

@@ -2,7 +2,7 @@
 
 Embeds N pbn_dev paintings with Lite0 (pooled) in two rounds and prints, per round: the raw
 forward time of the same number of random batches, the time spent waiting for decoded batches,
-the forward time on the decoded batches, and one whole ``embed_files`` call.
+the forward time on the decoded batches, and one whole ``extract_features`` call.
 
     python benchmarks/embed_profile.py [--n 512] [--data runs/pbn_clean]
 """
@@ -12,7 +12,7 @@ import time
 import numpy as np
 
 from _common import RUNS, clean_pbn_dev
-from painter.features import FeatureSpec, _feature_model, _image_batches, embed_files
+from painter.features import FeatureSpec, extract_features, feature_model, image_batches
 
 p = argparse.ArgumentParser()
 p.add_argument("--n", type=int, default=512)
@@ -20,7 +20,7 @@ p.add_argument("--data", default=str(RUNS / "pbn_clean"))
 args = p.parse_args()
 paths = [str(q) for q in sorted((clean_pbn_dev(args.data) / "train").glob("*.jpg"))[: args.n]]
 spec = FeatureSpec("efficientnet_lite0", 224, "pooled")
-model = _feature_model(spec)
+model = feature_model(spec)
 x = np.random.default_rng(0).uniform(0, 255, (32, 224, 224, 3)).astype(np.float32)
 model.predict_on_batch(x)  # warm-up at the timed batch shape
 for _ in range(2):
@@ -29,7 +29,7 @@ for _ in range(2):
         model.predict_on_batch(x)
     raw = time.time() - t
     wait = forward = 0.0
-    batches = _image_batches(paths, 224, 32)
+    batches = image_batches(paths, 224, 32)
     while True:
         t = time.time()
         try:
@@ -41,7 +41,7 @@ for _ in range(2):
         model.predict_on_batch(images)
         forward += time.time() - t
     t = time.time()
-    embed_files(paths, spec, cache=False, model=model, progress=False)
+    extract_features(paths, spec, cache=False, model=model, progress=False)
     whole = time.time() - t
-    print(f"{len(paths)} images: raw forward {raw:.2f} s | decode wait {wait:.2f} s ({wait / whole:.1%} of embed_files), "
-          f"forward on decoded {forward:.2f} s | embed_files {whole:.2f} s ({raw / whole:.0%} of raw speed)", flush=True)
+    print(f"{len(paths)} images: raw forward {raw:.2f} s | decode wait {wait:.2f} s ({wait / whole:.1%} of extract_features), "
+          f"forward on decoded {forward:.2f} s | extract_features {whole:.2f} s ({raw / whole:.0%} of raw speed)", flush=True)

@@ -11,7 +11,7 @@ import time
 import numpy as np
 
 from _common import RUNS, clean_pbn_dev
-from painter.features import FeatureSpec, _feature_model, embed_files
+from painter.features import FeatureSpec, extract_features, feature_model
 
 p = argparse.ArgumentParser()
 p.add_argument("--n", type=int, default=1000)
@@ -26,7 +26,7 @@ parts = np.split(np.arange(len(paths)), cuts)
 for backbone, size in (("efficientnet_lite0", 224), ("efficientnet_lite1", 240), ("efficientnet_lite2", 260)):
     for kind in ("pooled", "style"):
         spec = FeatureSpec(backbone, size, kind)
-        model = _feature_model(spec)
+        model = feature_model(spec)
         x = np.random.default_rng(0).uniform(0, 255, (32, size, size, 3)).astype(np.float32)
         model.predict_on_batch(x)  # warm-up at the timed batch shape (oneDNN builds its kernels per shape)
         raw_s = e2e_s = raw_n = 0
@@ -37,7 +37,7 @@ for backbone, size in (("efficientnet_lite0", 224), ("efficientnet_lite1", 240),
             raw_s += time.time() - t
             raw_n += 32 * max(1, len(part) // 32)
             t = time.time()
-            embed_files([paths[k] for k in part], spec, cache=False, model=model, progress=False)
+            extract_features([paths[k] for k in part], spec, cache=False, model=model, progress=False)
             e2e_s += time.time() - t
         raw, e2e = raw_n / raw_s, len(paths) / e2e_s
         print(f"{backbone:20s} {size}px {kind:6s}: end to end {e2e:6.1f} img/s, raw forward {raw:6.1f} img/s, "

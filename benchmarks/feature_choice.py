@@ -20,9 +20,12 @@ from tqdm import tqdm
 
 from _common import RUNS, clean_pbn_dev
 from painter.backbones import default_size, get_backbone
-from painter.efficientnet_lite import style_layers
-from painter.features import ChannelStats, predict_images
-from painter.train import _choose_scorer, _lda, _validation_pairs, load_training_images, validation_split
+from painter.backbones.efficientnet_lite import style_layers
+from painter.data.pairs import validation_pairs, validation_split
+from painter.features import predict_images
+from painter.layers import ChannelStats
+from painter.same_artist.lda import choose_scorer, lda_projection
+from painter.same_artist.training import load_training_images
 
 BACKBONES = ("efficientnet_lite0", "efficientnet_lite1")
 
@@ -74,11 +77,11 @@ def validate(F, mask, labels, splits, pca_dim):
     rows = []
     for seed in range(splits):
         fit, val_seen, val_unseen = validation_split(labels, seed=seed)
-        pairs = _validation_pairs(labels, val_seen, val_unseen, seed=seed + 1)
+        pairs = validation_pairs(labels, val_seen, val_unseen, seed=seed + 1)
         names, y = np.unique(labels[fit], return_inverse=True)
-        base = _lda(F[fit], y, len(names), pca_dim=pca_dim, log_columns=mask)[0]
+        base = lda_projection(F[fit], y, len(names), pca_dim=pca_dim, log_columns=mask)
         E, C = base.predict(F, batch_size=4096, verbose=0)
-        rows.append(max(_choose_scorer(E, C, *pairs)[2], key=lambda r: r["mean"]))
+        rows.append(max(choose_scorer(E, C, *pairs)[2], key=lambda r: r["mean"]))
     return {k: round(float(np.mean([r[k] for r in rows])), 4) for k in ("seen", "unseen", "mean")}
 
 

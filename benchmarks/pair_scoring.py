@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from painter.pairmodel import PairModel
+from painter.same_artist.model import PairModel
 from painter.features import FeatureSpec
 
 p = argparse.ArgumentParser()

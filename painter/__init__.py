@@ -1,25 +1,36 @@
 """painter: tell whether two paintings were painted by the same artist.
 
+The path of a painting, folder by folder: ``data`` (archives -> clean labelled paintings and
+pairs), ``backbones`` (pretrained CNNs), ``features`` (frozen style statistics, cached),
+``same_artist`` (methods -> a saved ``PairModel`` -> P(same artist)); beside them ``classify``
+(artist / style / genre), ``search`` (similar paintings), ``metrics`` and ``plots``.
+
 Light to import: TensorFlow is only loaded by the functions that need it.
 """
-from .data import datagenerator, flatten, make_pairs, readdatainfo, readfolders, reducedictrandom, splitdict
-from .images import ImageError, load_array, load_image
+__version__ = "0.2.0"
 
-__version__ = "0.1.0"
+from .data import (ImageError, datagenerator, flatten, load_array, load_image, make_pairs, readdatainfo,  # noqa: E402
+                   readfolders, reducedictrandom, splitdict)
 
 __all__ = [
     "readdatainfo", "readfolders", "reducedictrandom", "splitdict", "datagenerator", "make_pairs", "flatten",
-    "load_image", "load_array", "ImageError", "predict_pair", "predict_pairs",
+    "load_image", "load_array", "ImageError", "predict_pair", "predict_pairs", "train",
 ]
 
 
 def predict_pair(path_a, path_b, model=None):
-    """Probability in [0, 1] that one artist painted both images (see ``painter.predict``)."""
-    from .predict import predict_pair as _predict_pair
+    """Probability in [0, 1] that one artist painted both images (see ``painter.same_artist.predict``)."""
+    from .same_artist.predict import predict_pair as _predict_pair
     return _predict_pair(path_a, path_b, model=model)
 
 
 def predict_pairs(pairs, model=None, **kwargs):
-    """Probabilities for many ``(path_a, path_b)`` pairs (see ``painter.predict``)."""
-    from .predict import predict_pairs as _predict_pairs
+    """Probabilities for many ``(path_a, path_b)`` pairs (see ``painter.same_artist.predict``)."""
+    from .same_artist.predict import predict_pairs as _predict_pairs
     return _predict_pairs(pairs, model=model, **kwargs)
+
+
+def train(data_dir, out_dir, method="lda", **kwargs):
+    """Train a same-artist model and save it (see ``painter.same_artist.training.train``)."""
+    from .same_artist.training import train as _train
+    return _train(data_dir, out_dir, method=method, **kwargs)

@@ -1,6 +1,6 @@
 """Artist, style and genre classification on the frozen backbone (seeds 003 and 004).
 
-Two heads, one flag apart:
+Two heads, one argument (``head``) apart:
 
 * ``"dense"``: cached style features -> standardize -> dropout -> softmax (CPU fast path);
 * ``"cnn_rnn"``: the backbone's feature map read as a sequence of ``h*w`` positions by a GRU
@@ -20,12 +20,14 @@ import keras
 import numpy as np
 import pandas as pd
 
-from .data import flatten, read_training_images, splitdict
-from .evaluate import _save
-from .features import FeatureSpec, embed_files, predict_images
-from .images import ImageError, load_array
+from .data.images import ImageError
+from .data.labels import flatten, read_training_images, splitdict
+from .features import DEFAULT_FEATURES, FeatureSpec, extract_features, predict_images
+from .plots import plot_confusion_top, plot_image_row
 
-__all__ = ["train_classifier", "predict_files", "classification_summary", "find_outliers", "plot_confusion_top"]
+__all__ = ["train_classifier", "predict_files", "classification_summary", "find_outliers", "HEADS"]
+
+HEADS = ("dense", "cnn_rnn")
 
 
 def _labelled_images(data_dir, target, min_examples):
@@ -37,12 +39,13 @@ def _labelled_images(data_dir, target, min_examples):
     return kept, root, {"unlabelled": len(d.unlabelled), "small_classes": dropped}
 
 
-def _feature_maps(paths, spec: FeatureSpec, layer="stage6_out", batch_size=32):
-    """``(N, h*w, C)`` float16 feature maps of one backbone stage (for the CNN+RNN head), and
-    ``{path: reason}`` for the images that could not be read (their rows are NaN)."""
-    from .backbones import get_backbone
-    size = spec.components()[0].image_size
-    model = get_backbone(spec.components()[0].backbone, input_shape=(size, size, 3), outputs=[layer])
+def _feature_maps(paths, spec: FeatureSpec, batch_size=32):
+    """``(N, h*w, C)`` float16 last tapped feature map of ``spec``'s first backbone (for the CNN+RNN
+    head), and ``{path: reason}`` for the images that could not be read (their rows are NaN)."""
+    from .backbones import feature_layers, get_backbone
+    part = spec.components()[0]
+    size = part.image_size
+    model = get_backbone(part.backbone, input_shape=(size, size, 3), outputs=feature_layers(part.backbone)[-1:])
     out, failed = [], {}
     for chunk, m, bad in predict_images(model, paths, size, batch_size):
         m = (m[0] if isinstance(m, list) else m).astype(np.float16)
@@ -52,16 +55,16 @@ def _feature_maps(paths, spec: FeatureSpec, layer="stage6_out", batch_size=32):
     return (np.concatenate(out) if out else np.zeros((0, 1, 1), np.float16)), failed
 
 
-def _build_head(kind, input_shape, n_classes, mean=None, var=None):
+def _build_head(head, input_shape, n_classes, mean=None, var=None):
     x_in = keras.Input(input_shape, name="features")
-    if kind == "dense":
+    if head == "dense":
         x = keras.layers.Normalization(mean=mean, variance=var, name="standardize")(x_in)
         x = keras.layers.Dropout(0.5)(x)
     else:
         x = keras.layers.GRU(128, name="gru")(keras.layers.LayerNormalization()(x_in))
         x = keras.layers.Dropout(0.3)(x)
     out = keras.layers.Dense(n_classes, activation="softmax", name="classes")(x)
-    model = keras.Model(x_in, out, name=f"{kind}_classifier")
+    model = keras.Model(x_in, out, name=f"{head}_classifier")
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy", keras.metrics.SparseTopKCategoricalAccuracy(5, name="top5")])
     return model
@@ -94,73 +97,28 @@ def find_outliers(paths, y_true, proba, classes, n=20) -> pd.DataFrame:
     return df[pred != y_true].sort_values("ratio", kind="stable").head(n).reset_index(drop=True)
 
 
-def plot_confusion_top(y_true, pred, classes, path, top=20):
-    """Confusion matrix of the ``top`` most frequent true classes, rows normalised."""
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-    from sklearn.metrics import confusion_matrix
-    counts = np.bincount(y_true, minlength=len(classes))
-    keep = np.argsort(-counts)[:top]
-    cm = confusion_matrix(y_true, pred, labels=keep).astype(float)
-    cm /= np.maximum(cm.sum(1, keepdims=True), 1)
-    names = [str(classes[k])[:22] for k in keep]
-    fig, ax = plt.subplots(figsize=(0.45 * len(keep) + 3, 0.45 * len(keep) + 2))
-    sns.heatmap(cm, xticklabels=names, yticklabels=names, cmap="Blues", vmin=0, vmax=1, ax=ax)
-    ax.set(xlabel="predicted", ylabel="true", title=f"confusion (top {len(keep)} classes, row-normalised)")
-    return _save(fig, path)
-
-
-def _plot_outliers(outliers, path, n=8):
-    import matplotlib.pyplot as plt
-    n = max(1, min(n, len(outliers)))
-    fig, axes = plt.subplots(1, n, figsize=(2.4 * n, 3), squeeze=False)
-    for ax, row in zip(axes[0], outliers.head(n).itertuples()):
-        try:
-            ax.imshow(load_array(row.file, 160))
-        except ImageError:
-            pass
-        ax.set_title(f"true: {row.true[:18]}\npred: {row.predicted[:18]}", fontsize=7)
-    for ax in axes[0]:
-        ax.axis("off")
-    return _save(fig, path)
-
-
-def train_classifier(data_dir, out_dir, target="artist", model_kind="dense", min_examples=2,
-                     backbone="efficientnet_lite0", image_size=224, epochs=60, test=0.2, val=0.1, seed=0,
+def train_classifier(data_dir, out_dir, target="artist", head="dense", min_examples=2,
+                     spec: FeatureSpec = DEFAULT_FEATURES, epochs=60, test=0.2, val=0.1, seed=0,
                      progress=True) -> dict:
     """Train and evaluate a ``target`` classifier; returns the summary (also saved in ``out_dir``).
 
-    The split is image-level (every class in train and test); ``test`` images are only used
-    for the final report.
+    ``head``: ``"dense"`` on the cached ``spec`` features, or ``"cnn_rnn"`` on the last feature
+    map of ``spec``'s first backbone. The split is image-level (every class in train and test);
+    ``test`` images are only used for the final report.
     """
     from sklearn.utils.class_weight import compute_class_weight
-    if model_kind not in ("dense", "cnn_rnn"):
-        raise ValueError(f"model_kind must be 'dense' or 'cnn_rnn', got {model_kind!r}")
+    if head not in HEADS:
+        raise ValueError(f"head must be one of {HEADS}, got {head!r}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     d, root, excluded = _labelled_images(data_dir, target, min_examples)
-    parts = splitdict(d, test=test, val=val, by="image", seed=seed)
     classes = sorted(d)
-    code = {c: k for k, c in enumerate(classes)}
-    spec = FeatureSpec(backbone, image_size, "style")
-    data, unusable = [], {}
-    for part in parts:
-        files, labels = flatten(part)
-        paths = [str(root / f) for f in files]
-        if model_kind == "dense":
-            X, failed = embed_files(paths, spec, progress=progress)
-        else:
-            X, failed = _feature_maps(paths, spec)
-        unusable |= failed
-        keep = ~np.isnan(X.reshape(len(X), -1)).any(1) if len(X) else np.zeros(0, bool)
-        data.append((np.asarray(paths)[keep], X[keep], np.array([code[c] for c in labels])[keep]))
-    (_, Xtr, ytr), (_, Xva, yva), (ptest, Xte, yte) = data
-    excluded["unusable_images"] = unusable
-    for path, reason in unusable.items():
-        print(f"left out {path}: {reason}")
+    parts = splitdict(d, test=test, val=val, by="image", seed=seed)
+    (_, Xtr, ytr), (_, Xva, yva), (ptest, Xte, yte), excluded["unusable_images"] = _split_inputs(
+        parts, root, {c: k for k, c in enumerate(classes)}, spec, head, progress)
     keras.utils.set_random_seed(seed)
-    model = _build_head(model_kind, Xtr.shape[1:], len(classes),
-                        *((Xtr.mean(0), Xtr.var(0) + 1e-6) if model_kind == "dense" else (None, None)))
+    model = _build_head(head, Xtr.shape[1:], len(classes),
+                        *((Xtr.mean(0), Xtr.var(0) + 1e-6) if head == "dense" else (None, None)))
     present = np.unique(ytr)
     weights = dict(zip(present, compute_class_weight("balanced", classes=present, y=ytr)))
     stop = keras.callbacks.EarlyStopping(monitor="val_loss" if len(yva) else "loss", patience=6,
@@ -169,22 +127,49 @@ def train_classifier(data_dir, out_dir, target="artist", model_kind="dense", min
               class_weight=weights, callbacks=[stop], verbose=2 if progress else 0)
     proba = model.predict(Xte, verbose=0)
     summary = classification_summary(yte, proba, classes)
-    summary.update({"target": target, "model_kind": model_kind, "n_classes": len(classes), "n_train": len(ytr),
+    summary.update({"target": target, "head": head, "n_classes": len(classes), "n_train": len(ytr),
                     "n_test": len(yte), "excluded": excluded})
-    outliers = find_outliers(ptest, yte, proba, classes)
-    outliers.to_csv(out / "outliers.csv", index=False)
-    _plot_outliers(outliers, out / "outliers.png")
-    plot_confusion_top(yte, proba.argmax(1), classes, out / "confusion.png")
-    model.save(out / "classifier.keras")
-    (out / "classes.json").write_text(json.dumps({"classes": classes, "target": target, "model_kind": model_kind,
-                                                  "feature_spec": spec.to_dict()}))
-    (out / "report.txt").write_text(summary["report_text"])
-    (out / "report.json").write_text(json.dumps({k: v for k, v in summary.items() if k != "report_text"}, indent=2,
-                                                default=str))
-    print(f"{target} ({model_kind}): top-1 {summary['top1']:.3f}, top-5 {summary['top5']:.3f}, weighted F1 "
+    _write_outputs(out, model, summary, classes, spec, ptest, yte, proba)
+    print(f"{target} ({head}): top-1 {summary['top1']:.3f}, top-5 {summary['top5']:.3f}, weighted F1 "
           f"{summary['weighted_f1']:.3f} over {len(classes)} classes; left out: {excluded['unlabelled']} unlabelled, "
           f"{len(excluded['small_classes'])} classes under {min_examples} images")
     return summary
+
+
+def _inputs(paths, spec, head, progress):
+    if head == "dense":
+        return extract_features(paths, spec, progress=progress)
+    return _feature_maps(paths, spec)
+
+
+def _split_inputs(parts, root, code, spec, head, progress):
+    """``[(paths, X, y)] * 3`` for train / val / test without unusable images, and ``{path: reason}``
+    of those (each printed)."""
+    data, unusable = [], {}
+    for part in parts:
+        files, labels = flatten(part)
+        paths = [str(root / f) for f in files]
+        X, failed = _inputs(paths, spec, head, progress)
+        unusable |= failed
+        keep = ~np.isnan(X.reshape(len(X), -1)).any(1) if len(X) else np.zeros(0, bool)
+        data.append((np.asarray(paths)[keep], X[keep], np.array([code[c] for c in labels])[keep]))
+    for path, reason in unusable.items():
+        print(f"left out {path}: {reason}")
+    return (*data, unusable)
+
+
+def _write_outputs(out, model, summary, classes, spec, ptest, yte, proba):
+    outliers = find_outliers(ptest, yte, proba, classes)
+    outliers.to_csv(out / "outliers.csv", index=False)
+    plot_image_row([(r.file, f"true: {r.true[:18]}\npred: {r.predicted[:18]}") for r in outliers.head(8).itertuples()],
+                   out / "outliers.png", width=2.4)
+    plot_confusion_top(yte, proba.argmax(1), classes, out / "confusion.png")
+    model.save(out / "classifier.keras")
+    (out / "classes.json").write_text(json.dumps({"classes": classes, "target": summary["target"],
+                                                  "head": summary["head"], "feature_spec": spec.to_dict()}))
+    (out / "report.txt").write_text(summary["report_text"])
+    (out / "report.json").write_text(json.dumps({k: v for k, v in summary.items() if k != "report_text"}, indent=2,
+                                                default=str))
 
 
 def predict_files(model_dir, images, top=3) -> dict:
@@ -192,12 +177,9 @@ def predict_files(model_dir, images, top=3) -> dict:
     model_dir = Path(model_dir)
     meta = json.loads((model_dir / "classes.json").read_text())
     model = keras.saving.load_model(model_dir / "classifier.keras", safe_mode=True)
-    spec = FeatureSpec(**meta["feature_spec"])
+    spec = FeatureSpec.from_dict(meta["feature_spec"])
     paths = [str(p) for p in images]
-    if meta["model_kind"] == "dense":
-        X, failed = embed_files(paths, spec, progress=False)
-    else:
-        X, failed = _feature_maps(paths, spec)
+    X, failed = _inputs(paths, spec, meta.get("head", meta.get("model_kind")), progress=False)
     if failed:
         path, reason = next(iter(failed.items()))
         raise ImageError(path, reason)

@@ -21,39 +21,44 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def _cmd_synth(a):
-    from .synthetic import make_synthetic_kaggle
+    from .data.synthetic import make_synthetic_kaggle
     path = make_synthetic_kaggle(a.out, n_artists=a.artists, n_test_only=a.test_only,
                                  paintings_per_artist=a.per_artist, size=a.size, seed=a.seed)
     print(f"synthetic competition written to {path}")
 
 
 def _cmd_clean(a):
-    from .cleaning import clean_kaggle, summarize_report
+    from .data.cleaning import clean_kaggle, summarize_report
     report = clean_kaggle(a.kaggle_dir, a.out, size=a.size, workers=a.workers)
     print(summarize_report(report))
     print(f"report: {os.path.join(a.out, 'cleaning_report.csv')}")
 
 
 def _cmd_train(a):
-    from .train import train
-    backbone = {"backbone": a.backbone} if a.backbone else {}   # else train's default
-    train(a.data_dir, a.out, method=a.method, **backbone, image_size=a.image_size, epochs=a.epochs,
-          seed=a.seed, val_artists=a.val_artists, log_std=a.log_std, pca_dim=a.pca_dim)
+    from .same_artist.training import train
+    # only the hyperparameters given: each method refuses the ones it does not have
+    params = {k: v for k, v in (("epochs", a.epochs), ("pca_dim", a.pca_dim), ("log_std", a.log_std)) if v is not None}
+    train(a.data_dir, a.out, method=a.method, spec=_spec(a), seed=a.seed, val_artists=a.val_artists, **params)
+
+
+def _spec(a):
+    from .features import DEFAULT_FEATURES, FeatureSpec
+    return FeatureSpec(a.backbone or DEFAULT_FEATURES.backbone, a.image_size)
 
 
 def _cmd_submit(a):
-    from .submit import submit
+    from .same_artist.submit import submit
     submit(a.model_dir, a.data_dir, a.submission_info, a.out, chunk_size=a.chunk_size)
 
 
 def _cmd_score(a):
-    from .submit import score_submission
+    from .same_artist.submit import score_submission
     for kind, auc in score_submission(a.submission, a.solution).items():
         print(f"ROC AUC {kind:8s} {auc:.4f}")
 
 
 def _cmd_predict_pair(a):
-    from .predict import load_pair_model, predict_pair
+    from .same_artist.predict import load_pair_model, predict_pair
     model = load_pair_model(a.model)
     p = predict_pair(a.image_a, a.image_b, model=model)
     verdict = "same artist" if p >= model.threshold else "different artists"
@@ -63,8 +68,8 @@ def _cmd_predict_pair(a):
 def _cmd_classify(a):
     from . import classify
     if a.action == "train":
-        classify.train_classifier(a.data_dir, a.out, target=a.target, model_kind=a.model_kind,
-                                  min_examples=a.min_examples, backbone=a.backbone, image_size=a.image_size)
+        classify.train_classifier(a.data_dir, a.out, target=a.target, head=a.head, min_examples=a.min_examples,
+                                  spec=_spec(a))
     else:
         for path, rows in classify.predict_files(a.model, a.images, top=a.top).items():
             print(path + "\t" + "\t".join(f"{label} {p:.3f}" for label, p in rows))
@@ -72,7 +77,7 @@ def _cmd_classify(a):
 
 def _cmd_index(a):
     from .search import build_index_from_data
-    build_index_from_data(a.data_dir, a.out, embedding=a.embedding, index_type=a.index_type)
+    build_index_from_data(a.data_dir, a.out, embedding=a.embedding, index_type=a.index_type, spec=_spec(a))
 
 
 def _cmd_similar(a):
@@ -114,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("data_dir")
     s.add_argument("--out", required=True)
     s.add_argument("--method", default="lda",
-                   help="lda (default: style statistics, LDA + nearest-class-mean artist profiles), arcface, "
+                   help="lda (default: style statistics, LDA + nearest-class-mean artist profiles), cosface, "
                         "bce (seed Siamese head), contrastive, triplet")
     s.add_argument("--backbone", default=None,
                    help="backbone, or several joined by '+' (features concatenated); "
@@ -123,9 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--epochs", type=int, default=None)
     s.add_argument("--val-artists", type=float, default=0.2, help="fraction of artists held out for validation")
     s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--no-log-std", dest="log_std", action="store_false",
+    s.add_argument("--no-log-std", dest="log_std", action="store_false", default=None,
                    help="lda: use the style standard deviations as they are, not their log")
-    s.add_argument("--pca-dim", type=int, default=384, help="lda: PCA whitening dimensions before LDA")
+    s.add_argument("--pca-dim", type=int, default=None, help="lda: PCA whitening dimensions before LDA (default 384)")
     s.set_defaults(func=_cmd_train)
 
     s = sub.add_parser("submit", help="score every pair of submission_info.csv")
@@ -153,10 +158,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("data_dir")
     t.add_argument("--out", required=True)
     t.add_argument("--target", choices=["artist", "style", "genre"], default="artist")
-    t.add_argument("--model-kind", choices=["dense", "cnn_rnn"], default="dense")
+    t.add_argument("--head", choices=["dense", "cnn_rnn"], default="dense",
+                   help="dense: on the cached features; cnn_rnn: a GRU over the last feature map (seed 003)")
     t.add_argument("--min-examples", type=int, default=2)
-    t.add_argument("--backbone", default="efficientnet_lite0")
-    t.add_argument("--image-size", type=int, default=224)
+    t.add_argument("--backbone", default=None, help="default: efficientnet_lite0+efficientnet_lite1")
+    t.add_argument("--image-size", type=int, default=None, help="default: each backbone's own size")
     t.set_defaults(func=_cmd_classify)
     t = csub.add_parser("predict")
     t.add_argument("model")
@@ -169,6 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True)
     s.add_argument("--embedding", default="backbone", help="'backbone' or a same-artist MODEL_DIR")
     s.add_argument("--index-type", choices=["flat", "ivf", "hnsw"], default="flat")
+    s.add_argument("--backbone", default=None, help="with --embedding backbone; default: efficientnet_lite0+efficientnet_lite1")
+    s.add_argument("--image-size", type=int, default=None)
     s.set_defaults(func=_cmd_index)
 
     s = sub.add_parser("similar", help="most similar paintings in an index")

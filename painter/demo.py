@@ -13,11 +13,12 @@ def run_demo(out="demo", image_size: int = 96) -> dict:
     Uses EfficientNet-Lite0 at ``image_size`` so it runs in a minute or two on a CPU.
     Returns the AUCs of the submission.
     """
-    from .cleaning import clean_kaggle, summarize_report
-    from .predict import predict_pair
-    from .submit import score_submission, submit
-    from .synthetic import make_synthetic_kaggle
-    from .train import train
+    from .data.cleaning import clean_kaggle, summarize_report
+    from .data.synthetic import make_synthetic_kaggle
+    from .features import FeatureSpec
+    from .same_artist.predict import predict_pair
+    from .same_artist.submit import score_submission, submit
+    from .same_artist.training import train
 
     out = Path(out)
     t = time.time()
@@ -27,8 +28,8 @@ def run_demo(out="demo", image_size: int = 96) -> dict:
     report = clean_kaggle(kaggle, out / "data", size=image_size + 32)
     print(f"[2/6] cleaned ({time.time() - t:.1f} s): {summarize_report(report)}")
     t = time.time()
-    model = train(out / "data", out / "models_1" / "demo", method="lda", backbone="efficientnet_lite0",
-                  image_size=image_size, val_artists=0.3)
+    model = train(out / "data", out / "models_1" / "demo", method="lda",
+                  spec=FeatureSpec("efficientnet_lite0", image_size), val_artists=0.3)
     print(f"[3/6] trained ({time.time() - t:.1f} s)")
     t = time.time()
     submit(out / "models_1" / "demo", out / "data", kaggle / "submission_info.csv", out / "submission.csv")

@@ -14,18 +14,31 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .features import FeatureSpec, embed_files
-from .images import ImageError
+from .data.images import ImageError
+from .errors import InputError, read_part
+from .data.labels import read_collection
+from .features import DEFAULT_FEATURES, FeatureSpec, extract_features
+from .plots import plot_image_row
 
-__all__ = ["SimilarityIndex", "build_index_from_data", "retrieval_metrics"]
+__all__ = ["SimilarityIndex", "build_index_from_data", "IndexFolderError", "unit_rows", "make_faiss_index"]
+
+# what indexes saved before the spec was recorded were built with
+_FIRST_INDEX_SPEC = FeatureSpec("efficientnet_lite0", 224, "style")
 
 
-def _normalise(x):
-    x = np.asarray(x, np.float32)
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+class IndexFolderError(InputError):
+    """An index folder that cannot be used: the message names the file and what to do."""
 
 
-def _make_faiss(dim, index_type, n):
+def unit_rows(x) -> np.ndarray:
+    """Rows scaled to unit length (float32), so that inner product = cosine."""
+    from sklearn.preprocessing import normalize
+    return normalize(np.asarray(x, np.float32))
+
+
+def make_faiss_index(dim, index_type, n):
+    """An empty inner-product FAISS index: exact ``flat``, graph ``hnsw`` or inverted-list ``ivf``
+    (sqrt(n) lists, a quarter probed) for ``n`` vectors of ``dim`` values."""
     import faiss
     if index_type == "flat":
         return faiss.IndexFlatIP(dim)
@@ -45,17 +58,22 @@ def _make_faiss(dim, index_type, n):
 class SimilarityIndex:
     """FAISS index + metadata (``file`` and any label columns such as ``artist``, ``style``)."""
 
-    def __init__(self, embedding="backbone", index_type="flat"):
-        self.embedding, self.index_type = str(embedding), index_type
+    def __init__(self, embedding="backbone", index_type="flat", spec: FeatureSpec = DEFAULT_FEATURES):
+        """``embedding``: ``"backbone"`` (the frozen ``spec`` features) or a same-artist model folder
+        (its embedding; ``spec`` is then the model's)."""
+        self.embedding, self.index_type, self.spec = str(embedding), index_type, spec
+        if self.embedding != "backbone":
+            from .same_artist.predict import load_pair_model
+            self.spec = load_pair_model(self.embedding).spec
         self.vectors = np.zeros((0, 0), np.float32)
         self.metadata = pd.DataFrame(columns=["file"])
         self.index = None
 
     def _embed(self, paths, progress=False):
         if self.embedding == "backbone":
-            x, failed = embed_files(paths, FeatureSpec("efficientnet_lite0", 224, "style"), progress=progress)
+            x, failed = extract_features(paths, self.spec, progress=progress)
         else:
-            from .predict import load_pair_model
+            from .same_artist.predict import load_pair_model
             x, failed = load_pair_model(self.embedding).embed_files(paths, progress=progress)
         return x, failed
 
@@ -67,9 +85,9 @@ class SimilarityIndex:
         new = ~meta["file"].isin(set(self.metadata["file"]))
         x, failed = self._embed([p for p, n in zip(paths, new) if n], progress)
         ok = ~np.isnan(x).any(1)
-        x, meta = _normalise(x[ok]), meta[new.to_numpy()].reset_index(drop=True)[ok]
+        x, meta = unit_rows(x[ok]), meta[new.to_numpy()].reset_index(drop=True)[ok]
         if self.index is None:
-            self.index = _make_faiss(x.shape[1], self.index_type, len(x))
+            self.index = make_faiss_index(x.shape[1], self.index_type, len(x))
             if not self.index.is_trained:
                 self.index.train(x)
             self.vectors = np.zeros((0, x.shape[1]), np.float32)
@@ -80,7 +98,7 @@ class SimilarityIndex:
 
     def search_vectors(self, q, k=10):
         """``(scores, ids)`` each ``(n_queries, k)`` for L2-normalised query vectors."""
-        return self.index.search(_normalise(q), k)
+        return self.index.search(unit_rows(q), k)
 
     def query_file(self, path, k=10) -> pd.DataFrame:
         """The ``k`` most similar indexed paintings to an image file (itself excluded if indexed)."""
@@ -95,102 +113,82 @@ class SimilarityIndex:
         return table
 
     def plot_neighbours(self, query, table, path):
-        """PNG grid: the query, then its neighbours with artist and score."""
-        import matplotlib.pyplot as plt
-        from .evaluate import _save
-        from .images import load_array
-        n = len(table) + 1
-        fig, axes = plt.subplots(1, n, figsize=(2.1 * n, 2.8), squeeze=False)
-        items = [(query, "query")] + [(r.file, f"{getattr(r, 'artist', '')[:18]}\n{r.score:.2f}") for r in table.itertuples()]
-        for ax, (f, title) in zip(axes[0], items):
-            try:
-                ax.imshow(load_array(f, 160))
-            except ImageError:
-                pass
-            ax.set_title(title, fontsize=7)
-            ax.axis("off")
-        return _save(fig, path)
+        """PNG: the query, then its neighbours with artist and score."""
+        items = [(query, "query")] + [(r.file, f"{str(getattr(r, 'artist', ''))[:18]}\n{r.score:.2f}")
+                                      for r in table.itertuples()]
+        return plot_image_row(items, path, width=2.1)
 
     def save(self, directory):
+        """Write ``index.faiss``, ``vectors.npy``, ``metadata.csv`` and, last, ``config.json``."""
         import faiss
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
+        (directory / "config.json").unlink(missing_ok=True)
         faiss.write_index(self.index, str(directory / "index.faiss"))
         np.save(directory / "vectors.npy", self.vectors)
         self.metadata.to_csv(directory / "metadata.csv", index=False)
-        (directory / "config.json").write_text(json.dumps({"embedding": self.embedding, "index_type": self.index_type}))
+        config = {"painter_index": True, "embedding": self.embedding, "index_type": self.index_type,
+                  "feature_spec": self.spec.to_dict()}
+        (directory / "config.json").write_text(json.dumps(config))
         return directory
 
     @classmethod
     def load(cls, directory):
+        """Load an index folder; a missing, damaged or foreign file raises ``IndexFolderError``
+        naming it."""
         import faiss
         directory = Path(directory)
-        if not (directory / "config.json").is_file():
-            raise FileNotFoundError(f"{directory}: not a painter index folder (no config.json)")
-        config = json.loads((directory / "config.json").read_text())
-        self = cls(config["embedding"], config["index_type"])
-        self.index = faiss.read_index(str(directory / "index.faiss"))
-        self.vectors = np.load(directory / "vectors.npy")
-        self.metadata = pd.read_csv(directory / "metadata.csv", dtype=str, keep_default_na=False)
+        config = _read_index_config(directory)
+        spec = FeatureSpec.from_dict(config["feature_spec"]) if "feature_spec" in config else _FIRST_INDEX_SPEC
+        self = cls.__new__(cls)
+        self.embedding, self.index_type, self.spec = config["embedding"], config["index_type"], spec
+        self.index = _read_part(directory / "index.faiss", lambda p: faiss.read_index(str(p)))
+        self.vectors = _read_part(directory / "vectors.npy", lambda p: np.load(p, allow_pickle=False))
+        self.metadata = _read_part(directory / "metadata.csv",
+                                   lambda p: pd.read_csv(p, dtype=str, keep_default_na=False))
+        if not (self.index.ntotal == len(self.vectors) == len(self.metadata)):
+            raise IndexFolderError(f"{directory}: index.faiss, vectors.npy and metadata.csv disagree "
+                                   f"({self.index.ntotal}, {len(self.vectors)}, {len(self.metadata)} rows); {_REBUILD}")
         return self
 
 
-def build_index_from_data(data_dir, out_dir, embedding="backbone", index_type="flat", progress=True):
-    """Index every painting of a cleaned data folder (train and test) with artist and style."""
-    data_dir = Path(data_dir)
-    info = pd.read_csv(data_dir / "all_data_info.csv", dtype=str, keep_default_na=False)
-    info["file"] = [str(data_dir / ("train" if t.lower() == "true" else "test") / f)
-                    for f, t in zip(info["new_filename"], info["in_train"])]
-    seen = set(info["artist"][info["in_train"].str.lower() == "true"])
-    info["artist_in_train"] = [str(a in seen) for a in info["artist"]]
+_REBUILD = "rebuild it with `painter index DATA --out DIR`"
+
+
+def _read_index_config(directory: Path) -> dict:
+    if not directory.is_dir():
+        raise IndexFolderError(f"{directory}: index folder not found" if not directory.exists()
+                               else f"{directory}: not a folder (an index is a folder made by `painter index`)")
+    path = directory / "config.json"
+    if not path.is_file():
+        raise IndexFolderError(f"{directory}: not a painter index folder (no config.json); {_REBUILD}")
+    try:
+        config = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise IndexFolderError(f"{path}: damaged (not valid JSON: {e}); {_REBUILD}") from None
+    if not isinstance(config, dict) or "index_type" not in config or "embedding" not in config:
+        what = "a same-artist model folder, not an index" if isinstance(config, dict) and "scorer" in config \
+            else "not a painter index config"
+        raise IndexFolderError(f"{path}: {what}; {_REBUILD}")
+    return config
+
+
+def _read_part(path: Path, read):
+    return read_part(path, read, IndexFolderError, "index folder", _REBUILD)
+
+
+def build_index_from_data(data_dir, out_dir, embedding="backbone", index_type="flat", spec: FeatureSpec = DEFAULT_FEATURES,
+                          progress=True):
+    """Index every painting of a collection (a cleaned folder's train and test paintings, or a
+    folder-per-artist tree) with artist, style and whether the artist has training paintings.
+    Paintings that cannot be indexed are listed in ``out_dir/skipped.csv``."""
+    info = read_collection(data_dir)
     on_disk = np.array([Path(f).is_file() for f in info["file"]], dtype=bool)
     skipped = {f: "file not found (not written by cleaning)" for f in info["file"][~on_disk]}
     info = info[on_disk]
-    index = SimilarityIndex(embedding, index_type)
-    skipped |= index.add(info["file"].tolist(), info[["file", "artist", "style", "artist_in_train"]], progress=progress)
+    index = SimilarityIndex(embedding, index_type, spec)
+    skipped |= index.add(info["file"].tolist(), info, progress=progress)
     index.save(out_dir)
     pd.DataFrame(list(skipped.items()), columns=["file", "reason"]).to_csv(Path(out_dir) / "skipped.csv", index=False)
     print(f"indexed {len(index.metadata)} paintings in {out_dir}; {len(skipped)} skipped (listed in skipped.csv)")
     return index
-
-
-def retrieval_metrics(vectors, labels, ks=(1, 5, 10), queries=None, chunk=1024) -> dict:
-    """Leave-one-out retrieval quality of L2-normalised ``vectors (n, d)`` for ``labels (n,)``.
-
-    ``queries`` : optional boolean mask ``(n,)`` or index array: which items act as queries
-    (e.g. paintings of unseen artists); every item is still searched. The query itself is
-    excluded from its ranking. Returns Precision@k and Recall@k (recall:
-    the share of the query's same-label items found in the top k), MRR (rank of the first
-    same-label item) and mAP over the whole ranking; queries with no other same-label item
-    are skipped. ``self_retrieval@1`` (query finds itself) is a sanity line only.
-    """
-    x = _normalise(vectors)
-    labels = np.asarray(labels)
-    n = len(x)
-    if len(labels) != n:
-        raise ValueError(f"labels has {len(labels)} items but vectors has {n} rows")
-    qids = np.arange(n) if queries is None else np.arange(n)[np.asarray(queries)]
-    out = {f"precision@{k}": 0.0 for k in ks} | {f"recall@{k}": 0.0 for k in ks} | {"mrr": 0.0, "map": 0.0}
-    counted = self_hits = 0
-    for start in range(0, len(qids), chunk):
-        block = qids[start:start + chunk]
-        sims = x[block] @ x.T
-        for q, row in zip(block, sims):
-            order = np.argsort(-row, kind="stable")
-            self_hits += order[0] == q
-            order = order[order != q]
-            rel = labels[order] == labels[q]
-            total = rel.sum()
-            if total == 0:
-                continue
-            counted += 1
-            for k in ks:
-                out[f"precision@{k}"] += rel[:k].sum() / k
-                out[f"recall@{k}"] += rel[:k].sum() / total
-            hits = np.flatnonzero(rel)
-            out["mrr"] += 1.0 / (hits[0] + 1)
-            out["map"] += np.mean(np.arange(1, total + 1) / (hits + 1))
-    result = {k: float(v / max(counted, 1)) for k, v in out.items()}
-    result["queries"] = counted
-    result["self_retrieval@1"] = float(self_hits / max(len(qids), 1))
-    return result

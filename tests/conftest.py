@@ -21,14 +21,14 @@ def _cache(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def kaggle_dir(tmp_path_factory):
-    from painter.synthetic import make_synthetic_kaggle
+    from painter.data.synthetic import make_synthetic_kaggle
     return make_synthetic_kaggle(tmp_path_factory.mktemp("kaggle"), n_artists=6, n_test_only=2,
                                  paintings_per_artist=10, size=96, seed=1)
 
 
 @pytest.fixture(scope="session")
 def clean_dir(kaggle_dir, tmp_path_factory):
-    from painter.cleaning import clean_kaggle
+    from painter.data.cleaning import clean_kaggle
     out = tmp_path_factory.mktemp("clean")
     clean_kaggle(kaggle_dir, out, size=64, workers=2, progress=False)
     return out

@@ -3,8 +3,10 @@ import pandas as pd
 import pytest
 
 from painter.classify import find_outliers, predict_files, train_classifier
-from painter.images import ImageError
-from painter.search import SimilarityIndex, build_index_from_data, retrieval_metrics
+from painter.data.images import ImageError
+from painter.features import FeatureSpec
+from painter.metrics import retrieval_metrics
+from painter.search import SimilarityIndex, build_index_from_data
 
 
 @pytest.mark.parametrize("kind", ["dense", "cnn_rnn"])
@@ -14,8 +16,8 @@ def test_classifier_beats_chance_and_reports_every_class(clean_dir, tmp_path, ki
     shutil.copytree(clean_dir, data)
     broken = sorted((data / "train").glob("*.jpg"))[0]
     broken.write_bytes(broken.read_bytes()[:300])       # truncated: must be listed, not used
-    s = train_classifier(data, tmp_path, target="artist", model_kind=kind, image_size=64, epochs=30,
-                         test=0.3, val=0.0, progress=False)
+    s = train_classifier(data, tmp_path, target="artist", head=kind, spec=FeatureSpec("efficientnet_lite0", 64),
+                         epochs=30, test=0.3, val=0.0, progress=False)
     assert list(s["excluded"]["unusable_images"]) == [str(broken)]
     assert s["n_classes"] == 6
     assert s["top1"] > 1 / 6 + 0.15, s["top1"]
@@ -29,8 +31,8 @@ def test_classifier_beats_chance_and_reports_every_class(clean_dir, tmp_path, ki
 
 
 def test_genre_excludes_and_counts_unlabelled(clean_dir, tmp_path):
-    s = train_classifier(clean_dir, tmp_path, target="genre", image_size=64, epochs=3, test=0.3, val=0.0,
-                         progress=False)
+    s = train_classifier(clean_dir, tmp_path, target="genre", spec=FeatureSpec("efficientnet_lite0", 64), epochs=3,
+                         test=0.3, val=0.0, progress=False)
     info = pd.read_csv(clean_dir / "all_data_info.csv", keep_default_na=False)
     on_disk = {p.name for p in (clean_dir / "train").iterdir()}
     expected = ((info.genre == "") & info.in_train & info.new_filename.isin(on_disk)).sum()
@@ -67,10 +69,12 @@ def test_retrieval_metrics_by_hand():
 
 @pytest.mark.parametrize("index_type", ["flat", "hnsw", "ivf"])
 def test_index_roundtrip_add_and_bad_query(clean_dir, tmp_path, index_type):
-    index = build_index_from_data(clean_dir, tmp_path / "idx", index_type=index_type, progress=False)
+    spec = FeatureSpec("efficientnet_lite0", 224)
+    index = build_index_from_data(clean_dir, tmp_path / "idx", index_type=index_type, spec=spec, progress=False)
     query = index.metadata["file"][0]
     before = index.query_file(query, k=5)
     loaded = SimilarityIndex.load(tmp_path / "idx")
+    assert loaded.spec == spec     # the index knows which features built it
     after = loaded.query_file(query, k=5)
     assert before["file"].tolist() == after["file"].tolist() and query not in after["file"].tolist()
     assert set(after.columns) >= {"rank", "score", "file", "artist", "style", "artist_in_train"}
@@ -85,3 +89,22 @@ def test_index_roundtrip_add_and_bad_query(clean_dir, tmp_path, index_type):
     assert loaded.query_file(query, k=1)["file"][0] == str(extra)   # its exact copy is nearest
     with pytest.raises(ImageError, match="file not found"):
         loaded.query_file(tmp_path / "missing.jpg")
+
+
+def test_index_of_a_folder_per_artist_tree(clean_dir, tmp_path):
+    """`painter index` on root/<artist>/<image>: every painting indexed with its artist."""
+    import shutil
+    info = pd.read_csv(clean_dir / "all_data_info.csv", keep_default_na=False)
+    info = info[info.in_train & info.new_filename.isin({p.name for p in (clean_dir / "train").iterdir()})]
+    root = tmp_path / "tree"
+    for row in info.head(12).itertuples():
+        (root / row.artist).mkdir(parents=True, exist_ok=True)
+        shutil.copy(clean_dir / "train" / row.new_filename, root / row.artist / row.new_filename)
+    from painter.cli import main
+    assert main(["index", str(root), "--out", str(tmp_path / "idx"), "--backbone", "efficientnet_lite0",
+                 "--image-size", "64"]) == 0
+    loaded = SimilarityIndex.load(tmp_path / "idx")
+    assert len(loaded.metadata) == 12 and loaded.index.ntotal == 12
+    expected = {str(root / r.artist / r.new_filename): r.artist for r in info.head(12).itertuples()}
+    assert dict(zip(loaded.metadata["file"], loaded.metadata["artist"])) == expected
+    assert loaded.spec == FeatureSpec("efficientnet_lite0", 64)

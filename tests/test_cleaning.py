@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from painter.cleaning import clean_kaggle
+from painter.data.cleaning import clean_kaggle
 
 from .conftest import PBN_DEV, needs_pbn_dev
 

@@ -1,10 +1,13 @@
+import warnings
+
 import numpy as np
 import pytest
 from PIL import Image
 
-from painter.features import (FeatureSpec, LogColumns, _image_batches, build_feature_model, embed_files,
+from painter.features import (FeatureSpec, build_feature_model, extract_features, image_batches,
                               predict_images, std_columns)
-from painter.images import load_array
+from painter.layers import LogColumns
+from painter.data.images import load_array
 
 
 @pytest.fixture
@@ -24,7 +27,7 @@ def files(tmp_path):
 
 @pytest.mark.parametrize("overlap", [False, True])
 def test_image_batches_keep_order_and_flag_unreadable(files, overlap):
-    batches = list(_image_batches(files, 32, batch_size=2, overlap=overlap))
+    batches = list(image_batches(files, 32, batch_size=2, overlap=overlap))
     assert [len(reasons) for _, reasons in batches] == [2, 2, 1]
     images = np.concatenate([im for im, _ in batches])
     reasons = [r for _, rs in batches for r in rs]
@@ -57,11 +60,11 @@ def test_predict_images_pads_the_last_batch_and_trims_the_output(files):
     np.testing.assert_allclose(out[1][1][1], load_array(files[4], 32).mean(axis=(0, 1)), rtol=1e-6)
 
 
-def test_embed_files_caches_and_names_every_failure(files, tmp_path, monkeypatch):
+def test_extract_features_caches_and_names_every_failure(files, tmp_path, monkeypatch):
     monkeypatch.setenv("PAINTER_CACHE", str(tmp_path / "cache"))
     spec = FeatureSpec("efficientnet_lite0", 32, "pooled", weights=None)
     paths = files + [str(tmp_path / "missing.jpg")]
-    F, failed = embed_files(paths, spec, batch_size=2, progress=False)
+    F, failed = extract_features(paths, spec, batch_size=2, progress=False)
     assert F.shape == (6, 1280)
     assert np.isnan(F[[2, 5]]).all() and not np.isnan(F[[0, 1, 3, 4]]).any()
     assert set(failed) == {paths[2], paths[5]}
@@ -73,9 +76,9 @@ def test_embed_files_caches_and_names_every_failure(files, tmp_path, monkeypatch
             raise AssertionError("cached features were computed again")
 
     good = [0, 1, 3, 4]   # unreadable images are not cached: they are tried again next time
-    F2, _ = embed_files([paths[k] for k in good], spec, progress=False, model=_MustNotRun())
+    F2, _ = extract_features([paths[k] for k in good], spec, progress=False, model=_MustNotRun())
     np.testing.assert_array_equal(F2, F[good])
-    F3, _ = embed_files(files[:2], spec, cache=False, progress=False)
+    F3, _ = extract_features(files[:2], spec, cache=False, progress=False)
     np.testing.assert_allclose(F3, F[:2], rtol=1e-4, atol=1e-5)
 
 
@@ -98,3 +101,36 @@ def test_log_columns_layer():
     layer.set_weights([np.array([1.0, 0.0, 1.0], np.float32)])
     out = np.asarray(layer(np.array([[2.0, -1.0, 3.0]], np.float32)))
     np.testing.assert_allclose(out, [[np.log(2.0), -1.0, np.log(3.0)]], rtol=1e-6)
+
+
+def _damage(path, how):
+    if how == "truncate":
+        path.write_bytes(path.read_bytes()[:100])
+    else:
+        path.write_bytes(b"\x93NUMPY garbled" + bytes(range(200)))
+
+
+@pytest.mark.parametrize("how,which", [("truncate", "vectors"), ("garble", "keys")])
+def test_damaged_cache_shard_is_named_set_aside_and_recomputed(files, tmp_path, monkeypatch, how, which):
+    monkeypatch.setenv("PAINTER_CACHE", str(tmp_path / "cache"))
+    spec = FeatureSpec("efficientnet_lite0", 32, "pooled", weights=None)
+    good = [files[k] for k in (0, 1, 3, 4)]
+    clean, _ = extract_features(good, spec, batch_size=2, progress=False)
+    store = tmp_path / "cache" / "features" / spec.key
+    keys_file = next(store.glob("shard_*.keys.npy"))
+    target = keys_file if which == "keys" else keys_file.with_name(keys_file.name.replace(".keys.npy", ".npy"))
+    _damage(target, how)
+    with pytest.warns(UserWarning, match=f"{target.name.replace('.keys', '')}.*damaged feature cache shard") as w:
+        healed, failed = extract_features(good, spec, batch_size=2, progress=False)
+    assert len(w) == 1 and not failed
+    np.testing.assert_array_equal(healed, clean)               # recomputed: the same answer as a clean run
+    assert (store / "damaged" / target.name).is_file()         # set aside, not deleted
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                           # healed store: no warning, same vectors
+        again, _ = extract_features(good, spec, progress=False, model=_MustNotRunModel())
+    np.testing.assert_array_equal(again, clean)
+
+
+class _MustNotRunModel:
+    def predict_on_batch(self, x):
+        raise AssertionError("cached features were computed again")

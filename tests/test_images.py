@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from painter.images import ImageError, MAX_PIXELS, load_array, load_image
+from painter.data.images import ImageError, MAX_PIXELS, load_array, load_image
 
 
 def _save(path, im, fmt="JPEG", **kw):

@@ -26,8 +26,8 @@ save("DataCleaning.ipynb", [
          "SIZE = int(os.environ.get('PAINTER_SIZE', 256))  # output side in pixels (never enlarged)\n"
          "PLOTS = DATA_DIR / 'plots'"),
     code("import painter\n"
-         "from painter.cleaning import clean_kaggle, summarize_report\n"
-         "from painter.synthetic import make_synthetic_kaggle\n"
+         "from painter.data.cleaning import clean_kaggle, summarize_report\n"
+         "from painter.data.synthetic import make_synthetic_kaggle\n"
          "from painter.plots import plot_samples_per_artist, plot_counts\n"
          "from IPython.display import Image, display\n"
          "if not (KAGGLE_DIR / 'all_data_info.csv').is_file():\n"
@@ -55,15 +55,16 @@ save("ProjectCode.ipynb", [
          "from pathlib import Path\n"
          "DATA_DIR = Path(os.environ.get('PAINTER_DATA_DIR', 'data'))\n"
          "MODEL_DIR = Path(os.environ.get('PAINTER_MODEL_DIR', 'models_1/notebook'))\n"
-         "METHOD = os.environ.get('PAINTER_METHOD', 'lda')           # lda | arcface | bce | contrastive | triplet\n"
+         "METHOD = os.environ.get('PAINTER_METHOD', 'lda')           # lda | cosface | bce | contrastive | triplet\n"
          "BACKBONE = os.environ.get('PAINTER_BACKBONE', 'efficientnet_lite0+efficientnet_lite1')  # or 'resnet50' with internet\n"
          "IMAGE_SIZE = int(os.environ['PAINTER_IMAGE_SIZE']) if 'PAINTER_IMAGE_SIZE' in os.environ else None\n"
          "PLOTS = MODEL_DIR / 'plots'"),
     code("import numpy as np\n"
          "import painter\n"
-         "from painter.train import train\n"
-         "from painter.siamese import build_siamese\n"
-         "from painter import evaluate\n"
+         "from painter.features import FeatureSpec\n"
+         "from painter.same_artist.training import train\n"
+         "from painter.same_artist.siamese import build_siamese\n"
+         "from painter import metrics, plots\n"
          "from IPython.display import Image, display"),
     md("## Data: balanced, split, paired (seed 001's helpers)"),
     code("d = painter.readdatainfo(DATA_DIR / 'all_data_info.csv', images_dir=DATA_DIR / 'train', in_train=True)\n"
@@ -78,28 +79,29 @@ save("ProjectCode.ipynb", [
     code("siamese = build_siamese('efficientnet_lite0', image_size=96)\n"
          "siamese.get_layer('pair_head').summary()"),
     md("## Train (early stopping on validation AUC; held-out artists give the unseen-artist figures)"),
-    code("model = train(DATA_DIR, MODEL_DIR, method=METHOD, backbone=BACKBONE, image_size=IMAGE_SIZE)\n"
+    code("SPEC = FeatureSpec(BACKBONE, IMAGE_SIZE)\n"
+         "model = train(DATA_DIR, MODEL_DIR, method=METHOD, spec=SPEC)\n"
          "model.info['validation']"),
     md("## Evaluation: seen and unseen artists apart"),
     code("v = np.load(MODEL_DIR / 'validation_pairs.npz', allow_pickle=False)\n"
-         "print(evaluate.pair_metrics(v['same'], v['p'], v['kind'], threshold=model.threshold))\n"
-         "display(Image(filename=str(evaluate.plot_roc(v['same'], v['p'], v['kind'], PLOTS / 'roc.png'))))\n"
-         "display(Image(filename=str(evaluate.plot_confusion(v['same'], v['p'], model.threshold, PLOTS / 'confusion.png'))))\n"
+         "print(metrics.pair_metrics(v['same'], v['p'], v['kind'], threshold=model.threshold))\n"
+         "display(Image(filename=str(plots.plot_roc(v['same'], v['p'], v['kind'], PLOTS / 'roc.png'))))\n"
+         "display(Image(filename=str(plots.plot_confusion(v['same'], v['p'], model.threshold, PLOTS / 'confusion.png'))))\n"
          "if (MODEL_DIR / 'history.csv').is_file():\n"
-         "    display(Image(filename=str(evaluate.plot_history(MODEL_DIR / 'history.csv', PLOTS / 'history.png'))))"),
+         "    display(Image(filename=str(plots.plot_history(MODEL_DIR / 'history.csv', PLOTS / 'history.png'))))"),
     code("paths = v['paths']\n"
          "pick = np.random.default_rng(0).choice(len(v['i']), 8, replace=False)\n"
-         "grid = evaluate.plot_pair_grid(paths[v['i'][pick]], paths[v['j'][pick]], v['same'][pick], v['p'][pick],\n"
-         "                               PLOTS / 'pairs.png', threshold=model.threshold)\n"
+         "grid = plots.plot_pair_grid(paths[v['i'][pick]], paths[v['j'][pick]], v['same'][pick], v['p'][pick],\n"
+         "                            PLOTS / 'pairs.png', threshold=model.threshold)\n"
          "display(Image(filename=str(grid)))"),
     md("## Artist, style and genre classification (seeds 003/004)\n"
        "A classifier on the cached backbone features per target, with class weights and early stopping; "
-       "`model_kind='cnn_rnn'` reads the backbone's feature map as a sequence with a GRU instead. "
+       "`head='cnn_rnn'` reads the backbone's feature map as a sequence with a GRU instead. "
        "`painter classify train DATA_DIR --target style` does the same headless."),
     code("import pandas as pd\n"
          "from painter.classify import train_classifier\n"
          "CLASSIFY_DIR = MODEL_DIR.parent / 'classifiers'\n"
-         "summaries = {t: train_classifier(DATA_DIR, CLASSIFY_DIR / t, target=t, backbone=BACKBONE, image_size=IMAGE_SIZE,\n"
+         "summaries = {t: train_classifier(DATA_DIR, CLASSIFY_DIR / t, target=t, spec=SPEC,\n"
          "                                 progress=False) for t in ('artist', 'style', 'genre')}\n"
          "pd.DataFrame({t: {k: s[k] for k in ('n_classes', 'n_test', 'top1', 'top5', 'weighted_f1')} | \n"
          "              {'unlabelled_excluded': s['excluded']['unlabelled']} for t, s in summaries.items()}).T"),
@@ -113,8 +115,10 @@ save("ProjectCode.ipynb", [
        "`index_type='hnsw'` / `'ivf'` for large collections. `embedding=MODEL_DIR` indexes with the trained "
        "same-artist model instead: better for artists it was trained on, worse for unknown ones (see the metrics "
        "below and `benchmarks/RESULTS.md`). `painter index` / `painter similar` do the same headless."),
-    code("from painter.search import build_index_from_data, retrieval_metrics\n"
-         "index = build_index_from_data(DATA_DIR, MODEL_DIR.parent / 'index', embedding='backbone', progress=False)\n"
+    code("from painter.metrics import retrieval_metrics\n"
+         "from painter.search import build_index_from_data\n"
+         "index = build_index_from_data(DATA_DIR, MODEL_DIR.parent / 'index', embedding='backbone', spec=SPEC,\n"
+         "                              progress=False)\n"
          "query = index.metadata['file'][0]\n"
          "table = index.query_file(query, k=6)\n"
          "display(table)\n"

@@ -6,16 +6,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from painter.images import ImageError
-from painter.predict import PACKAGED_MODEL, load_pair_model, predict_pair, predict_pairs
-from painter.submit import score_submission, submit
-from painter.train import train
+from painter.data.images import ImageError
+from painter.features import FeatureSpec
+from painter.same_artist.predict import PACKAGED_MODEL, load_pair_model, predict_pair, predict_pairs
+from painter.same_artist.submit import score_submission, submit
+from painter.same_artist.training import train
+
+SMALL = FeatureSpec("efficientnet_lite0", 64)
 
 
 @pytest.fixture(scope="module")
 def model_dir(clean_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("model")
-    train(clean_dir, out, method="lda", backbone="efficientnet_lite0", image_size=64, progress=False)
+    train(clean_dir, out, method="lda", spec=SMALL, progress=False)
     return out
 
 
@@ -98,3 +101,16 @@ def test_cli_predict_pair(model_dir, clean_dir):
     assert r.returncode == 0, r.stderr
     prob, verdict = r.stdout.strip().split("\t")
     assert 0 <= float(prob) <= 1 and verdict in ("same artist", "different artists")
+
+
+def test_retraining_into_the_same_folder_changes_the_answer(clean_dir, tmp_path):
+    """Loaded models are kept by folder *and content*: a retrained folder is loaded again."""
+    a, b = _test_images(clean_dir, 2)
+    out = tmp_path / "m"
+    train(clean_dir, out, spec=SMALL, pca_dim=8, progress=False)
+    first = predict_pair(a, b, model=out)
+    assert predict_pair(a, b, model=out) == first                  # same folder, same files: same model
+    train(clean_dir, out, spec=SMALL, pca_dim=3, val_artists=0.5, progress=False)
+    second = predict_pair(a, b, model=out)
+    assert second != pytest.approx(first, abs=1e-6)
+    assert second == pytest.approx(float(predict_pairs([(a, b)], model=load_pair_model(str(out)))[0]), abs=1e-7)

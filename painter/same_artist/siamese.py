@@ -14,30 +14,11 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
-from .backbones import DEFAULT_BACKBONE, get_backbone
+from ..backbones import DEFAULT_BACKBONE, get_backbone
+from ..layers import AbsDiff
 
-__all__ = ["AbsDiff", "L2Normalize", "build_pair_head", "build_siamese", "build_embedding_net",
+__all__ = ["build_pair_head", "build_siamese", "build_embedding_net",
            "contrastive_loss", "triplet_loss", "ContrastiveModel", "TripletModel", "compile_pair_model"]
-
-
-@keras.saving.register_keras_serializable(package="painter")
-class AbsDiff(layers.Layer):
-    """Element-wise ``|a - b|`` of two equally shaped tensors (symmetric in a and b)."""
-
-    def call(self, inputs):
-        a, b = inputs
-        return ops.abs(a - b)
-
-    def compute_output_shape(self, input_shape):
-        return input_shape[0]
-
-
-@keras.saving.register_keras_serializable(package="painter")
-class L2Normalize(layers.Layer):
-    """Scale each vector to unit length along the last axis."""
-
-    def call(self, x):
-        return x / ops.sqrt(ops.maximum(ops.sum(ops.square(x), axis=-1, keepdims=True), 1e-12))
 
 
 def build_pair_head(encoding_shape, dropout: float = 0.3, name: str = "pair_head") -> keras.Model:
@@ -102,7 +83,7 @@ def build_embedding_net(input_dim: int, dim: int = 128, hidden: int = 512, dropo
     x = layers.Dropout(dropout)(x_in)
     x = layers.Dense(hidden, activation="relu")(x)
     x = layers.Dense(dim)(x)
-    return keras.Model(x_in, L2Normalize(name="l2")(x), name=name)
+    return keras.Model(x_in, layers.UnitNormalization(name="l2")(x), name=name)
 
 
 def contrastive_loss(y_true, distance, margin: float = 1.0):

@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
+from .kaggle import read_kaggle_csv
 from .images import ImageError, fit_square, is_image_name, load_image
 
 __all__ = ["clean_kaggle", "find_archives", "REPORT_NAME"]
@@ -116,9 +117,9 @@ def clean_kaggle(kaggle_dir, out_dir, size: int = 256, workers: int | None = Non
         raise FileNotFoundError(f"{csv_path}: file not found (expected the Kaggle all_data_info.csv)")
     if size < 32:
         raise ValueError(f"clean_kaggle: size must be >= 32, got {size}")
-    info = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
-    if "new_filename" not in info.columns or "in_train" not in info.columns:
-        raise ValueError(f"{csv_path}: needs columns 'new_filename' and 'in_train'")
+    info = read_kaggle_csv(csv_path)
+    if "in_train" not in info.columns:
+        raise ValueError(f"{csv_path}: needs columns 'new_filename' and 'in_train' (has: {', '.join(info.columns)})")
 
     sources = {}
     archives = find_archives(kaggle_dir)
@@ -137,7 +138,7 @@ def clean_kaggle(kaggle_dir, out_dir, size: int = 256, workers: int | None = Non
         (out_dir / split).mkdir(parents=True, exist_ok=True)
 
     rows, jobs = {}, []
-    for name, in_train in zip(info["new_filename"], info["in_train"]):
+    for name, in_train in zip(info["filename"], info["in_train"]):
         split = "train" if in_train.lower() == "true" else "test"
         out_path = out_dir / split / name
         if name in replacements:
@@ -150,7 +151,7 @@ def clean_kaggle(kaggle_dir, out_dir, size: int = 256, workers: int | None = Non
         rows[name] = (name, split, status, f"{Path(src.archive).name}:{src.member}", "")
         if not (out_path.is_file() and previous.get(name) in ("ok", "replaced")):
             jobs.append((name, src, out_path, size, quality))
-    listed = set(info["new_filename"])
+    listed = set(info["filename"])
     for name, (split, src) in sorted(sources.items()):
         if name not in listed:
             rows[name] = (name, split, "not_in_csv", f"{Path(src.archive).name}:{src.member}",

@@ -1,4 +1,4 @@
-"""Seed 001's data helpers: read labels, balance, split, and stream image pairs.
+"""Label dicts (seed 001's helpers): read a collection's labels, balance and split them.
 
 A *label dict* maps a label (an artist, by default) to a sorted list of image file names
 relative to an images folder, e.g. ``{"Claude Monet": ["1.jpg", "7.jpg"], ...}``.
@@ -11,11 +11,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .images import is_image_name, load_array
+from .images import is_image_name
+from .kaggle import read_kaggle_csv
 
 __all__ = [
     "LabelDict", "readdatainfo", "readfolders", "read_training_images", "reducedictrandom", "splitdict",
-    "make_pairs", "datagenerator", "flatten",
+    "flatten", "read_collection",
 ]
 
 
@@ -40,19 +41,6 @@ class LabelDict(dict):
         return sum(len(v) for v in self.values())
 
 
-def _read_label_table(csv_path) -> pd.DataFrame:
-    """Read Kaggle's all_data_info.csv or train_info.csv as columns filename, label columns."""
-    csv_path = Path(csv_path)
-    if not csv_path.is_file():
-        raise FileNotFoundError(f"{csv_path}: file not found")
-    df = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
-    if "new_filename" in df.columns:        # all_data_info.csv
-        df = df.rename(columns={"new_filename": "filename"})
-    if "filename" not in df.columns:
-        raise ValueError(f"{csv_path}: no 'new_filename' or 'filename' column (columns: {', '.join(df.columns)})")
-    return df
-
-
 def readdatainfo(csv_path, images_dir=None, in_train=None, label: str = "artist") -> LabelDict:
     """Read a Painter by Numbers CSV into ``{label: [file names]}``.
 
@@ -75,7 +63,7 @@ def readdatainfo(csv_path, images_dir=None, in_train=None, label: str = "artist"
     LabelDict
         Labels sorted by name, each with its sorted file names.
     """
-    df = _read_label_table(csv_path)
+    df = read_kaggle_csv(csv_path)
     if label not in df.columns:
         raise ValueError(f"{csv_path}: no {label!r} column (columns: {', '.join(df.columns)})")
     if in_train is not None:
@@ -116,15 +104,41 @@ def readfolders(root) -> LabelDict:
     return LabelDict(d)
 
 
+def _is_cleaned_kaggle(data_dir: Path) -> bool:
+    return (data_dir / "all_data_info.csv").is_file() and (data_dir / "train").is_dir()
+
+
 def read_training_images(data_dir, label: str = "artist") -> tuple[LabelDict, Path]:
     """``(d, root)``: the labelled training images of a cleaned folder (``all_data_info.csv`` and
     ``train/``, labelled by the ``label`` column) or of a folder-per-label tree; file names in
     ``d`` are relative to ``root``."""
     data_dir = Path(data_dir)
-    if (data_dir / "all_data_info.csv").is_file() and (data_dir / "train").is_dir():
+    if _is_cleaned_kaggle(data_dir):
         d = readdatainfo(data_dir / "all_data_info.csv", images_dir=data_dir / "train", in_train=True, label=label)
         return d, data_dir / "train"
     return readfolders(data_dir), data_dir
+
+
+def read_collection(data_dir) -> pd.DataFrame:
+    """Every painting of a collection, one row each: ``file`` (path), ``artist``, ``style``,
+    ``artist_in_train`` ("True"/"False": the artist has training paintings).
+
+    A cleaned Kaggle folder gives its ``train/`` and ``test/`` paintings as listed in
+    ``all_data_info.csv`` (files not on disk included: callers list them as skipped); a
+    folder-per-artist tree gives its images, style empty, every artist "in train".
+    """
+    data_dir = Path(data_dir)
+    if not _is_cleaned_kaggle(data_dir):
+        files, artists = flatten(readfolders(data_dir))
+        return pd.DataFrame({"file": [str(data_dir / f) for f in files], "artist": artists, "style": "",
+                             "artist_in_train": "True"})
+    info = read_kaggle_csv(data_dir / "all_data_info.csv", required=("artist", "in_train"))
+    in_train = info["in_train"].str.lower() == "true"
+    info["file"] = [str(data_dir / ("train" if t else "test") / f) for f, t in zip(info["filename"], in_train)]
+    info["artist_in_train"] = info["artist"].isin(set(info["artist"][in_train])).astype(str)
+    if "style" not in info.columns:
+        info["style"] = ""
+    return info[["file", "artist", "style", "artist_in_train"]]
 
 
 def reducedictrandom(d: dict, n: int | None = None, seed: int = 0) -> LabelDict:
@@ -194,93 +208,3 @@ def flatten(d: dict):
         files += list(d[label])
         labels += [label] * len(d[label])
     return files, labels
-
-
-def make_pairs(labels, n_pairs: int, seed: int = 0, positive_fraction: float = 0.5):
-    """Sample image pairs for training or evaluation.
-
-    Parameters
-    ----------
-    labels : sequence, length n_images
-        Label of every image (e.g. from ``flatten``).
-    n_pairs : int
-        Number of pairs; ``round(n_pairs * positive_fraction)`` are same-label pairs.
-
-    Returns
-    -------
-    (i, j, same) : three int arrays of length n_pairs
-        Image indices and 1 for same label, 0 otherwise; ``i != j`` always; shuffled.
-    """
-    labels = np.asarray(labels)
-    codes, inverse = np.unique(labels, return_inverse=True)
-    members = [np.flatnonzero(inverse == c) for c in range(len(codes))]
-    multi = [m for m in members if len(m) >= 2]
-    if len(codes) < 2:
-        raise ValueError("make_pairs: need at least two labels for different-label pairs")
-    if not multi:
-        raise ValueError("make_pairs: no label has two images, so no same-label pair exists")
-    rng = np.random.default_rng(seed)
-    n_pos = int(round(n_pairs * positive_fraction))
-    # Positives: pick a label (weighted by its number of images), then two distinct members.
-    sizes = np.array([len(m) for m in multi], dtype=float)
-    chosen = rng.choice(len(multi), size=n_pos, p=sizes / sizes.sum())
-    pos = np.empty((n_pos, 2), dtype=np.int64)
-    for k, g in enumerate(chosen):
-        pos[k] = rng.choice(multi[g], size=2, replace=False)
-    # Negatives: two images drawn uniformly, resampled until their labels differ.
-    n_neg = n_pairs - n_pos
-    neg = rng.integers(0, len(labels), size=(n_neg, 2))
-    bad = inverse[neg[:, 0]] == inverse[neg[:, 1]]
-    while bad.any():
-        neg[bad] = rng.integers(0, len(labels), size=(int(bad.sum()), 2))
-        bad = inverse[neg[:, 0]] == inverse[neg[:, 1]]
-    pairs = np.concatenate([pos, neg])
-    same = np.concatenate([np.ones(n_pos, np.int64), np.zeros(n_neg, np.int64)])
-    order = rng.permutation(n_pairs)
-    return pairs[order, 0], pairs[order, 1], same[order]
-
-
-def datagenerator(d: dict, images_dir, batch_size: int = 32, image_size: int = 224,
-                  n_pairs: int | None = None, seed: int = 0, repeat: bool = False):
-    """A ``tf.data.Dataset`` of ``((A, B), label)`` batches for ``model.fit``.
-
-    Half the pairs are same-artist (label 1), half different-artist (label 0); an image is
-    never paired with itself. Images are decoded in parallel by ``painter.images`` (EXIF,
-    CMYK, PNG-behind-.jpg all handled) and prefetched. The pairs are a fixed sample drawn
-    with ``seed``, so two calls give the same batches.
-
-    Parameters
-    ----------
-    d : label dict (see ``readdatainfo``)
-    images_dir : path the file names in ``d`` are relative to
-    n_pairs : int, optional
-        Pairs per pass; default twice the number of images.
-
-    Yields
-    ------
-    ((A, B), y) : A and B float32 ``(batch, image_size, image_size, 3)`` in 0..255; y float32 ``(batch,)``.
-    """
-    import tensorflow as tf
-
-    if batch_size < 1:
-        raise ValueError(f"datagenerator: batch_size must be >= 1, got {batch_size}")
-    files, labels = flatten(d)
-    paths = np.array([str(Path(images_dir) / f) for f in files])
-    i, j, y = make_pairs(labels, n_pairs or 2 * len(files), seed=seed)
-
-    def load(path):
-        return load_array(path.decode() if isinstance(path, bytes) else str(path), image_size).astype(np.float32)
-
-    def load_pair(pa, pb, label):
-        a = tf.numpy_function(load, [pa], tf.float32, stateful=False)
-        b = tf.numpy_function(load, [pb], tf.float32, stateful=False)
-        a.set_shape((image_size, image_size, 3))
-        b.set_shape((image_size, image_size, 3))
-        return (a, b), tf.cast(label, tf.float32)
-
-    ds = tf.data.Dataset.from_tensor_slices((paths[i], paths[j], y))
-    ds = ds.map(load_pair, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    ds = ds.batch(batch_size)
-    if repeat:
-        ds = ds.repeat()
-    return ds.prefetch(tf.data.AUTOTUNE)

@@ -38,6 +38,21 @@ def _read_pairs(path, chunk_size):
         yield chunk
 
 
+def _embed_by_name(model, data_dir, names, progress):
+    """``(z (len(names), E), {name: reason})``: each image embedded once, NaN rows for the
+    images not found or unusable."""
+    located = {n: find_image(data_dir, n) for n in names}
+    problems = {n: f"not found in {data_dir}" for n, p in located.items() if p is None}
+    found = [n for n, p in located.items() if p is not None]
+    z_found, failed = model.embed_files([str(located[n]) for n in found], progress=progress)
+    for p, reason in failed.items():
+        problems[Path(p).name] = reason
+    z = np.full((len(names), z_found.shape[1]), np.nan, np.float32)
+    row = {n: k for k, n in enumerate(names)}
+    z[[row[n] for n in found]] = z_found
+    return z, problems
+
+
 def submit(model_dir, data_dir, submission_info, out, chunk_size: int = 1_000_000, progress: bool = True) -> dict:
     """Write ``out`` (``index,sameArtist``, input order, one row per input pair).
 
@@ -52,21 +67,13 @@ def submit(model_dir, data_dir, submission_info, out, chunk_size: int = 1_000_00
     """
     t0 = time.time()
     model = load_pair_model(model_dir)
-    data_dir = Path(data_dir)
     names = set()
     for chunk in _read_pairs(submission_info, chunk_size):
         names.update(chunk["image1"])
         names.update(chunk["image2"])
     names = sorted(names)
-    located = {n: find_image(data_dir, n) for n in names}
-    problems = {n: f"not found in {data_dir}" for n, p in located.items() if p is None}
-    found = [n for n, p in located.items() if p is not None]
-    z_found, failed = model.embed_files([str(located[n]) for n in found], progress=progress)
-    for p, reason in failed.items():
-        problems[Path(p).name] = reason
-    z = np.full((len(names), z_found.shape[1]), np.nan, np.float32)
+    z, problems = _embed_by_name(model, Path(data_dir), names, progress)
     row = {n: k for k, n in enumerate(names)}
-    z[[row[n] for n in found]] = z_found
     t_embed = time.time() - t0
 
     n_pairs = n_neutral = 0

@@ -19,10 +19,13 @@ import json
 from pathlib import Path
 
 import numpy as np
+from scipy.special import expit
 
-from .features import FeatureSpec, embed_files
+from .. import __version__
+from ..errors import InputError, read_part
+from ..features import FeatureSpec, extract_features
 
-__all__ = ["PairModel", "predict_rows"]
+__all__ = ["PairModel", "predict_rows", "ModelFolderError", "read_model_config"]
 
 
 def predict_rows(model, X, batch_size: int = 4096):
@@ -44,10 +47,6 @@ def predict_rows(model, X, batch_size: int = 4096):
         return [np.concatenate([keras.ops.convert_to_numpy(c[k]) for c in chunks]).astype(np.float32, copy=False)
                 for k in range(len(chunks[0]))]
     return np.concatenate([keras.ops.convert_to_numpy(c) for c in chunks]).astype(np.float32, copy=False)
-
-
-def _sigmoid(x):
-    return 1.0 / (1.0 + np.exp(-x))
 
 
 class PairModel:
@@ -75,14 +74,14 @@ class PairModel:
 
     def embed_files(self, paths, cache: bool = True, progress: bool = True):
         """Embed image files: returns ``(Z (N, E), failed {path: reason})``."""
-        feats, failed = embed_files(paths, self.spec, cache=cache, progress=progress)
+        feats, failed = extract_features(paths, self.spec, cache=cache, progress=progress)
         return self.embed_features(feats), failed
 
     # --- per pair ----------------------------------------------------------------------------
     def score(self, za: np.ndarray, zb: np.ndarray) -> np.ndarray:
         """Row-aligned embeddings ``(n, E)`` x2 -> ``(n,)`` probabilities."""
         if self.scorer == "dot":
-            return _sigmoid(np.einsum("ij,ij->i", za, zb) + self.bias).astype(np.float32)
+            return expit(np.einsum("ij,ij->i", za, zb) + self.bias).astype(np.float32)
         return predict_rows(self.head, [za, zb], 8192).reshape(-1)
 
     def score_pairs(self, z: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
@@ -98,7 +97,7 @@ class PairModel:
             uj, inv_j = np.unique(j, return_inverse=True)
             if len(ui) * len(uj) <= 4 * len(i) + 1_000_000:
                 block = z[ui] @ z[uj].T
-                return _sigmoid(block[inv_i, inv_j] + self.bias).astype(np.float32)
+                return expit(block[inv_i, inv_j] + self.bias).astype(np.float32)
         # gather rows a slice at a time (about 256 MB per side) so memory stays small whatever
         # the chunk size and the embedding width (the bce head's embeddings have ~7,000 values)
         step = int(np.clip((256 << 20) // (4 * max(1, z.shape[1])), 1024, 65536))
@@ -107,29 +106,64 @@ class PairModel:
 
     # --- files -------------------------------------------------------------------------------
     def save(self, directory) -> Path:
+        """Write the folder; ``config.json`` last, so a folder without it is an unfinished save."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
+        (directory / "config.json").unlink(missing_ok=True)
         self.embedder.save(directory / "embedder.keras")
         if self.head is not None:
             self.head.save(directory / "pair_head.keras")
-        config = {"feature_spec": self.spec.to_dict(), "scorer": self.scorer, "bias": self.bias,
+        config = {"painter_model": "same_artist", "painter_version": __version__,
+                  "feature_spec": self.spec.to_dict(), "scorer": self.scorer, "bias": self.bias,
                   "threshold": self.threshold, "method": self.method, "info": self.info}
         (directory / "config.json").write_text(json.dumps(config, indent=2, default=float))
         return directory
 
     @classmethod
     def load(cls, directory) -> "PairModel":
+        """Load a model folder; a missing, damaged or foreign file raises ``ModelFolderError``
+        naming the file and what to do."""
         import keras
 
-        from . import features, metric, siamese  # noqa: F401  (register custom layers)
+        from .. import layers  # noqa: F401  (registers painter's layers for safe_mode loading)
 
         directory = Path(directory)
-        if not (directory / "config.json").is_file():
-            raise FileNotFoundError(f"{directory}: not a painter model folder (no config.json)")
-        config = json.loads((directory / "config.json").read_text())
-        embedder = keras.saving.load_model(directory / "embedder.keras", safe_mode=True)
-        head = None
-        if (directory / "pair_head.keras").is_file():
-            head = keras.saving.load_model(directory / "pair_head.keras", safe_mode=True)
-        return cls(FeatureSpec(**config["feature_spec"]), embedder, config["scorer"], config["bias"], head,
-                   config["threshold"], config.get("method", ""), config.get("info"))
+        config = read_model_config(directory)
+        spec = FeatureSpec.from_dict(config["feature_spec"])
+        embedder = _load_keras(directory / "embedder.keras", keras)
+        head = _load_keras(directory / "pair_head.keras", keras) if config["scorer"] == "head" else None
+        return cls(spec, embedder, config["scorer"], config["bias"], head, config["threshold"],
+                   config.get("method", ""), config.get("info"))
+
+
+class ModelFolderError(InputError):
+    """A model folder that cannot be used: the message names the file and what to do."""
+
+
+_RETRAIN = "retrain with `painter train DATA --out DIR`"
+
+
+def read_model_config(directory) -> dict:
+    """The ``config.json`` of a same-artist model folder, checked."""
+    directory = Path(directory)
+    if not directory.exists():
+        raise ModelFolderError(f"{directory}: model folder not found")
+    if not directory.is_dir():
+        raise ModelFolderError(f"{directory}: not a folder (a same-artist model is a folder with config.json)")
+    path = directory / "config.json"
+    if not path.is_file():
+        kind = "a search index folder" if (directory / "index.faiss").exists() else "not a painter model folder"
+        raise ModelFolderError(f"{directory}: {kind}, no config.json; {_RETRAIN}")
+    try:
+        config = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ModelFolderError(f"{path}: damaged (not valid JSON: {e}); {_RETRAIN}") from None
+    if not isinstance(config, dict) or "feature_spec" not in config or config.get("scorer") not in ("dot", "head"):
+        what = "a search index config" if isinstance(config, dict) and "index_type" in config else "not a painter model config"
+        raise ModelFolderError(f"{path}: {what} (no feature_spec / scorer); {_RETRAIN}")
+    return config
+
+
+def _load_keras(path: Path, keras):
+    return read_part(path, lambda p: keras.saving.load_model(p, safe_mode=True), ModelFolderError,
+                     "model folder", _RETRAIN)

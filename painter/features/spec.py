@@ -1,0 +1,97 @@
+"""What a feature vector is made of: ``FeatureSpec``, and where its columns come from."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from ..backbones import default_size, feature_layers, get_backbone
+from ..cache import file_digest
+
+__all__ = ["FeatureSpec", "DEFAULT_FEATURES", "std_columns"]
+
+# Lite0 and Lite1 together beat either alone, and match Lite0 + Lite2 at two thirds of the cost
+# (benchmarks/RESULTS.md, issue 6).
+_DEFAULT_BACKBONES = "efficientnet_lite0+efficientnet_lite1"
+SUMMARIES = ("style", "pooled")
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """What a feature vector is made of.
+
+    backbone : backbone name (``painter.backbones.BACKBONES``), or several joined by ``+``
+        (their features are concatenated)
+    image_size : square input side in pixels; None = each backbone's own default size
+    summary : how feature maps become a vector: ``"style"`` (per-channel mean and std of every
+        tapped layer, ``backbones.feature_layers``) or ``"pooled"`` (global average of the last map)
+    flip : average the features of the image and its mirror image
+    weights : ``"imagenet"``, None, or a weights file path
+    """
+    backbone: str = _DEFAULT_BACKBONES
+    image_size: int | None = None
+    summary: str = "style"
+    flip: bool = False
+    weights: str | None = "imagenet"
+
+    def __post_init__(self):
+        if self.summary not in SUMMARIES:
+            raise ValueError(f"FeatureSpec.summary must be one of {SUMMARIES}, got {self.summary!r}")
+        if self.image_size is not None and self.image_size < 32:
+            raise ValueError(f"FeatureSpec.image_size must be >= 32, got {self.image_size}")
+        for name in self.backbone.split("+"):
+            default_size(name)  # raises BackboneError for an unknown name
+
+    def components(self) -> list:
+        """One single-backbone spec per ``+``-joined backbone, each with a concrete size."""
+        return [FeatureSpec(name, self.image_size or default_size(name), self.summary, self.flip, self.weights)
+                for name in self.backbone.split("+")]
+
+    @property
+    def key(self) -> str:
+        """Names the cache of these features: changes whenever the features would."""
+        weights = self.weights
+        if weights not in (None, "imagenet"):
+            weights = file_digest(weights)[:12]
+        # "kind" is the summary's name in the first versions: kept so that caches stay valid
+        fields = {"backbone": self.backbone, "image_size": self.image_size, "kind": self.summary,
+                  "flip": self.flip, "weights": weights, "v": 2}
+        text = json.dumps(fields, sort_keys=True)
+        return f"{self.backbone}-{self.image_size or 'auto'}-{self.summary}-" + hashlib.sha1(text.encode()).hexdigest()[:10]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "FeatureSpec":
+        """Inverse of ``to_dict``; also reads the files of earlier painter versions (``kind``)."""
+        d = dict(d)
+        if "kind" in d:
+            d["summary"] = d.pop("kind")
+        unknown = set(d) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown FeatureSpec fields {sorted(unknown)}")
+        return cls(**d)
+
+
+DEFAULT_FEATURES = FeatureSpec()
+
+
+def std_columns(spec: FeatureSpec = DEFAULT_FEATURES) -> np.ndarray:
+    """Boolean ``(D,)`` mask of the standard-deviation columns in ``spec``'s feature vectors.
+
+    Style features are ``[mean (C), std (C)]`` per tapped layer, layers in order, backbones in
+    order; pooled features have no std columns.
+    """
+    cols = []
+    for part in spec.components():
+        shape = (part.image_size, part.image_size, 3)
+        if part.summary == "pooled":
+            cols.append(np.zeros(get_backbone(part.backbone, None, shape, pooling="avg").output_shape[-1], bool))
+            continue
+        maps = get_backbone(part.backbone, None, shape, outputs=feature_layers(part.backbone))
+        for out in maps.output_shape:
+            cols += [np.zeros(out[-1], bool), np.ones(out[-1], bool)]
+    return np.concatenate(cols)
