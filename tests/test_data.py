@@ -128,3 +128,17 @@ def test_datagenerator_on_clean_data(clean_dir):
     assert float(sum(bt[1].numpy().sum() for bt in batches)) == 10.0
     again = list(datagenerator(d, clean_dir / "train", batch_size=8, image_size=48, n_pairs=20, seed=0))
     assert np.array_equal(batches[0][0][0].numpy(), again[0][0][0].numpy())
+
+
+def test_hold_out_indexes_its_own_rows_and_rejoins_the_collection():
+    from painter.data.pairs import ValidationPairs
+    F = np.arange(160, dtype=np.float32).reshape(80, 2)
+    labels = np.repeat([f"artist{k}" for k in range(10)], 8)
+    fit_F, fit_labels, v = ValidationPairs.hold_out(F, labels, val_artists=0.2, seed=0, n_pairs=50)
+    assert len(fit_F) + len(v.features) == 80 and len(np.unique(labels[v.rows])) >= 2
+    np.testing.assert_array_equal(v.features, F[v.rows])               # the pairs index the held-out rows
+    np.testing.assert_array_equal(v.same, v.labels[v.i] == v.labels[v.j])
+    assert not set(fit_F[:, 0]) & set(v.features[:, 0])                  # no painting in both
+    G, g = v.rejoin(fit_F, fit_labels)
+    np.testing.assert_array_equal(G, F)                                  # the collection's own order
+    np.testing.assert_array_equal(g, labels)

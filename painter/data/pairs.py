@@ -175,3 +175,17 @@ class ValidationPairs:
         held = np.sort(np.concatenate([val_seen, val_unseen]))
         validation = cls(features[held], labels[held], np.searchsorted(held, i), np.searchsorted(held, j), same, kind, held)
         return features[fit], labels[fit], validation
+
+    def rejoin(self, fit_features, fit_labels):
+        """``(features, labels)`` of every painting: the fitting rows and these held-out ones, in the
+        collection's order when ``rows`` is known (so a refit does not depend on the split), else
+        fitting rows first."""
+        features = np.concatenate([fit_features, self.features])
+        labels = np.concatenate([fit_labels, self.labels])
+        if self.rows is None:
+            return features, labels
+        n = len(features)
+        order = np.empty(n, np.int64)
+        order[np.setdiff1d(np.arange(n), self.rows)] = np.arange(len(fit_features))
+        order[self.rows] = len(fit_features) + np.arange(len(self.rows))
+        return features[order], labels[order]

@@ -66,8 +66,8 @@ class LDAMethod(SameArtistMethod):
     def _refit(self, features, labels, validation, spec):
         if not self.refit:
             return
-        everything = np.concatenate([features, validation.features])
-        names, y = np.unique(np.concatenate([labels, validation.labels]), return_inverse=True)
+        everything, all_labels = validation.rejoin(features, labels)
+        names, y = np.unique(all_labels, return_inverse=True)
         base = lda_projection(everything, y, len(names), self.pca_dim, self.lda_dim, self.log_columns_, overwrite=True)
         self._set_embedder(base, len(names))
         self.info_["calibration"]["beta"] = self.scale_ * len(names)
