@@ -14,7 +14,7 @@ import time
 
 import pandas as pd
 
-from _common import RUNS, PBN_DEV, clean_pbn_dev
+from shared_data import RUNS, PBN_DEV, clean_pbn_dev
 from painter.features import FeatureSpec
 from painter.metrics import pair_metrics
 from painter.same_artist.submit import submit

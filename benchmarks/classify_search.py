@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from _common import RUNS, clean_pbn_dev
+from shared_data import RUNS, clean_pbn_dev
 from painter.classify import train_classifier
 from painter.same_artist.predict import PACKAGED_MODEL
 from painter.metrics import retrieval_metrics

@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from _common import RUNS, clean_pbn_dev
+from shared_data import RUNS, clean_pbn_dev
 from painter.features import FeatureSpec, feature_model, image_batches
 
 name, n, batch, how = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]

@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from _common import RUNS, clean_pbn_dev
+from shared_data import RUNS, clean_pbn_dev
 from painter.features import FeatureSpec, extract_features, feature_model
 
 p = argparse.ArgumentParser()

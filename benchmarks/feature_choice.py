@@ -18,7 +18,7 @@ import keras
 import numpy as np
 from tqdm import tqdm
 
-from _common import RUNS, clean_pbn_dev
+from shared_data import RUNS, clean_pbn_dev
 from painter.backbones import default_size, get_backbone
 from painter.backbones.efficientnet_lite import style_layers
 from painter.data.pairs import validation_pairs, validation_split

@@ -67,7 +67,7 @@ def test_early_stopping_restores_best_val_auc(rich_clean, tmp_path):
     best = history["val_auc"].max()
     # the saved head scores the validation pairs as the best epoch did (sklearn vs Keras AUC: close)
     assert abs(model.info["validation"]["all"]["auc"] - best) < 0.03
-    cb = make_method("bce", patience=3)._callbacks(None)[0]
+    cb = make_method("bce", patience=3).fit_callbacks(None)[0]
     assert (cb.monitor, cb.mode, cb.restore_best_weights, cb.patience) == ("val_auc", "max", True, 3)
 
 
@@ -130,8 +130,8 @@ def test_lda_scorer_folds_into_a_dot_product():
     """z_a·z_b of the saved embedder equals alpha cos(e_a, e_b) + beta p_a·p_b, p = softmax(class cosines / T)."""
     from scipy.special import softmax
 
-    from painter.same_artist.calibration import dot_embedder as _dot_embedder
-    from painter.same_artist.lda import choose_scorer as _choose_scorer
+    from painter.same_artist.calibration import dot_embedder
+    from painter.same_artist.lda import choose_scorer
     from painter.same_artist.lda import lda_projection
     rng = np.random.default_rng(0)
     y = np.repeat(np.arange(6), 30)
@@ -143,10 +143,10 @@ def test_lda_scorer_folds_into_a_dot_product():
     assert (C.argmax(1) == y).mean() > 0.9          # nearest class mean recovers the classes
     i, j = rng.integers(0, 180, 400), rng.integers(0, 180, 400)
     kind = np.where(np.arange(400) < 200, "seen", "unseen")
-    T, w, table = _choose_scorer(E, C, i, j, (y[i] == y[j]).astype(int), kind)
+    T, w, table = choose_scorer(E, C, i, j, (y[i] == y[j]).astype(int), kind)
     assert T in (0.05, 0.07, 0.1, 0.14, 0.2) and w in (0.0, 0.5, 1.0, 2.0, 4.0, 8.0) and len(table) == 30
     assert max(r["mean"] for r in table) == next(r["mean"] for r in table if (r["temperature"], r["cos_weight"]) == (T, w))
-    z = _dot_embedder(base, 2.0, 3.0, temperature=0.1).predict(F, verbose=0)
+    z = dot_embedder(base, 2.0, 3.0, temperature=0.1).predict(F, verbose=0)
     P = softmax(C / 0.1, axis=1)
     expected = 2.0 * np.sum(E[i] * E[j], 1) + 3.0 * np.sum(P[i] * P[j], 1)
     np.testing.assert_allclose(np.sum(z[i] * z[j], 1), expected, rtol=1e-4, atol=1e-5)
@@ -174,12 +174,12 @@ def test_lda_embedding_is_standardize_pca_lda_in_one_layer():
 def test_validation_pairs_are_laid_out_as_the_test_pairs():
     """Seen pairs: two held-out paintings of training artists; unseen pairs: a held-out artist in
     each, and 2s / (2s + u) of the different-artist ones with a training artist's painting."""
-    from painter.data.pairs import validation_pairs as _validation_pairs
+    from painter.data.pairs import validation_pairs
     from painter.data.pairs import validation_split
     labels = np.repeat([f"artist{k}" for k in range(20)], 10)
     fit, val_seen, val_unseen = validation_split(labels, seed=0)
     assert len(val_unseen) == 40 and len(val_seen) == 32 and len(fit) == 128
-    i, j, same, kind = _validation_pairs(labels, val_seen, val_unseen, n=1000, seed=1)
+    i, j, same, kind = validation_pairs(labels, val_seen, val_unseen, n=1000, seed=1)
     assert (kind == "seen").sum() == (kind == "unseen").sum() == 1000
     np.testing.assert_array_equal(same, labels[i] == labels[j])
     seen, unseen = kind == "seen", kind == "unseen"

@@ -51,7 +51,7 @@ class CosFaceMethod(KerasTraining, SameArtistMethod):
                             loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.1))
         onehot = np.eye(len(names), dtype=np.float32)[y]
         hist = trainer.fit([features, onehot], onehot, epochs=self.epochs, batch_size=self.batch_size, verbose=2,
-                           callbacks=self._callbacks(validation, embedder))
+                           callbacks=self.fit_callbacks(validation, embedder))
         cos, pdot = pair_similarities(embedder, validation.features, validation.i, validation.j)
         alpha, beta, self.bias_ = fit_calibration(cos, pdot, validation.same)
         self.scorer_, self.embedder_ = "dot", dot_embedder(embedder, alpha, beta)

@@ -144,7 +144,7 @@ class KerasTraining:
     epoch history in ``backup_dir/history.csv``.
     """
 
-    def _callbacks(self, validation, embedder=None):
+    def fit_callbacks(self, validation, embedder=None):
         """``embedder``: compute ``val_auc`` from its cosine on the validation pairs (else the
         model's own validation metric named ``auc`` is used)."""
         callbacks = [PairAUC(embedder, validation)] if embedder is not None else []
