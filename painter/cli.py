@@ -38,7 +38,8 @@ def _cmd_train(a):
     from .same_artist.training import train
     # only the hyperparameters given: each method refuses the ones it does not have
     params = {k: v for k, v in (("epochs", a.epochs), ("pca_dim", a.pca_dim), ("log_std", a.log_std)) if v is not None}
-    train(a.data_dir, a.out, method=a.method, spec=_spec(a), seed=a.seed, val_artists=a.val_artists, **params)
+    train(a.data_dir, a.out, method=a.method, spec=_spec(a), also=a.also, base=a.base, seed=a.seed,
+          val_artists=a.val_artists, **params)
 
 
 def _spec(a):
@@ -60,9 +61,13 @@ def _cmd_score(a):
 def _cmd_predict_pair(a):
     from .same_artist.predict import load_pair_model, predict_pair
     model = load_pair_model(a.model)
-    p = predict_pair(a.image_a, a.image_b, model=model)
-    verdict = "same artist" if p >= model.threshold else "different artists"
-    print(f"{p:.4f}\t{verdict}")
+    print(verdict(predict_pair(a.image_a, a.image_b, model=model), model.threshold))
+
+
+def verdict(p: float, threshold: float) -> str:
+    """What a person reads: ``P(same artist) = 0.34; threshold 0.33 -> same artist``."""
+    decision = "same artist" if p >= threshold else "different artists"
+    return f"P(same artist) = {p:.2f}; threshold {threshold:.2f} -> {decision}"
 
 
 def _cmd_classify(a):
@@ -125,6 +130,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="backbone, or several joined by '+' (features concatenated); "
                         "default: efficientnet_lite0+efficientnet_lite1")
     s.add_argument("--image-size", type=int, default=None, help="default: each backbone's own size")
+    s.add_argument("--also", action="append", default=[], metavar="DIR",
+                   help="more training paintings (a cleaned folder or a folder per artist); repeatable")
+    s.add_argument("--base", default="packaged",
+                   help="the model this one builds on: 'packaged' (default), 'none', or a model folder")
     s.add_argument("--epochs", type=int, default=None)
     s.add_argument("--val-artists", type=float, default=0.2, help="fraction of artists held out for validation")
     s.add_argument("--seed", type=int, default=0)

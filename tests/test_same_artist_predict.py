@@ -99,8 +99,10 @@ def test_cli_predict_pair(model_dir, clean_dir):
     r = subprocess.run([sys.executable, "-m", "painter", "predict-pair", str(a), str(b), "--model", str(model_dir)],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    prob, verdict = r.stdout.strip().split("\t")
-    assert 0 <= float(prob) <= 1 and verdict in ("same artist", "different artists")
+    model = load_pair_model(model_dir)
+    p = predict_pair(a, b, model=model_dir)
+    decision = "same artist" if p >= model.threshold else "different artists"
+    assert r.stdout.strip() == f"P(same artist) = {p:.2f}; threshold {model.threshold:.2f} -> {decision}"
 
 
 def test_retraining_into_the_same_folder_changes_the_answer(clean_dir, tmp_path):

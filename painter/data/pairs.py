@@ -104,11 +104,21 @@ def datagenerator(d: dict, images_dir, batch_size: int = 32, image_size: int = 2
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def validation_split(labels, val_artists=0.2, val_images=0.2, seed=0):
-    """Indices ``(fit, val_seen, val_unseen)``: held-out artists and held-out images of the rest."""
+def validation_split(labels, val_artists=0.2, val_images=0.2, seed=0, prefer=None):
+    """Indices ``(fit, val_seen, val_unseen)``: held-out artists and held-out images of the rest.
+
+    ``prefer``: artist names to hold out first (e.g. those a base model has never seen, so that
+    unseen-artist validation stays unseen by every learned part); the rest are drawn as usual.
+    """
     rng = np.random.default_rng(seed)
     names = np.unique(labels)
-    held = set(rng.choice(names, size=int(round(val_artists * len(names))), replace=False)) if val_artists else set()
+    n_held = int(round(val_artists * len(names))) if val_artists else 0
+    if prefer is None:
+        held = set(rng.choice(names, size=n_held, replace=False))
+    else:
+        first = rng.permutation(np.array(sorted(set(names) & set(prefer)), dtype=names.dtype))
+        rest = rng.permutation(np.array(sorted(set(names) - set(prefer)), dtype=names.dtype))
+        held = set(np.concatenate([first, rest])[:n_held])
     unseen = np.flatnonzero([lab in held for lab in labels])
     seen_all = rng.permutation(np.flatnonzero([lab not in held for lab in labels]))
     n_val = int(round(val_images * len(seen_all)))
@@ -163,14 +173,15 @@ class ValidationPairs:
     rows: np.ndarray | None = None
 
     @classmethod
-    def hold_out(cls, features, labels, val_artists=0.2, seed=0, n_pairs=10000):
+    def hold_out(cls, features, labels, val_artists=0.2, seed=0, n_pairs=10000, prefer=None):
         """Split ``(features (N, D), labels (N,))`` into fitting rows and validation pairs.
 
         Returns ``(fit_features, fit_labels, validation)``: ``val_artists`` of the artists are
-        held out whole (unseen) and 20% of the other artists' paintings (seen).
+        held out whole (unseen; ``prefer``-red names first, see ``validation_split``) and 20% of
+        the other artists' paintings (seen).
         """
         labels = np.asarray(labels)
-        fit, val_seen, val_unseen = validation_split(labels, val_artists=val_artists, seed=seed)
+        fit, val_seen, val_unseen = validation_split(labels, val_artists=val_artists, seed=seed, prefer=prefer)
         i, j, same, kind = validation_pairs(labels, val_seen, val_unseen, n=n_pairs, seed=seed + 1)
         held = np.sort(np.concatenate([val_seen, val_unseen]))
         validation = cls(features[held], labels[held], np.searchsorted(held, i), np.searchsorted(held, j), same, kind, held)

@@ -48,8 +48,10 @@ def dot_embedder(base, alpha, beta, temperature=None):
     if temperature:
         parts[1] = keras.layers.Softmax(name="artist_probabilities")(
             keras.layers.Rescaling(1.0 / temperature, name="temperature")(parts[1]))
-    scaled = [keras.layers.Rescaling(float(np.sqrt(w)), name=f"weight_{k}")(t)
-              for k, (t, w) in enumerate(zip(parts, (alpha, beta))) if w > 0]
+    # a similarity whose calibrated weight is 0 is left out; with none left the score is the
+    # constant sigmoid(bias) (the similarities did not separate the validation pairs)
+    weighted = [(k, t, w) for k, (t, w) in enumerate(zip(parts, (alpha, beta))) if w > 0] or [(0, parts[0], 0.0)]
+    scaled = [keras.layers.Rescaling(float(np.sqrt(w)), name=f"weight_{k}")(t) for k, t, w in weighted]
     z = scaled[0] if len(scaled) == 1 else keras.layers.Concatenate(name="pair_embedding")(scaled)
     return keras.Model(x_in, z, name="pair_embedder")
 

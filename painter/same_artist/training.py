@@ -19,7 +19,10 @@ import numpy as np
 
 from ..data.labels import flatten, read_training_images
 from ..data.pairs import ValidationPairs
+from ..cache import file_digest
 from ..features import DEFAULT_FEATURES, FeatureSpec, extract_features
+from ..metrics import pair_metrics
+from .base_model import fuse_with_base, resolve_base
 from .method import make_method, method_class
 from .model import PairModel
 
@@ -33,15 +36,28 @@ def get_strategy():
     return tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
 
 
-def load_training_images(data_dir, label="artist"):
-    """``(paths, labels)`` of the training images of a cleaned folder or a folder-per-artist tree."""
-    d, root = read_training_images(data_dir, label)
-    files, labels = flatten(d)
-    return [str(root / f) for f in files], np.array(labels)
+def load_training_images(sources, label="artist"):
+    """``(paths, labels)`` of the training images of one source or several (each a cleaned folder
+    or a folder-per-artist tree), artists merged by name. A painting found twice (the same file
+    content, in one source or two) is counted once, under its first source's label."""
+    sources = [sources] if isinstance(sources, (str, Path)) else list(sources)
+    paths, labels = [], []
+    for source in sources:
+        d, root = read_training_images(source, label)
+        files, names = flatten(d)
+        paths += [str(root / f) for f in files]
+        labels += names
+    first = {}
+    for k, p in enumerate(paths):
+        first.setdefault(file_digest(p) if len(sources) > 1 else p, k)
+    keep = sorted(first.values())
+    if len(keep) < len(paths):
+        print(f"{len(paths) - len(keep)} paintings found twice in {', '.join(map(str, sources))}: each counted once")
+    return [paths[k] for k in keep], np.array(labels)[keep]
 
 
-def train(data_dir, out_dir, method: str = "lda", spec: FeatureSpec = DEFAULT_FEATURES, val_artists: float = 0.2,
-          seed: int = 0, progress: bool = True, **method_params) -> PairModel:
+def train(data_dir, out_dir, method: str = "lda", spec: FeatureSpec = DEFAULT_FEATURES, also=(), base="packaged",
+          val_artists: float = 0.2, seed: int = 0, progress: bool = True, **method_params) -> PairModel:
     """Train a same-artist model on ``data_dir`` and save it in ``out_dir``.
 
     Parameters
@@ -49,6 +65,11 @@ def train(data_dir, out_dir, method: str = "lda", spec: FeatureSpec = DEFAULT_FE
     data_dir : cleaned folder (``painter clean``) or a folder-per-artist tree
     method : a registered method name (``painter.same_artist.method_names()``), default ``"lda"``
     spec : the frozen features (``painter.features.FeatureSpec``)
+    also : more sources of training paintings (cleaned folders or folder-per-artist trees); artists
+        are merged by name and a painting found twice is counted once
+    base : the model this one builds on: ``"packaged"`` (default: the model shipped with painter,
+        used when it reads the same features), ``"none"``, or a model folder; the result is one
+        model (see ``painter.same_artist.base_model``)
     val_artists : fraction of artists held out for unseen-artist validation
     method_params : the method's hyperparameters (e.g. ``pca_dim=384`` for lda, ``epochs=30`` for
         the Keras methods); an unknown name is an error. Keras methods back up to ``out_dir``:
@@ -62,27 +83,46 @@ def train(data_dir, out_dir, method: str = "lda", spec: FeatureSpec = DEFAULT_FE
     estimator = make_method(method, **method_params)   # refuses unknown methods and parameters first
     if not 0 < val_artists < 1:
         raise ValueError(f"val_artists must be between 0 and 1, got {val_artists}")
+    base_model = resolve_base(base, spec)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths, labels = load_training_images(data_dir)
+    paths, labels = load_training_images([data_dir, *also])
     F, failed = extract_features(paths, spec, progress=progress)
     _report_failed(failed, "training images")
     keep = ~np.isnan(F).any(axis=1)
-    F_fit, y_fit, validation = ValidationPairs.hold_out(F[keep] if not keep.all() else F, labels[keep],
-                                                        val_artists=val_artists, seed=seed)
+    paths, labels = np.array(paths)[keep], labels[keep]
+    base_artists = base_model.info.get("artists") if base_model is not None else None
+    prefer = None if base_artists is None else sorted(set(labels) - set(base_artists))
+    F_fit, y_fit, validation = ValidationPairs.hold_out(F[keep] if not keep.all() else F, labels,
+                                                        val_artists=val_artists, seed=seed, prefer=prefer)
     del F   # the fitting and held-out rows are copies
     t_fit = time.time()
     estimator.fit(F_fit, y_fit, validation, spec=spec)
-    model = estimator.pair_model(spec)
-    model.info = {**model.info, "validation": estimator.validation_, "n_images": int(keep.sum()),
-                  "n_artists": int(len(np.unique(labels[keep]))), "n_failed": len(failed),
-                  "params": _jsonable(estimator.get_params()),
+    model, metrics, scores = estimator.pair_model(spec), estimator.validation_, estimator.validation_scores_
+    if base_model is not None:
+        model, metrics, scores = _build_on(model, base_model, validation, estimator, base_artists)
+    model.info = {**model.info, "validation": metrics, "n_images": int(len(labels)),
+                  "n_artists": int(len(np.unique(labels))), "n_failed": len(failed),
+                  "artists": sorted(set(labels.tolist()) | set(base_artists or [])),
+                  "sources": [str(d) for d in (data_dir, *also)], "params": _jsonable(estimator.get_params()),
                   "fit_seconds": round(time.time() - t_fit, 1), "total_seconds": round(time.time() - t0, 1)}
     model.save(out_dir)
-    _save_validation(out_dir, validation, estimator, np.array(paths)[keep][validation.rows])
+    _save_validation(out_dir, validation, metrics, scores, paths[validation.rows])
     print(f"trained {method} in {model.info['total_seconds']} s; validation: " +
-          ", ".join(f"{k} AUC {v['auc']:.3f} acc {v['accuracy']:.3f}" for k, v in estimator.validation_.items()))
+          ", ".join(f"{k} AUC {v['auc']:.3f} acc {v['accuracy']:.3f}" for k, v in metrics.items()))
     return model
+
+
+def _build_on(model, base_model, validation, estimator, base_artists):
+    """The user's model fused with the base, its validation metrics and scores (the pairs the
+    base has seen left out, see ``base_model.fuse_with_base``)."""
+    if model.scorer != "dot":
+        print(f"{model.method}: a pair-head model cannot be fused with a base model; trained without one")
+        return model, estimator.validation_, estimator.validation_scores_
+    fused, p, honest = fuse_with_base(model, base_model, validation, estimator.validation_scores_, base_artists)
+    print(f"built on the base model: {fused.info['base']['how']}")
+    metrics = pair_metrics(validation.same[honest], p[honest], validation.kind[honest], threshold=fused.threshold)
+    return fused, metrics, np.where(honest, p, np.nan)
 
 
 def _report_failed(failed, what):
@@ -97,9 +137,9 @@ def _jsonable(params):
             for k, v in params.items() if k != "callbacks"}
 
 
-def _save_validation(out_dir, validation, estimator, paths):
+def _save_validation(out_dir, validation, metrics, scores, paths):
     """The validation pairs and their scores, for plots (``validation_pairs.npz``: ``paths`` and
     ``labels`` of the held-out paintings, pairs ``i``, ``j`` indexing them; ``validation.json``)."""
     np.savez(out_dir / "validation_pairs.npz", i=validation.i, j=validation.j, same=validation.same,
-             kind=validation.kind, p=estimator.validation_scores_, labels=validation.labels, paths=paths)
-    (out_dir / "validation.json").write_text(json.dumps(estimator.validation_, indent=2))
+             kind=validation.kind, p=scores, labels=validation.labels, paths=paths)
+    (out_dir / "validation.json").write_text(json.dumps(metrics, indent=2))

@@ -1,0 +1,90 @@
+"""Training that builds on a base model, on pbn_dev test pairs (issue 16).
+
+1. The base: ``lda`` on pbn_dev's training paintings + ``wikiart_extra`` (every artist we have),
+   ``--base none``; its zero-shot figures on pbn_dev's test pairs (it never saw a test painting
+   nor a test-only artist).
+2. A user's collection of 30, 70 or all 175 pbn_dev training artists (subsets drawn at random),
+   trained with ``--base none`` and with the base.
+
+Columns: ``seen`` / ``unseen`` are the solution's pair kinds (unseen: a test-only artist, unknown
+to the user's model and to the base alike); ``own`` are the pairs whose two artists are both in
+the user's collection (for the subsets, most of the solution's seen pairs are artists the user
+never had). Every choice is made on validation pairs of the training paintings.
+
+    python benchmarks/base_model.py [--data runs/pbn_clean] [--extra ../shared/data/wikiart_extra]
+"""
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from shared_data import PBN_DEV, RUNS, clean_pbn_dev
+from painter.metrics import pair_metrics
+from painter.same_artist.submit import submit
+from painter.same_artist.training import load_training_images, train
+
+p = argparse.ArgumentParser()
+p.add_argument("--data", default=str(RUNS / "pbn_clean"))
+p.add_argument("--extra", default=str(PBN_DEV.parent / "wikiart_extra"))
+p.add_argument("--out", default=str(RUNS / "base_model"))
+p.add_argument("--sizes", default="30,70,175")
+args = p.parse_args()
+data, out = clean_pbn_dev(args.data), Path(args.out)
+info = pd.read_csv(data / "all_data_info.csv")
+artist_of = dict(zip(info.new_filename, info.artist))
+pairs = pd.read_csv(data / "submission_info.csv")
+sol = pd.read_csv(PBN_DEV / "solution_painter.csv")
+a1, a2 = pairs.image1.map(artist_of).to_numpy(), pairs.image2.map(artist_of).to_numpy()
+
+
+def subset_tree(n, seed=0):
+    """A folder-per-artist tree of ``n`` training artists (symlinks to the cleaned paintings)."""
+    paths, labels = load_training_images(data)
+    chosen = set(np.random.default_rng(seed).choice(np.unique(labels), n, replace=False))
+    root = out / f"collection_{n}"
+    for path, artist in zip(paths, labels):
+        if artist in chosen:
+            (root / artist).mkdir(parents=True, exist_ok=True)
+            link = root / artist / Path(path).name
+            if not link.exists():
+                os.symlink(path, link)
+    return root, chosen
+
+
+def evaluate(name, model_dir, threshold, own_artists):
+    t = time.time()
+    submit(model_dir, data, data / "submission_info.csv", model_dir / "submission.csv", progress=False)
+    p = pd.read_csv(model_dir / "submission.csv").sameArtist.to_numpy()
+    m = pair_metrics(sol.sameArtist, p, sol.pairKind, threshold=threshold)
+    own = np.isin(a1, list(own_artists)) & np.isin(a2, list(own_artists))
+    o = pair_metrics(sol.sameArtist[own], p[own], threshold=threshold)["all"]
+    row = {"model": name, "threshold": threshold, "seen AUC": m["seen"]["auc"], "unseen AUC": m["unseen"]["auc"],
+           "own AUC": o["auc"], "seen acc": m["seen"]["accuracy"], "unseen acc": m["unseen"]["accuracy"],
+           "own acc": o["accuracy"], "own pairs": int(own.sum()), "submit s": round(time.time() - t, 1)}
+    print(json.dumps(row), flush=True)
+    return row
+
+
+rows = []
+t = time.time()
+base = train(data, out / "base", also=[args.extra], base="none", progress=False)
+print(f"base: {base.info['n_images']} paintings, {base.info['n_artists']} artists, {time.time() - t:.1f} s")
+rows.append(evaluate("base alone (zero-shot)", out / "base", base.threshold, set(base.info["artists"])))
+for n in map(int, args.sizes.split(",")):
+    source, artists = (data, set(load_training_images(data)[1])) if n >= 175 else subset_tree(n)
+    for with_base in ("none", str(out / "base")):
+        label = f"{n} artists, " + ("no base" if with_base == "none" else "with base")
+        t = time.time()
+        model = train(source, out / f"{n}_{'plain' if with_base == 'none' else 'base'}", base=with_base, progress=False)
+        row = evaluate(label, out / f"{n}_{'plain' if with_base == 'none' else 'base'}", model.threshold, artists)
+        rows.append({**row, "train s": round(time.time() - t - row["submit s"], 1),
+                     "how": model.info.get("base", {}).get("how", "")})
+table = pd.DataFrame(rows)
+print(table.drop(columns=["how"]).to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+for r in rows:
+    if r.get("how"):
+        print(f"{r['model']}: {r['how']}")

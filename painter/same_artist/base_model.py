@@ -1,0 +1,100 @@
+"""Training that builds on a base model: the user's model and a base (by default the packaged
+model, trained on every artist the project has) fused into one ``PairModel``.
+
+Both are ``"dot"`` models, ``P = sigmoid(z·z' + bias)``, so their log-odds add up to one dot
+product: ``P = sigmoid(a·s_user + b·s_base + c)`` with ``s = z·z' + bias`` is the dot model of
+``z = [sqrt(a) z_user, sqrt(b) z_base]`` and bias ``a·bias_user + b·bias_base + c``. The weights
+``a, b >= 0`` and ``c`` are fitted on the validation pairs, but only on pairs whose unseen artists
+the base never saw: a base that knows the held-out artists would make the validation look better
+than a fresh collection gets. Without enough such pairs the weights are fixed at ``a = b = 1``
+(the plain sum of the two log-odds) and nothing is chosen on leaked pairs.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+from scipy.special import logit
+
+from ..errors import InputError
+from .calibration import choose_threshold, fit_calibration
+from .model import PairModel
+
+__all__ = ["resolve_base", "fuse_with_base", "MIN_UNSEEN_PAIRS"]
+
+# fewer unseen validation pairs unknown to the base than this: fixed equal weights
+MIN_UNSEEN_PAIRS = 500
+
+
+def resolve_base(base, spec):
+    """The base ``PairModel`` for ``base`` (``"packaged"``, ``"none"``/None, or a model folder), or
+    None. A base reading other features than ``spec`` is refused with one line; the packaged one,
+    when it was not asked for by name, is only skipped (a custom ``spec`` cannot use it)."""
+    from .predict import PACKAGED_MODEL, load_pair_model
+    if base is None or str(base) == "none":
+        return None
+    path = PACKAGED_MODEL if str(base) == "packaged" else Path(base)
+    model = load_pair_model(path)
+    if model.spec != spec:
+        message = (f"{path}: the base model reads {model.spec.backbone} features at {model.spec.image_size or 'native'} px "
+                   f"({model.spec.summary}); this training reads {spec.backbone} at {spec.image_size or 'native'} px "
+                   f"({spec.summary})")
+        if str(base) == "packaged":
+            print(f"{message}: trained without a base model")
+            return None
+        raise InputError(f"{message}; pass --base none or a base trained on the same features")
+    if model.scorer != "dot":
+        raise InputError(f"{path}: a {model.method} model with a pair head cannot serve as a base; pass --base none")
+    return model
+
+
+def fuse_with_base(model: PairModel, base: PairModel, validation, user_scores, base_artists):
+    """One ``PairModel`` scoring ``a·s_user + b·s_base + c`` (see the module docstring).
+
+    ``user_scores``: P(same) of the validation pairs by the user's model as fitted before any refit;
+    ``base_artists``: the names the base was trained on (None: unknown, taken as all).
+    Returns the fused model, its threshold and ``info`` set from the validation pairs.
+    """
+    z = base.embed_features(validation.features)
+    s_base = np.einsum("ij,ij->i", z[validation.i], z[validation.j]) + base.bias
+    s_user = logit(np.clip(user_scores, 1e-7, 1 - 1e-7))
+    honest = _pairs_unknown_to_base(validation, base_artists)
+    n_unseen = int((honest & (validation.kind == "unseen")).sum())
+    same = validation.same[honest]
+    if n_unseen >= MIN_UNSEEN_PAIRS and len(np.unique(same)) == 2:
+        a, b, c = fit_calibration(s_user[honest], s_base[honest], same)
+        how = f"weights fitted on {int(honest.sum())} validation pairs ({n_unseen} with artists unknown to the base)"
+    else:
+        a, b, c = 1.0, 1.0, 0.0
+        how = (f"equal weights: only {n_unseen} unseen validation pairs have artists unknown to the base "
+               f"(needs {MIN_UNSEEN_PAIRS}); nothing chosen on pairs the base has seen")
+    p = 1 / (1 + np.exp(-(a * s_user + b * s_base + c)))
+    threshold = choose_threshold(same, p[honest], validation.kind[honest])
+    fused = PairModel(model.spec, _concat_embedder(model.embedder, base.embedder, a, b), "dot",
+                      a * model.bias + b * base.bias + c, threshold=threshold, method=model.method,
+                      info={**model.info, "base": {"weights": [a, b], "offset": c, "user_bias": model.bias,
+                                                   "base_bias": base.bias, "how": how}})
+    return fused, p, honest
+
+
+def _pairs_unknown_to_base(validation, base_artists) -> np.ndarray:
+    """``(n_pairs,)`` True for seen pairs, and for unseen pairs whose held-out artists the base never saw."""
+    if base_artists is None:
+        return validation.kind == "seen"
+    unseen = validation.kind == "unseen"
+    held_out = np.unique(validation.labels[validation.j[unseen]])   # an unseen pair's second painting is held out
+    leaked = np.isin(validation.labels, held_out) & np.isin(validation.labels, list(base_artists))
+    return ~unseen | ~(leaked[validation.i] | leaked[validation.j])
+
+
+def _concat_embedder(user, base, a, b):
+    """features -> ``[sqrt(a) z_user, sqrt(b) z_base]`` as one Keras model (one file, safe_mode)."""
+    x_in = keras.Input(user.input_shape[1:], name="features")
+    parts = []
+    for net, w, name in ((user, a, "user"), (base, b, "base")):
+        if w > 0:   # each wrapped under its own name: both nets are called "pair_embedder"
+            named = keras.Model(net.inputs, net.output, name=f"{name}_embedding")
+            parts.append(keras.layers.Rescaling(float(np.sqrt(w)), name=f"{name}_weight")(named(x_in)))
+    z = parts[0] if len(parts) == 1 else keras.layers.Concatenate(name="user_and_base")(parts)
+    return keras.Model(x_in, z, name="pair_embedder_with_base")
