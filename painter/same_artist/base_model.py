@@ -15,7 +15,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
-from scipy.special import logit
+from scipy.special import expit, logit
 
 from ..errors import InputError
 from .calibration import choose_threshold, fit_calibration
@@ -64,13 +64,18 @@ def fuse_with_base(model: PairModel, base: PairModel, validation, user_scores, b
     same = validation.same[honest]
     if n_unseen >= MIN_UNSEEN_PAIRS and len(np.unique(same)) == 2:
         a, b, c = fit_calibration(s_user[honest], s_base[honest], same)
+        p = expit(a * s_user + b * s_base + c)
+        threshold = choose_threshold(same, p[honest], validation.kind[honest])
         how = f"weights fitted on {int(honest.sum())} validation pairs ({n_unseen} with artists unknown to the base)"
     else:
+        # equal weights, and the threshold where both models' own thresholds meet: a pair at
+        # each model's boundary is at the sum's (each threshold was chosen on its own model's
+        # honest validation; the seen pairs alone would set one for seen artists only)
         a, b, c = 1.0, 1.0, 0.0
-        how = (f"equal weights: only {n_unseen} unseen validation pairs have artists unknown to the base "
-               f"(needs {MIN_UNSEEN_PAIRS}); nothing chosen on pairs the base has seen")
-    p = 1 / (1 + np.exp(-(a * s_user + b * s_base + c)))
-    threshold = choose_threshold(same, p[honest], validation.kind[honest])
+        p = expit(s_user + s_base)
+        threshold = float(expit(logit(model.threshold) + logit(base.threshold)))
+        how = (f"equal weights and threshold from both models' own: only {n_unseen} unseen validation pairs have "
+               f"artists unknown to the base (needs {MIN_UNSEEN_PAIRS}); nothing chosen on pairs the base has seen")
     fused = PairModel(model.spec, _concat_embedder(model.embedder, base.embedder, a, b), "dot",
                       a * model.bias + b * base.bias + c, threshold=threshold, method=model.method,
                       info={**model.info, "base": {"weights": [a, b], "offset": c, "user_bias": model.bias,

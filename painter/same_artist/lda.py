@@ -11,6 +11,8 @@ dot product; at the end the projection is refitted on every painting.
 """
 from __future__ import annotations
 
+import warnings
+
 import keras
 import numpy as np
 
@@ -109,7 +111,9 @@ def lda_projection(F, y, n_classes, pca_dim=384, lda_dim=None, log_columns=None,
     W = pca.fit_transform(S)   # overwrites S
     del S
     n_lda = min(lda_dim or n_classes - 1, n_classes - 1, W.shape[1])
-    lda = LinearDiscriminantAnalysis(n_components=n_lda, solver="eigen").fit(W, y)
+    with warnings.catch_warnings():   # an artist with one painting adds no within-artist spread; sklearn warns for each
+        warnings.filterwarnings("ignore", "Only one sample available", UserWarning)
+        lda = LinearDiscriminantAnalysis(n_components=n_lda, solver="eigen").fit(W, y)
     scal = lda.scalings_[:, :n_lda]   # eigen solver: transform(W) = W @ scal
     E = W @ scal
     E /= np.linalg.norm(E, axis=1, keepdims=True)
