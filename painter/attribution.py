@@ -485,6 +485,8 @@ def attribute(image, reference, model=None, k: int = 5, calibration: Calibration
     """
     from scipy.special import expit
 
+    from .images import load_image
+    load_image(image)   # an unusable query fails in one line before any model or reference work
     from .predict import load_pair_model
     calibration = calibration or _model_calibration(model)
     pair_model = load_pair_model(model)

@@ -163,15 +163,14 @@ def test_reference_cache_is_reused_refreshed_and_repaired(model_dir, paintings, 
     assert grown.key != first.key and len(grown) == len(first) + 1 and "Artist 03" in grown.artists
 
 
-def test_cli_attribute(model_dir, paintings, tmp_path):
+def test_cli_attribute(model_dir, paintings, tmp_path, capsys):
+    from painter.cli import main
     ref_dir = _reference(paintings, tmp_path / "reference")
     query = _query(paintings, "Artist 02")
-    r = subprocess.run([sys.executable, "-m", "painter", "attribute", str(query), "--reference", str(ref_dir),
-                        "--model", str(model_dir), "-k", "2", "--png", str(tmp_path / "a.png")],
-                       capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
-    assert "Artist 02" in r.stdout and A.NONE in r.stdout and "answer:" in r.stdout
-    assert (tmp_path / "a.png").is_file()
+    assert main(["attribute", str(query), "--reference", str(ref_dir), "--model", str(model_dir), "-k", "2",
+                 "--png", str(tmp_path / "a.png")]) == 0
+    out = capsys.readouterr().out
+    assert "Artist 02" in out and A.NONE in out and "answer:" in out and (tmp_path / "a.png").is_file()
     r = subprocess.run([sys.executable, "-m", "painter", "attribute", str(tmp_path / "missing.jpg"), "--reference",
                         str(ref_dir), "--model", str(model_dir)], capture_output=True, text=True)
     assert r.returncode == 1
