@@ -9,7 +9,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "readdatainfo", "readfolders", "reducedictrandom", "splitdict", "datagenerator", "make_pairs", "flatten",
-    "load_image", "load_array", "ImageError", "predict_pair", "predict_pairs",
+    "load_image", "load_array", "ImageError", "predict_pair", "predict_pairs", "attribute", "explain_pair",
 ]
 
 
@@ -23,3 +23,17 @@ def predict_pairs(pairs, model=None, **kwargs):
     """Probabilities for many ``(path_a, path_b)`` pairs (see ``painter.predict``)."""
     from .predict import predict_pairs as _predict_pairs
     return _predict_pairs(pairs, model=model, **kwargs)
+
+
+def attribute(image, reference, model=None, k=5, **kwargs):
+    """Which reference artist painted ``image``, or none of them: a ranked table with calibrated
+    probabilities and the nearest reference paintings (see ``painter.attribution``)."""
+    from .attribution import attribute as _attribute
+    return _attribute(image, reference, model=model, k=k, **kwargs)
+
+
+def explain_pair(path_a, path_b, model=None, **kwargs):
+    """Occlusion maps of the regions that make two paintings look like one artist's work
+    (see ``painter.explain``)."""
+    from .explain import explain_pair as _explain_pair
+    return _explain_pair(path_a, path_b, model=model, **kwargs)
