@@ -139,7 +139,7 @@ def test_unreadable_reference_is_skipped_and_bad_query_is_one_line(model_dir, pa
 
 
 def test_reference_cache_is_reused_refreshed_and_repaired(model_dir, paintings, tmp_path, monkeypatch):
-    from painter.predict import load_pair_model
+    from painter.predict import PACKAGED_MODEL, load_pair_model
     ref_dir = _reference(paintings, tmp_path / "reference")
     model = load_pair_model(model_dir)
     first = A.load_reference(ref_dir, model, progress=False)
@@ -161,6 +161,9 @@ def test_reference_cache_is_reused_refreshed_and_repaired(model_dir, paintings, 
     shutil.copy(_query(paintings, "Artist 03", "train"), extra)
     grown = A.load_reference(ref_dir, model, progress=False)
     assert grown.key != first.key and len(grown) == len(first) + 1 and "Artist 03" in grown.artists
+    other = load_pair_model(PACKAGED_MODEL)
+    with pytest.raises(ValueError, match="embedded by another model"):
+        A.attribute(_query(paintings, "Artist 00"), grown, model=other)
 
 
 def test_cli_attribute(model_dir, paintings, tmp_path, capsys):
