@@ -14,7 +14,7 @@ from .data import (ImageError, datagenerator, flatten, load_array, load_image, m
 
 __all__ = [
     "readdatainfo", "readfolders", "reducedictrandom", "splitdict", "datagenerator", "make_pairs", "flatten",
-    "load_image", "load_array", "ImageError", "predict_pair", "predict_pairs", "train",
+    "load_image", "load_array", "ImageError", "predict_pair", "predict_pairs", "train", "attribute", "explain_pair",
 ]
 
 
@@ -34,3 +34,17 @@ def train(data_dir, out_dir, method="lda", **kwargs):
     """Train a same-artist model and save it (see ``painter.same_artist.training.train``)."""
     from .same_artist.training import train as _train
     return _train(data_dir, out_dir, method=method, **kwargs)
+
+
+def attribute(image, reference, model=None, k=5, **kwargs):
+    """Which reference artist painted ``image``, or none of them: a ranked table with calibrated
+    probabilities and the nearest reference paintings (see ``painter.attribution``)."""
+    from .attribution import attribute as _attribute
+    return _attribute(image, reference, model=model, k=k, **kwargs)
+
+
+def explain_pair(path_a, path_b, model=None, **kwargs):
+    """Occlusion maps of the regions that make two paintings look like one artist's work
+    (see ``painter.explain``)."""
+    from .explain import explain_pair as _explain_pair
+    return _explain_pair(path_a, path_b, model=model, **kwargs)

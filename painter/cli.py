@@ -9,6 +9,8 @@
     painter classify train|predict ...        artist / style / genre classifiers
     painter index DATA_DIR --out INDEX_DIR    FAISS index of paintings
     painter similar INDEX_DIR IMAGE -k 10     most similar paintings
+    painter attribute IMAGE --reference DIR   which reference artist painted it, or none of them
+    painter explain A B --png out.png         occlusion maps: which regions make A and B alike
     painter demo --out DIR                    all of the above on synthetic data
 """
 from __future__ import annotations
@@ -93,6 +95,27 @@ def _cmd_similar(a):
     if a.png:
         index.plot_neighbours(a.image, table, a.png)
         print(f"grid: {a.png}")
+
+
+def _cmd_attribute(a):
+    from .attribution import attribute, plot_attribution
+    table = attribute(a.image, a.reference, model=a.model, k=a.k, prior_none=a.prior_none, progress=True)
+    shown = table.assign(best_matches=[", ".join(os.path.basename(f) for f in b) for b in table["best_matches"]])
+    print(shown.drop(columns=["match_probability"]).to_string(index=False, formatters={"probability": "{:.4f}".format}))
+    print(f"answer: {table.attrs['answer']} (P(none) = {table.attrs['p_none']:.3f}; "
+          f"'none' from {table.attrs['threshold']:.2f})")
+    if len(table.attrs["skipped"]):
+        print(f"{len(table.attrs['skipped'])} reference paintings skipped: " +
+              "; ".join(f"{f}: {r}" for f, r in table.attrs["skipped"].itertuples(index=False, name=None)))
+    if a.png:
+        print(f"figure: {plot_attribution(table, a.png)}")
+
+
+def _cmd_explain(a):
+    from .explain import explain_pair, plot_explanation
+    expl = explain_pair(a.image_a, a.image_b, model=a.model, grid=a.grid)
+    print(f"P(same artist) = {expl.probability:.4f}")
+    print(f"figure: {plot_explanation(expl, a.png)}")
 
 
 def _cmd_demo(a):
@@ -194,6 +217,24 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-k", type=int, default=10)
     s.add_argument("--png", default=None, help="also save a picture grid here")
     s.set_defaults(func=_cmd_similar)
+
+    s = sub.add_parser("attribute", help="which reference artist painted an image, or none of them")
+    s.add_argument("image")
+    s.add_argument("--reference", required=True, help="a folder per artist, or a cleaned data folder")
+    s.add_argument("--model", default=None)
+    s.add_argument("-k", type=int, default=5, help="candidate artists listed")
+    s.add_argument("--prior-none", type=float, default=0.5,
+                   help="prior probability that the painter is none of the reference artists")
+    s.add_argument("--png", default=None, help="also save a figure here")
+    s.set_defaults(func=_cmd_attribute)
+
+    s = sub.add_parser("explain", help="occlusion maps of what makes two paintings look like one artist's")
+    s.add_argument("image_a")
+    s.add_argument("image_b")
+    s.add_argument("--model", default=None)
+    s.add_argument("--grid", type=int, default=7, help="patches per side")
+    s.add_argument("--png", default="explanation.png")
+    s.set_defaults(func=_cmd_explain)
 
     s = sub.add_parser("demo", help="synthetic data through every step")
     s.add_argument("--out", default="demo")

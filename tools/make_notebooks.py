@@ -130,6 +130,30 @@ save("ProjectCode.ipynb", [
          "        'artist, unseen artists': retrieval_metrics(index.vectors, index.metadata['artist'], queries=~seen),\n"
          "        'style': retrieval_metrics(index.vectors, index.metadata['style'])}\n"
          "pd.DataFrame(rows).T.round(3)"),
+    md("## Who painted it? Attribution against a reference collection\n"
+       "Every reference painting (here the training paintings; any folder per artist works) is embedded once "
+       "and cached; the questioned painting is scored against them, per artist, into calibrated probabilities "
+       "that include *none of the reference artists*. The evidence is each candidate's closest paintings. "
+       "The calibration shipped with painter was chosen on splits of pbn_dev's training paintings for the "
+       "default model (`benchmarks/attribution.py`); `painter.attribution.choose_calibration` fits one for "
+       "another model. Needs a model with the dot scorer (every method but `bce`). "
+       "`painter attribute IMAGE --reference DIR` does the same headless."),
+    code("from painter.attribution import plot_attribution\n"
+         "test_images = sorted((DATA_DIR / 'test').glob('*.jpg'))\n"
+         "table = painter.attribute(test_images[0], DATA_DIR, model=MODEL_DIR, k=3)\n"
+         "print(f\"answer: {table.attrs['answer']} (P(none) = {table.attrs['p_none']:.2f}); \"\n"
+         "      f\"{len(table.attrs['skipped'])} reference paintings skipped\")\n"
+         "display(table)\n"
+         "display(Image(filename=str(plot_attribution(table, PLOTS / 'attribution.png'))))"),
+    md("## Which regions make two paintings look alike? Occlusion maps\n"
+       "Each patch of one painting is masked in turn (the other kept whole) and the drop of the pair's score is "
+       "drawn where the patch was: red regions support *same artist*. The model reads global colour and texture "
+       "statistics, so the maps show the passages whose statistics the two paintings share, not a recognised "
+       "motif (see `painter.explain`). `painter explain A B --png out.png` does the same headless."),
+    code("from painter.explain import plot_explanation\n"
+         "expl = painter.explain_pair(test_images[0], test_images[1], model=MODEL_DIR, grid=5)\n"
+         "print(f'P(same artist) = {expl.probability:.3f}; maps {expl.map_a.shape} and {expl.map_b.shape}')\n"
+         "display(Image(filename=str(plot_explanation(expl, PLOTS / 'explanation.png'))))"),
     md("## Is it the same painter?"),
     code("test_images = sorted((DATA_DIR / 'test').glob('*.jpg'))\n"
          "p = painter.predict_pair(test_images[0], test_images[1], model=MODEL_DIR)\n"

@@ -1,0 +1,181 @@
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from painter import attribution as A
+from painter.data.images import ImageError
+from painter.features import FeatureSpec
+from painter.same_artist.training import train
+
+# the synthetic model's pair logits are about +15 within an artist and -16 across artists:
+# P(one of them) = sigmoid(best artist's score), temperature 1
+CAL = A.Calibration(aggregate="max", temperature=1.0, none_slope=1.0, none_bias=0.0, threshold=0.5)
+
+
+@pytest.fixture(scope="module")
+def model_dir(clean_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("attr_model")
+    train(clean_dir, out, method="lda", spec=FeatureSpec("efficientnet_lite0", 64), progress=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def paintings(clean_dir):
+    """DataFrame file, artist, part (train/test) of the synthetic paintings on disk."""
+    info = pd.read_csv(clean_dir / "all_data_info.csv")
+    info["part"] = np.where(info["in_train"], "train", "test")
+    info["file"] = [clean_dir / p / f for p, f in zip(info["part"], info["new_filename"])]
+    return info[[f.is_file() for f in info["file"]]].reset_index(drop=True)
+
+
+def _reference(paintings, root, artists=("Artist 00", "Artist 01", "Artist 02")):
+    """A folder per artist with copies of the artists' training paintings."""
+    for row in paintings[(paintings.part == "train") & paintings.artist.isin(artists)].itertuples():
+        (root / row.artist).mkdir(parents=True, exist_ok=True)
+        shutil.copy(row.file, root / row.artist / row.file.name)
+    return root
+
+
+def _query(paintings, artist, part="test"):
+    return paintings[(paintings.artist == artist) & (paintings.part == part)]["file"].iloc[0]
+
+
+def test_group_scores_by_hand():
+    S = np.array([[1.0, 3.0, 2.0, -1.0, 5.0]])   # artist 0: columns 0-2, artist 1: columns 3-4
+    starts = [0, 3]
+    assert A.group_scores(S, starts, "mean") == pytest.approx(np.array([[2.0, 2.0]]))
+    assert A.group_scores(S, starts, "max") == pytest.approx(np.array([[3.0, 5.0]]))
+    assert A.group_scores(S, starts, "top2") == pytest.approx(np.array([[2.5, 2.0]]))
+    assert A.group_scores(S, starts, "top3") == pytest.approx(np.array([[2.0, 2.0]]))   # artist 1 has 2
+    lme = np.log(np.mean(np.exp([1.0, 3.0, 2.0])))
+    assert A.group_scores(S, starts, "lme")[0, 0] == pytest.approx(lme)
+    with pytest.raises(ValueError, match="aggregate must be"):
+        A.group_scores(S, starts, "median")
+
+
+def test_faiss_neighbour_scores_match_the_exact_ones():
+    rng = np.random.default_rng(0)
+    Z = rng.normal(size=(600, 8)).astype(np.float32)
+    ref = A.ReferenceSet(np.arange(600).astype(str), rng.integers(0, 30, 600).astype(str), Z, bias=-1.0)
+    zq = rng.normal(size=(5, 8)).astype(np.float32)
+    for how in ("mean", "max", "top3", "lme"):
+        exact = A.group_scores(zq @ ref.Z.T - 1.0, ref.starts, how)
+        assert np.abs(ref.scores(zq, how, neighbours=600) - exact).max() < 1e-4
+        near = ref.scores(zq, how, neighbours=100)   # the best artists' best paintings are all retrieved
+        assert (near.argmax(1) == exact.argmax(1)).all()
+        if how != "lme":   # lme also reads the unretrieved paintings: imputed
+            assert np.abs(near.max(1) - exact.max(1)).max() < 1e-4
+
+
+def test_probabilities_sum_to_one_and_follow_the_prior():
+    scores = np.array([[3.0, -1.0, 0.5], [-8.0, -9.0, -7.0]])
+    p, none = A.probabilities(scores, CAL)
+    assert p.sum(1) + none == pytest.approx([1.0, 1.0])
+    assert none[0] < 0.1 < 0.9 < none[1] and p[0].argmax() == 0
+    _, none_rare = A.probabilities(scores, CAL, prior_none=0.1)
+    assert (none_rare < none).all()
+
+
+def test_fit_calibration_separates_known_and_unknown():
+    rng = np.random.default_rng(0)
+    truth = np.concatenate([rng.integers(0, 10, 300), -np.ones(300, int)])
+    scores = rng.normal(-4.0, 1.0, (600, 10))
+    scores[np.arange(300), truth[:300]] += 6.0
+    cal, m = A.fit_calibration(scores, truth, "max")
+    assert 0.01 < cal.temperature < 100 and cal.none_slope > 0 and 0 < cal.threshold < 1
+    assert m["top1"] > 0.95 and m["none_rate"] > 0.9 and m["n_known"] == m["n_unknown"] == 300
+
+
+def test_attribute_ranks_the_painter_first_with_evidence(model_dir, paintings, tmp_path):
+    ref_dir = _reference(paintings, tmp_path / "reference")
+    table = A.attribute(_query(paintings, "Artist 01"), ref_dir, model=model_dir, k=5, calibration=CAL)
+    assert table["artist"].tolist()[0] == "Artist 01" and table.attrs["answer"] == "Artist 01"
+    assert not table.attrs["none"]
+    assert table["rank"].tolist() == [1, 2, 3, 0] and table["artist"].iloc[-1] == A.NONE  # 3 artists + none
+    assert table["probability"].sum() == pytest.approx(1.0)
+    counts = {a: len(list((ref_dir / a).iterdir())) for a in ("Artist 00", "Artist 01", "Artist 02")}
+    assert dict(zip(table["artist"][:3], table["n_reference"][:3])) == counts
+    for row in table.iloc[:3].itertuples():
+        assert len(row.best_matches) == 3 and all(f.startswith(str(ref_dir / row.artist)) for f in row.best_matches)
+    # a copy of one reference painting (outside the reference): that painting is the first evidence
+    original = sorted((ref_dir / "Artist 02").iterdir())[1]
+    copy = tmp_path / "copy.jpg"
+    shutil.copy(original, copy)
+    table = A.attribute(copy, ref_dir, model=model_dir, calibration=CAL)
+    assert table["artist"][0] == "Artist 02" and table["best_matches"][0][0] == str(original)
+    png = A.plot_attribution(table, tmp_path / "attribution.png")
+    assert png.is_file() and png.stat().st_size > 10_000
+
+
+def test_attribute_answers_none_for_a_painter_outside_the_reference(model_dir, paintings, tmp_path):
+    ref_dir = _reference(paintings, tmp_path / "reference")
+    table = A.attribute(_query(paintings, "Artist 05"), ref_dir, model=model_dir, calibration=CAL)
+    assert table.attrs["none"] and table.attrs["answer"] == A.NONE
+    assert table.attrs["p_none"] == table["probability"].iloc[-1] > 0.5
+    assert table["probability"].sum() == pytest.approx(1.0)
+
+
+def test_unreadable_reference_is_skipped_and_bad_query_is_one_line(model_dir, paintings, tmp_path):
+    ref_dir = _reference(paintings, tmp_path / "reference")
+    good = sorted((ref_dir / "Artist 00").iterdir())[0]
+    (ref_dir / "Artist 00" / "truncated.jpg").write_bytes(good.read_bytes()[:300])
+    (ref_dir / "Artist 01" / "notes.jpg").write_text("not a painting")
+    ref = A.load_reference(ref_dir, model_dir, progress=False)
+    reasons = dict(zip(ref.skipped["file"], ref.skipped["reason"]))
+    assert set(reasons) == {str(ref_dir / "Artist 00" / "truncated.jpg"), str(ref_dir / "Artist 01" / "notes.jpg")}
+    assert "truncated" in reasons[str(ref_dir / "Artist 00" / "truncated.jpg")]
+    table = A.attribute(_query(paintings, "Artist 00"), ref, model=model_dir, calibration=CAL)
+    assert table["artist"][0] == "Artist 00" and len(table.attrs["skipped"]) == 2
+    with pytest.raises(ImageError, match=r"nope\.jpg: file not found"):
+        A.attribute(tmp_path / "nope.jpg", ref, model=model_dir)
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(good.read_bytes()[:300])
+    with pytest.raises(ImageError, match=r"broken\.jpg: truncated") as err:
+        A.attribute(broken, ref, model=model_dir)
+    assert "\n" not in str(err.value)
+
+
+def test_reference_cache_is_reused_refreshed_and_repaired(model_dir, paintings, tmp_path, monkeypatch):
+    from painter.same_artist.predict import PACKAGED_MODEL, load_pair_model
+    ref_dir = _reference(paintings, tmp_path / "reference")
+    model = load_pair_model(model_dir)
+    first = A.load_reference(ref_dir, model, progress=False)
+    assert A.load_reference(ref_dir, model, progress=False) is first          # in memory
+    folder = A.cache_dir() / "references" / first.key
+    assert (folder / "manifest.json").is_file() and (folder / "index.faiss").is_file()
+    A._loaded_refs.clear()
+    monkeypatch.setattr(type(model), "embed_files", lambda *a, **k: pytest.fail("re-embedded a cached reference"))
+    again = A.load_reference(ref_dir, model, progress=False)                   # from disk, no embedding
+    assert again.key == first.key and np.array_equal(again.Z, first.Z) and list(again.files) == list(first.files)
+    monkeypatch.undo()
+    # damaged: rebuilt; stale (a painting added): a new set with it
+    blob = (folder / "index.faiss").read_bytes()
+    (folder / "index.faiss").write_bytes(blob[: len(blob) // 2])
+    A._loaded_refs.clear()
+    assert np.allclose(A.load_reference(ref_dir, model, progress=False).Z, first.Z, atol=1e-5)
+    extra = ref_dir / "Artist 03" / "new.jpg"
+    extra.parent.mkdir()
+    shutil.copy(_query(paintings, "Artist 03", "train"), extra)
+    grown = A.load_reference(ref_dir, model, progress=False)
+    assert grown.key != first.key and len(grown) == len(first) + 1 and "Artist 03" in grown.artists
+    other = load_pair_model(PACKAGED_MODEL)
+    with pytest.raises(ValueError, match="embedded by another model"):
+        A.attribute(_query(paintings, "Artist 00"), grown, model=other)
+
+
+def test_cli_attribute(model_dir, paintings, tmp_path, capsys):
+    from painter.cli import main
+    ref_dir = _reference(paintings, tmp_path / "reference")
+    query = _query(paintings, "Artist 02")
+    assert main(["attribute", str(query), "--reference", str(ref_dir), "--model", str(model_dir), "-k", "2",
+                 "--png", str(tmp_path / "a.png")]) == 0
+    out = capsys.readouterr().out
+    assert "Artist 02" in out and A.NONE in out and "answer:" in out and (tmp_path / "a.png").is_file()
+    r = subprocess.run([sys.executable, "-m", "painter", "attribute", str(tmp_path / "missing.jpg"), "--reference",
+                        str(ref_dir), "--model", str(model_dir)], capture_output=True, text=True)
+    assert r.returncode == 1
+    assert r.stderr.strip().splitlines()[-1] == f"painter attribute: error: {tmp_path / 'missing.jpg'}: file not found"
