@@ -22,7 +22,7 @@ import pandas as pd
 from .data.images import ImageError
 from .data.labels import flatten, read_training_images, splitdict
 from .errors import InputError, check_folder, check_out_folder, no_usable_images, read_json_part, read_part
-from .features import DEFAULT_FEATURES, FeatureSpec, extract_features, predict_images
+from .features import DEFAULT_FEATURES, FeatureSpec, extract_features, predict_images, read_spec
 from .layers import load_model
 from .plots import plot_confusion_top, plot_image_row
 
@@ -184,19 +184,19 @@ _RETRAIN = "retrain with `painter classify train DATA --out DIR`"
 
 
 def load_classifier(model_dir):
-    """``(meta, model)``: ``classes.json`` and ``classifier.keras`` of a classifier folder, or
-    ``ClassifierFolderError`` naming the file that is missing, damaged or foreign."""
+    """``(meta, spec, model)``: ``classes.json``, its feature spec and ``classifier.keras`` of a
+    classifier folder, or ``ClassifierFolderError`` naming the file that is missing, damaged or foreign."""
     model_dir = check_folder(model_dir, "classifier", ClassifierFolderError)
     meta = read_json_part(model_dir / "classes.json", ("classes", "feature_spec"), ClassifierFolderError,
                           "classifier folder", _RETRAIN)
+    spec = read_spec(meta, model_dir / "classes.json", ClassifierFolderError, _RETRAIN)
     model = read_part(model_dir / "classifier.keras", load_model, ClassifierFolderError, "classifier folder", _RETRAIN)
-    return meta, model
+    return meta, spec, model
 
 
 def predict_files(model_dir, images, top=3) -> dict:
     """``{path: [(label, probability), ...]}`` best ``top`` classes for each image."""
-    meta, model = load_classifier(model_dir)
-    spec = FeatureSpec.from_dict(meta["feature_spec"])
+    meta, spec, model = load_classifier(model_dir)
     paths = [str(p) for p in images]
     X, failed = _inputs(paths, spec, meta.get("head", meta.get("model_kind")), progress=False)
     if failed:

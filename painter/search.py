@@ -17,7 +17,7 @@ import pandas as pd
 from .data.images import ImageError
 from .errors import InputError, check_folder, check_out_folder, no_usable_images, read_json_part, read_part
 from .data.labels import read_collection
-from .features import DEFAULT_FEATURES, FeatureSpec, extract_features
+from .features import DEFAULT_FEATURES, FeatureSpec, extract_features, read_spec
 from .plots import plot_image_row
 
 __all__ = ["SimilarityIndex", "build_index_from_data", "IndexFolderError", "unit_rows", "make_faiss_index"]
@@ -142,7 +142,7 @@ class SimilarityIndex:
         import faiss
         directory = Path(directory)
         config = _read_index_config(directory)
-        spec = FeatureSpec.from_dict(config["feature_spec"]) if "feature_spec" in config else _FIRST_INDEX_SPEC
+        spec = read_spec(config, directory / "config.json", IndexFolderError, _REBUILD, default=_FIRST_INDEX_SPEC)
         self = cls.__new__(cls)
         self.embedding, self.index_type, self.spec = config["embedding"], config["index_type"], spec
         self.index = _read_part(directory / "index.faiss", lambda p: faiss.read_index(str(p)))

@@ -1,5 +1,6 @@
 """Every mistake a user can make with a path (issue #19): exit code 1, one line on stderr that
 names the path and says what is wrong, and no output written."""
+import json
 import os
 import shutil
 import subprocess
@@ -31,6 +32,15 @@ def _cut_copy(src, dst, part=""):
     path = _copy(src, dst) / part
     data = path.read_bytes()
     path.write_bytes(data[:data.index(b"\n", len(data) // 2) + 4 if path.suffix == ".csv" else len(data) // 2])
+    return dst
+
+
+def _edited_copy(src, dst, part, edit):
+    """A copy of a folder whose JSON file ``part`` is changed by ``edit(its content)``."""
+    path = _copy(src, dst) / part
+    content = json.loads(path.read_text())
+    edit(content)
+    path.write_text(json.dumps(content))
     return dst
 
 
@@ -77,6 +87,8 @@ def paths(kaggle_dir, clean_dir, tmp_path_factory):
         "cut_index_config": _cut_copy(root / "index", root / "cut_index_config", "config.json"),
         "cut_classifier": _cut_copy(root / "classifier", root / "cut_classifier", "classifier.keras"),
         "cut_classes": _cut_copy(root / "classifier", root / "cut_classes", "classes.json"),
+        "newer_model": _edited_copy(root / "model", root / "newer_model", "config.json",
+                                    lambda c: c["feature_spec"].update(resolution_of_painter_3=2)),
         "info_text_index": _csv(root / "info_text_index.csv", info.astype({"index": str}).assign(
             index=lambda d: d["index"].where(d.index != 5, "six"))),
         "info_repeated": _csv(root / "info_repeated.csv", info.assign(index=lambda d: d["index"] // 2)),
@@ -172,6 +184,7 @@ CASES = [
     ("predict-pair", "model", "index", "a search index folder"),
     ("predict-pair", "model", "classifier", "a classifier folder"),
     ("predict-pair", "model", "cut_model", "embedder.keras: damaged"),
+    ("predict-pair", "model", "newer_model", "config.json: feature_spec: unknown FeatureSpec fields"),
     # painter classify train DATA_DIR --out DIR
     ("classify train", "data", "missing", "not found"),
     ("classify train", "data", "empty_dir", "no <label>/<image>"),

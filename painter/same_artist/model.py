@@ -23,7 +23,7 @@ from scipy.special import expit
 
 from .. import __version__
 from ..errors import InputError, check_folder, read_json_part, read_part
-from ..features import FeatureSpec, extract_features
+from ..features import FeatureSpec, extract_features, read_spec
 
 __all__ = ["PairModel", "predict_rows", "ModelFolderError", "read_model_config"]
 
@@ -125,7 +125,7 @@ class PairModel:
         naming the file and what to do."""
         directory = Path(directory)
         config = read_model_config(directory)
-        spec = FeatureSpec.from_dict(config["feature_spec"])
+        spec = read_spec(config, directory / "config.json", ModelFolderError, _RETRAIN)
         embedder = _load_keras(directory / "embedder.keras")
         head = _load_keras(directory / "pair_head.keras") if config["scorer"] == "head" else None
         return cls(spec, embedder, config["scorer"], config["bias"], head, config["threshold"],
