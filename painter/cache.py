@@ -5,13 +5,19 @@ import hashlib
 import os
 from pathlib import Path
 
+from .errors import InputError
+
 __all__ = ["cache_dir", "file_digest"]
 
 
 def cache_dir() -> Path:
     """Folder for converted weights and embeddings: ``$PAINTER_CACHE`` or ``~/.cache/painter``."""
     path = Path(os.environ.get("PAINTER_CACHE", Path.home() / ".cache" / "painter"))
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise InputError(f"{path}: cannot be painter's cache folder ({e.strerror}); set $PAINTER_CACHE to a "
+                         "writable folder") from None
     return path
 
 

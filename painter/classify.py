@@ -14,7 +14,6 @@ unlabelled rows are left out and counted in the report. Outputs in the model fol
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -22,10 +21,13 @@ import pandas as pd
 
 from .data.images import ImageError
 from .data.labels import flatten, read_training_images, splitdict
-from .features import DEFAULT_FEATURES, FeatureSpec, extract_features, predict_images
+from .errors import InputError, check_folder, check_out_folder, no_usable_images, read_json_part, read_part
+from .features import DEFAULT_FEATURES, FeatureSpec, extract_features, predict_images, read_spec
+from .layers import load_model
 from .plots import plot_confusion_top, plot_image_row
 
-__all__ = ["train_classifier", "predict_files", "classification_summary", "find_outliers", "HEADS"]
+__all__ = ["train_classifier", "predict_files", "load_classifier", "ClassifierFolderError", "classification_summary",
+           "find_outliers", "HEADS"]
 
 HEADS = ("dense", "cnn_rnn")
 
@@ -35,7 +37,7 @@ def _labelled_images(data_dir, target, min_examples):
     dropped = {k: len(v) for k, v in d.items() if len(v) < min_examples}
     kept = {k: v for k, v in d.items() if len(v) >= min_examples}
     if len(kept) < 2:
-        raise ValueError(f"{data_dir}: fewer than two {target} classes with >= {min_examples} images")
+        raise InputError(f"{data_dir}: fewer than two {target} classes with >= {min_examples} images")
     return kept, root, {"unlabelled": len(d.unlabelled), "small_classes": dropped}
 
 
@@ -109,13 +111,15 @@ def train_classifier(data_dir, out_dir, target="artist", head="dense", min_examp
     from sklearn.utils.class_weight import compute_class_weight
     if head not in HEADS:
         raise ValueError(f"head must be one of {HEADS}, got {head!r}")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = check_out_folder(out_dir, "classifier")
     d, root, excluded = _labelled_images(data_dir, target, min_examples)
     classes = sorted(d)
     parts = splitdict(d, test=test, val=val, by="image", seed=seed)
     (_, Xtr, ytr), (_, Xva, yva), (ptest, Xte, yte), excluded["unusable_images"] = _split_inputs(
         parts, root, {c: k for k, c in enumerate(classes)}, spec, head, progress)
+    if not len(ytr):
+        raise no_usable_images(data_dir, excluded["unusable_images"], "training images")
+    out.mkdir(parents=True, exist_ok=True)   # only now: a folder given is left as it was until the fit
     keras.utils.set_random_seed(seed)
     model = _build_head(head, Xtr.shape[1:], len(classes),
                         *((Xtr.mean(0), Xtr.var(0) + 1e-6) if head == "dense" else (None, None)))
@@ -172,12 +176,27 @@ def _write_outputs(out, model, summary, classes, spec, ptest, yte, proba):
                                                 default=str))
 
 
+class ClassifierFolderError(InputError):
+    """A classifier folder that cannot be used: the message names the file and what to do."""
+
+
+_RETRAIN = "retrain with `painter classify train DATA --out DIR`"
+
+
+def load_classifier(model_dir):
+    """``(meta, spec, model)``: ``classes.json``, its feature spec and ``classifier.keras`` of a
+    classifier folder, or ``ClassifierFolderError`` naming the file that is missing, damaged or foreign."""
+    model_dir = check_folder(model_dir, "classifier", ClassifierFolderError)
+    meta = read_json_part(model_dir / "classes.json", ("classes", "feature_spec"), ClassifierFolderError,
+                          "classifier folder", _RETRAIN)
+    spec = read_spec(meta, model_dir / "classes.json", ClassifierFolderError, _RETRAIN)
+    model = read_part(model_dir / "classifier.keras", load_model, ClassifierFolderError, "classifier folder", _RETRAIN)
+    return meta, spec, model
+
+
 def predict_files(model_dir, images, top=3) -> dict:
     """``{path: [(label, probability), ...]}`` best ``top`` classes for each image."""
-    model_dir = Path(model_dir)
-    meta = json.loads((model_dir / "classes.json").read_text())
-    model = keras.saving.load_model(model_dir / "classifier.keras", safe_mode=True)
-    spec = FeatureSpec.from_dict(meta["feature_spec"])
+    meta, spec, model = load_classifier(model_dir)
     paths = [str(p) for p in images]
     X, failed = _inputs(paths, spec, meta.get("head", meta.get("model_kind")), progress=False)
     if failed:

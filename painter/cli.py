@@ -12,12 +12,20 @@
     painter attribute IMAGE --reference DIR   which reference artist painted it, or none of them
     painter explain A B --png out.png         occlusion maps: which regions make A and B alike
     painter demo --out DIR                    all of the above on synthetic data
+
+A mistake in a file or argument given prints one line, ``painter <command>: error: <path>:
+<what is wrong>[; <what to do>]``, on stderr and exits with 1 (``--debug`` adds the traceback);
+a usage mistake exits with 2; any other exception is a bug and shows its traceback.
 """
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+import traceback
+import warnings
+
+from .errors import BackboneError, describe, first_line
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -31,7 +39,7 @@ def _cmd_synth(a):
 
 def _cmd_clean(a):
     from .data.cleaning import clean_kaggle, summarize_report
-    report = clean_kaggle(a.kaggle_dir, a.out, size=a.size, workers=a.workers)
+    report = clean_kaggle(a.kaggle_dir, a.out, size=a.size, workers=a.workers, progress=_progress())
     print(summarize_report(report))
     print(f"report: {os.path.join(a.out, 'cleaning_report.csv')}")
 
@@ -41,7 +49,12 @@ def _cmd_train(a):
     # only the hyperparameters given: each method refuses the ones it does not have
     params = {k: v for k, v in (("epochs", a.epochs), ("pca_dim", a.pca_dim), ("log_std", a.log_std)) if v is not None}
     train(a.data_dir, a.out, method=a.method, spec=_spec(a), also=a.also, base=a.base, seed=a.seed,
-          val_artists=a.val_artists, **params)
+          val_artists=a.val_artists, progress=_progress(), **params)
+
+
+def _progress() -> bool:
+    # progress bars on a terminal only: in a log or a pipe, stderr holds the error line alone
+    return sys.stderr.isatty()
 
 
 def _spec(a):
@@ -51,7 +64,7 @@ def _spec(a):
 
 def _cmd_submit(a):
     from .same_artist.submit import submit
-    submit(a.model_dir, a.data_dir, a.submission_info, a.out, chunk_size=a.chunk_size)
+    submit(a.model_dir, a.data_dir, a.submission_info, a.out, chunk_size=a.chunk_size, progress=_progress())
 
 
 def _cmd_score(a):
@@ -76,7 +89,7 @@ def _cmd_classify(a):
     from . import classify
     if a.action == "train":
         classify.train_classifier(a.data_dir, a.out, target=a.target, head=a.head, min_examples=a.min_examples,
-                                  spec=_spec(a))
+                                  spec=_spec(a), progress=_progress())
     else:
         for path, rows in classify.predict_files(a.model, a.images, top=a.top).items():
             print(path + "\t" + "\t".join(f"{label} {p:.3f}" for label, p in rows))
@@ -84,7 +97,8 @@ def _cmd_classify(a):
 
 def _cmd_index(a):
     from .search import build_index_from_data
-    build_index_from_data(a.data_dir, a.out, embedding=a.embedding, index_type=a.index_type, spec=_spec(a))
+    build_index_from_data(a.data_dir, a.out, embedding=a.embedding, index_type=a.index_type, spec=_spec(a),
+                          progress=_progress())
 
 
 def _cmd_similar(a):
@@ -99,7 +113,7 @@ def _cmd_similar(a):
 
 def _cmd_attribute(a):
     from .attribution import attribute, plot_attribution
-    table = attribute(a.image, a.reference, model=a.model, k=a.k, prior_none=a.prior_none, progress=True)
+    table = attribute(a.image, a.reference, model=a.model, k=a.k, prior_none=a.prior_none, progress=_progress())
     shown = table.assign(best_matches=[", ".join(os.path.basename(f) for f in b) for b in table["best_matches"]])
     print(shown.drop(columns=["match_probability"]).to_string(index=False, formatters={"probability": "{:.4f}".format}))
     print(f"answer: {table.attrs['answer']} (P(none) = {table.attrs['p_none']:.3f}; "
@@ -125,6 +139,7 @@ def _cmd_demo(a):
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="painter", description="Same-artist detection for paintings.")
+    p.add_argument("--debug", action="store_true", help="show the Python traceback of an error in an input")
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("synth", help="write a synthetic Kaggle-layout competition")
@@ -242,11 +257,45 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+def _import_tensorflow_quietly():
+    """Import TensorFlow with the process's stderr (file descriptor 2) sent to /dev/null: its C++
+    side logs a few lines while loading ("oneDNN custom operations are on") that
+    TF_CPP_MIN_LOG_LEVEL no longer holds back (TensorFlow 2.21), and stderr is for painter's own
+    error line. A failed import still raises its Python exception, shown once stderr is back;
+    ``--debug`` imports it as it is."""
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
     try:
-        args.func(args)
-    except (FileNotFoundError, ValueError, RuntimeError) as e:
-        print(f"painter {args.command}: error: {e}", file=sys.stderr)
-        return 1
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+# What a user's file or argument causes (painter's InputError and ImageError are ValueErrors);
+# any other exception is a bug and keeps its traceback.
+USER_ERRORS = (ValueError, OSError, BackboneError)
+
+
+def main(argv=None) -> int:
+    """Run a command; returns the exit code: 0 done, 1 bad input (one line on stderr). A usage
+    mistake exits with 2 (argparse)."""
+    args = build_parser().parse_args(argv)
+    prog = " ".join(["painter", args.command] + ([args.action] if getattr(args, "action", None) else []))
+    if args.command not in ("synth", "clean") and not args.debug:    # the two that do without TensorFlow
+        _import_tensorflow_quietly()
+    with warnings.catch_warnings():    # restores the default display afterwards
+        warnings.showwarning = lambda message, *_, **__: print(f"{prog}: warning: {first_line(message)}",
+                                                               file=sys.stderr)
+        try:
+            args.func(args)
+        except USER_ERRORS as e:
+            if args.debug:
+                traceback.print_exc()
+            print(f"{prog}: error: {describe(e)}", file=sys.stderr)
+            return 1
     return 0

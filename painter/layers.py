@@ -9,7 +9,7 @@ import keras
 from keras import layers, ops
 
 __all__ = ["ImagePreprocess", "ChannelStats", "LogColumns", "MirrorAverage", "AbsDiff", "CosineMargin",
-           "L2Normalize"]
+           "L2Normalize", "load_model"]
 
 _MEAN_RGB = (123.68, 116.779, 103.939)
 _TORCH_MEAN = (0.485, 0.456, 0.406)
@@ -136,3 +136,11 @@ class L2Normalize(layers.Layer):
 
     def call(self, x):
         return x / ops.sqrt(ops.maximum(ops.sum(ops.square(x), axis=-1, keepdims=True), 1e-12))
+
+
+def load_model(path):
+    """A ``.keras`` file saved by painter, loaded with ``safe_mode=True`` (these layers registered)."""
+    import zipfile
+    if not zipfile.is_zipfile(path):   # Keras says "File not found" for a truncated file
+        raise ValueError("not a .keras zip archive: truncated, or another kind of file")
+    return keras.saving.load_model(path, safe_mode=True)

@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 
 from .data.images import ImageError
-from .errors import InputError, read_part
+from .errors import InputError, check_folder, check_out_folder, no_usable_images, read_json_part, read_part
 from .data.labels import read_collection
-from .features import DEFAULT_FEATURES, FeatureSpec, extract_features
+from .features import DEFAULT_FEATURES, FeatureSpec, extract_features, read_spec
 from .plots import plot_image_row
 
 __all__ = ["SimilarityIndex", "build_index_from_data", "IndexFolderError", "unit_rows", "make_faiss_index"]
@@ -78,13 +78,16 @@ class SimilarityIndex:
         return x, failed
 
     def add(self, paths, metadata: pd.DataFrame | None = None, progress=True) -> dict:
-        """Embed and add images (skipping files already indexed). Returns ``{path: reason}`` of failures."""
+        """Embed and add images (skipping files already indexed). Returns ``{path: reason}`` of failures
+        (an index that none of its first images could join stays empty: ``self.index`` None)."""
         paths = [str(p) for p in paths]
         meta = metadata.reset_index(drop=True) if metadata is not None else pd.DataFrame({"file": paths})
         meta = meta.assign(file=paths)
         new = ~meta["file"].isin(set(self.metadata["file"]))
         x, failed = self._embed([p for p, n in zip(paths, new) if n], progress)
         ok = ~np.isnan(x).any(1)
+        if not ok.any():
+            return failed
         x, meta = unit_rows(x[ok]), meta[new.to_numpy()].reset_index(drop=True)[ok]
         if self.index is None:
             self.index = make_faiss_index(x.shape[1], self.index_type, len(x))
@@ -139,7 +142,7 @@ class SimilarityIndex:
         import faiss
         directory = Path(directory)
         config = _read_index_config(directory)
-        spec = FeatureSpec.from_dict(config["feature_spec"]) if "feature_spec" in config else _FIRST_INDEX_SPEC
+        spec = read_spec(config, directory / "config.json", IndexFolderError, _REBUILD, default=_FIRST_INDEX_SPEC)
         self = cls.__new__(cls)
         self.embedding, self.index_type, self.spec = config["embedding"], config["index_type"], spec
         self.index = _read_part(directory / "index.faiss", lambda p: faiss.read_index(str(p)))
@@ -156,21 +159,9 @@ _REBUILD = "rebuild it with `painter index DATA --out DIR`"
 
 
 def _read_index_config(directory: Path) -> dict:
-    if not directory.is_dir():
-        raise IndexFolderError(f"{directory}: index folder not found" if not directory.exists()
-                               else f"{directory}: not a folder (an index is a folder made by `painter index`)")
-    path = directory / "config.json"
-    if not path.is_file():
-        raise IndexFolderError(f"{directory}: not a painter index folder (no config.json); {_REBUILD}")
-    try:
-        config = json.loads(path.read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise IndexFolderError(f"{path}: damaged (not valid JSON: {e}); {_REBUILD}") from None
-    if not isinstance(config, dict) or "index_type" not in config or "embedding" not in config:
-        what = "a same-artist model folder, not an index" if isinstance(config, dict) and "scorer" in config \
-            else "not a painter index config"
-        raise IndexFolderError(f"{path}: {what}; {_REBUILD}")
-    return config
+    directory = check_folder(directory, "search index", IndexFolderError)
+    return read_json_part(directory / "config.json", ("index_type", "embedding"), IndexFolderError, "index folder",
+                          _REBUILD)
 
 
 def _read_part(path: Path, read):
@@ -181,13 +172,17 @@ def build_index_from_data(data_dir, out_dir, embedding="backbone", index_type="f
                           progress=True):
     """Index every painting of a collection (a cleaned folder's train and test paintings, or a
     folder-per-artist tree) with artist, style and whether the artist has training paintings.
-    Paintings that cannot be indexed are listed in ``out_dir/skipped.csv``."""
+    Paintings that cannot be indexed are listed in ``out_dir/skipped.csv``. Every input is
+    checked before ``out_dir`` is written: a failed build leaves an earlier index there as it was."""
+    check_out_folder(out_dir, "search index")
     info = read_collection(data_dir)
     on_disk = np.array([Path(f).is_file() for f in info["file"]], dtype=bool)
     skipped = {f: "file not found (not written by cleaning)" for f in info["file"][~on_disk]}
     info = info[on_disk]
     index = SimilarityIndex(embedding, index_type, spec)
     skipped |= index.add(info["file"].tolist(), info, progress=progress)
+    if index.index is None:
+        raise no_usable_images(data_dir, skipped, "paintings")
     index.save(out_dir)
     pd.DataFrame(list(skipped.items()), columns=["file", "reason"]).to_csv(Path(out_dir) / "skipped.csv", index=False)
     print(f"indexed {len(index.metadata)} paintings in {out_dir}; {len(skipped)} skipped (listed in skipped.csv)")

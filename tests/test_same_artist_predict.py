@@ -8,7 +8,7 @@ import pytest
 
 from painter.data.images import ImageError
 from painter.features import FeatureSpec
-from painter.same_artist.predict import PACKAGED_MODEL, load_pair_model, predict_pair, predict_pairs
+from painter.same_artist.predict import PACKAGED_MODEL, default_model_dir, load_pair_model, predict_pair, predict_pairs
 from painter.same_artist.submit import score_submission, submit
 from painter.same_artist.training import train
 
@@ -92,6 +92,16 @@ def test_packaged_default_model_works_offline(clean_dir):
     a, b = _test_images(clean_dir, 2)
     p = predict_pair(a, b, model=PACKAGED_MODEL)
     assert 0 < p < 1
+
+
+def test_the_default_model_is_the_newest_model_not_an_index(model_dir, tmp_path, monkeypatch):
+    root = tmp_path / "models_1"
+    shutil.copytree(model_dir, root / "m")
+    (root / "idx").mkdir()                       # a search index beside it, saved later
+    (root / "idx" / "index.faiss").write_bytes(b"")
+    (root / "idx" / "config.json").write_text("{}")
+    monkeypatch.setenv("PAINTER_MODELS", str(root))
+    assert default_model_dir() == root / "m"
 
 
 def test_cli_predict_pair(model_dir, clean_dir):

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import keras
 
+from ..errors import BackboneError
 from ..layers import ImagePreprocess
 from .efficientnet_lite import VARIANTS, EfficientNetLite, WeightsError, style_layers
 
@@ -26,10 +27,6 @@ _KERAS_APPS = {
     "inception_v3": ("InceptionV3", "tf", 299, ["mixed2", "mixed5", "mixed7", "mixed10"]),
 }
 BACKBONES = sorted(set(VARIANTS) | set(_KERAS_APPS))
-
-
-class BackboneError(RuntimeError):
-    """A backbone that cannot be built as asked (unknown name, weights unavailable)."""
 
 
 def default_size(name: str) -> int:

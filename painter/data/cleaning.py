@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import warnings
 import zipfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
+from ..errors import InputError, check_folder, check_out_folder, first_line, what_folder
 from .kaggle import read_kaggle_csv
 from .images import ImageError, fit_square, is_image_name, load_image
 
@@ -46,14 +48,18 @@ def find_archives(kaggle_dir) -> dict:
 
 def _index_archive(path: Path, sources: dict):
     """Record every image member of a zip as ``file name -> (split, _Source)``."""
-    with zipfile.ZipFile(path) as z:
-        for member in z.namelist():
-            name = member.rsplit("/", 1)[-1]
-            if not is_image_name(name):
-                continue
-            top = member.split("/", 1)[0] if "/" in member else path.stem
-            split = "test" if top.startswith("test") else "train"
-            sources[name] = (split, _Source(str(path), member))
+    try:
+        with zipfile.ZipFile(path) as z:
+            members = z.namelist()
+    except (zipfile.BadZipFile, OSError) as e:
+        raise InputError(f"{path}: not a readable zip archive ({first_line(e)}); download it again") from None
+    for member in members:
+        name = member.rsplit("/", 1)[-1]
+        if not is_image_name(name):
+            continue
+        top = member.split("/", 1)[0] if "/" in member else path.stem
+        split = "test" if top.startswith("test") else "train"
+        sources[name] = (split, _Source(str(path), member))
 
 
 _open_zips: dict = {}
@@ -111,18 +117,14 @@ def clean_kaggle(kaggle_dir, out_dir, size: int = 256, workers: int | None = Non
 
     A second run skips images already written, so an interrupted run resumes.
     """
-    kaggle_dir, out_dir = Path(kaggle_dir), Path(out_dir)
-    csv_path = kaggle_dir / "all_data_info.csv"
-    if not csv_path.is_file():
-        raise FileNotFoundError(f"{csv_path}: file not found (expected the Kaggle all_data_info.csv)")
     if size < 32:
         raise ValueError(f"clean_kaggle: size must be >= 32, got {size}")
-    info = read_kaggle_csv(csv_path)
-    if "in_train" not in info.columns:
-        raise ValueError(f"{csv_path}: needs columns 'new_filename' and 'in_train' (has: {', '.join(info.columns)})")
-
+    kaggle_dir, out_dir = check_folder(kaggle_dir, "Kaggle"), check_out_folder(out_dir, "data")
+    info = read_kaggle_csv(kaggle_dir / "all_data_info.csv", required=("in_train",))
     sources = {}
     archives = find_archives(kaggle_dir)
+    if not archives["train"] + archives["test"]:
+        raise InputError(f"{kaggle_dir}: no train.zip, train_N.zip or test.zip; {what_folder('Kaggle')}")
     for path in archives["train"] + archives["test"]:
         _index_archive(path, sources)
     replacements = {}
@@ -132,8 +134,11 @@ def clean_kaggle(kaggle_dir, out_dir, size: int = 256, workers: int | None = Non
     previous = {}
     report_path = out_dir / REPORT_NAME
     if report_path.is_file():
-        old = pd.read_csv(report_path, dtype=str, keep_default_na=False)
-        previous = dict(zip(old["filename"], old["status"]))
+        try:
+            old = pd.read_csv(report_path, dtype=str, keep_default_na=False)
+            previous = dict(zip(old["filename"], old["status"]))
+        except (ValueError, KeyError, UnicodeDecodeError) as e:   # pandas' errors are ValueErrors
+            warnings.warn(f"{report_path}: damaged ({first_line(e)}); every image is converted again", stacklevel=2)
     for split in ("train", "test"):
         (out_dir / split).mkdir(parents=True, exist_ok=True)
 

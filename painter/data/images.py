@@ -23,7 +23,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 MAX_PIXELS = 1_000_000_000
 _limit_lock = threading.Lock()
 
-__all__ = ["ImageError", "load_image", "load_array", "fit_square", "MAX_PIXELS"]
+__all__ = ["ImageError", "load_image", "load_array", "fit_square", "not_a_file", "MAX_PIXELS"]
 
 
 class ImageError(ValueError):
@@ -89,7 +89,7 @@ def load_image(source, size: int | None = None, *, name=None, max_pixels: int = 
     else:
         path = Path(source)
         if not path.is_file():
-            raise ImageError(label, "file not found")
+            raise ImageError(label, not_a_file(path))
         if path.stat().st_size == 0:
             raise ImageError(label, "file is empty")
         stream = path
@@ -113,6 +113,11 @@ def load_image(source, size: int | None = None, *, name=None, max_pixels: int = 
         if "truncated" in reason.lower() or "broken data stream" in reason:
             reason = f"truncated or corrupt image data ({reason})"
         raise ImageError(label, reason) from None
+
+
+def not_a_file(path) -> str:
+    """Why ``path``, which is not a file, cannot be read as one."""
+    return "is a folder, not an image file" if os.path.isdir(path) else "file not found"
 
 
 def fit_square(im: Image.Image, size: int) -> Image.Image:

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..errors import InputError, check_folder, what_folder
 from .images import is_image_name
 from .kaggle import read_kaggle_csv
 
@@ -65,10 +66,10 @@ def readdatainfo(csv_path, images_dir=None, in_train=None, label: str = "artist"
     """
     df = read_kaggle_csv(csv_path)
     if label not in df.columns:
-        raise ValueError(f"{csv_path}: no {label!r} column (columns: {', '.join(df.columns)})")
+        raise InputError(f"{csv_path}: no {label!r} column (columns: {', '.join(df.columns)})")
     if in_train is not None:
         if "in_train" not in df.columns:
-            raise ValueError(f"{csv_path}: in_train={in_train} given but the CSV has no 'in_train' column")
+            raise InputError(f"{csv_path}: in_train={in_train} given but the CSV has no 'in_train' column")
         df = df[df["in_train"].str.lower() == str(bool(in_train)).lower()]
     unlabelled = df.loc[df[label].str.strip() == "", "filename"].tolist()
     df = df[df[label].str.strip() != ""]
@@ -91,21 +92,27 @@ def readfolders(root) -> LabelDict:
     File names are relative to ``root`` (``"Monet/water.jpg"``) so that
     ``datagenerator(d, root)`` finds them.
     """
-    root = Path(root)
-    if not root.is_dir():
-        raise FileNotFoundError(f"{root}: folder not found")
+    root = check_folder(root, "data")
     d = {}
     for sub in sorted(p for p in root.iterdir() if p.is_dir()):
         files = sorted(f"{sub.name}/{f.name}" for f in sub.iterdir() if f.is_file() and is_image_name(f.name))
         if files:
             d[sub.name] = files
     if not d:
-        raise ValueError(f"{root}: no <label>/<image> sub-folders with images found")
+        raise InputError(f"{root}: no <label>/<image> sub-folders with images found; {what_folder('data')}")
     return LabelDict(d)
 
 
 def _is_cleaned_kaggle(data_dir: Path) -> bool:
-    return (data_dir / "all_data_info.csv").is_file() and (data_dir / "train").is_dir()
+    """True for ``painter clean``'s output, False for another folder; an error for Kaggle's
+    download, which holds the CSV but not the cleaned ``train/`` folder."""
+    data_dir = check_folder(data_dir, "data")
+    if not (data_dir / "all_data_info.csv").is_file():
+        return False
+    if not (data_dir / "train").is_dir():
+        raise InputError(f"{data_dir}: holds all_data_info.csv but no train/ folder, as Kaggle's download does; "
+                         f"clean it first: `painter clean {data_dir} --out DATA`, then use DATA")
+    return True
 
 
 def read_training_images(data_dir, label: str = "artist") -> tuple[LabelDict, Path]:

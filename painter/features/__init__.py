@@ -1,8 +1,8 @@
 """Frozen-backbone features of paintings: what they are (``spec``), how they are computed
 (``extract``), where they are kept (``store``)."""
 from .extract import build_feature_model, extract_features, feature_model, image_batches, predict_images
-from .spec import DEFAULT_FEATURES, FeatureSpec, std_columns
+from .spec import DEFAULT_FEATURES, FeatureSpec, read_spec, std_columns
 from .store import FeatureStore
 
-__all__ = ["FeatureSpec", "DEFAULT_FEATURES", "std_columns", "build_feature_model", "feature_model",
+__all__ = ["FeatureSpec", "DEFAULT_FEATURES", "std_columns", "read_spec", "build_feature_model", "feature_model",
            "image_batches", "predict_images", "extract_features", "FeatureStore"]

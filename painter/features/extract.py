@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from ..backbones import feature_layers, get_backbone
 from ..cache import file_digest
-from ..data.images import ImageError, load_array
+from ..data.images import ImageError, load_array, not_a_file
 from ..layers import ChannelStats, MirrorAverage
 from .spec import DEFAULT_FEATURES, FeatureSpec
 from .store import FeatureStore
@@ -162,7 +162,7 @@ def _content_keys(paths, cache, progress):
     digests, failed = {}, {}
     for p in tqdm(paths, desc="hash", unit="img", disable=not progress or not cache or len(paths) < 2000):
         if not os.path.isfile(p):
-            failed[p] = "file not found"
+            failed[p] = not_a_file(p)
             continue
         try:
             if cache:

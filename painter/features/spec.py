@@ -9,8 +9,9 @@ import numpy as np
 
 from ..backbones import default_size, feature_layers, get_backbone
 from ..cache import file_digest
+from ..errors import BackboneError, first_line
 
-__all__ = ["FeatureSpec", "DEFAULT_FEATURES", "std_columns"]
+__all__ = ["FeatureSpec", "DEFAULT_FEATURES", "std_columns", "read_spec"]
 
 # Lite0 and Lite1 together beat either alone, and match Lite0 + Lite2 at two thirds of the cost
 # (benchmarks/RESULTS.md, issue 6).
@@ -77,6 +78,18 @@ class FeatureSpec:
 
 
 DEFAULT_FEATURES = FeatureSpec()
+
+
+def read_spec(config: dict, path, error, hint: str, default=None) -> FeatureSpec:
+    """The ``feature_spec`` of the config file ``path`` of a painter folder (``default``, when
+    given, for a file without one), or ``error`` naming the file and what to do (``hint``): e.g.
+    a file written by a newer painter, with fields this one does not know."""
+    if default is not None and "feature_spec" not in config:
+        return default
+    try:
+        return FeatureSpec.from_dict(config["feature_spec"])
+    except (KeyError, TypeError, ValueError, BackboneError) as e:
+        raise error(f"{path}: feature_spec: {first_line(e)}; {hint}") from None
 
 
 def std_columns(spec: FeatureSpec = DEFAULT_FEATURES) -> np.ndarray:

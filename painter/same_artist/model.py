@@ -22,8 +22,8 @@ import numpy as np
 from scipy.special import expit
 
 from .. import __version__
-from ..errors import InputError, read_part
-from ..features import FeatureSpec, extract_features
+from ..errors import InputError, check_folder, read_json_part, read_part
+from ..features import FeatureSpec, extract_features, read_spec
 
 __all__ = ["PairModel", "predict_rows", "ModelFolderError", "read_model_config"]
 
@@ -123,15 +123,11 @@ class PairModel:
     def load(cls, directory) -> "PairModel":
         """Load a model folder; a missing, damaged or foreign file raises ``ModelFolderError``
         naming the file and what to do."""
-        import keras
-
-        from .. import layers  # noqa: F401  (registers painter's layers for safe_mode loading)
-
         directory = Path(directory)
         config = read_model_config(directory)
-        spec = FeatureSpec.from_dict(config["feature_spec"])
-        embedder = _load_keras(directory / "embedder.keras", keras)
-        head = _load_keras(directory / "pair_head.keras", keras) if config["scorer"] == "head" else None
+        spec = read_spec(config, directory / "config.json", ModelFolderError, _RETRAIN)
+        embedder = _load_keras(directory / "embedder.keras")
+        head = _load_keras(directory / "pair_head.keras") if config["scorer"] == "head" else None
         return cls(spec, embedder, config["scorer"], config["bias"], head, config["threshold"],
                    config.get("method", ""), config.get("info"))
 
@@ -145,25 +141,14 @@ _RETRAIN = "retrain with `painter train DATA --out DIR`"
 
 def read_model_config(directory) -> dict:
     """The ``config.json`` of a same-artist model folder, checked."""
-    directory = Path(directory)
-    if not directory.exists():
-        raise ModelFolderError(f"{directory}: model folder not found")
-    if not directory.is_dir():
-        raise ModelFolderError(f"{directory}: not a folder (a same-artist model is a folder with config.json)")
+    directory = check_folder(directory, "same-artist model", ModelFolderError)
     path = directory / "config.json"
-    if not path.is_file():
-        kind = "a search index folder" if (directory / "index.faiss").exists() else "not a painter model folder"
-        raise ModelFolderError(f"{directory}: {kind}, no config.json; {_RETRAIN}")
-    try:
-        config = json.loads(path.read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ModelFolderError(f"{path}: damaged (not valid JSON: {e}); {_RETRAIN}") from None
-    if not isinstance(config, dict) or "feature_spec" not in config or config.get("scorer") not in ("dot", "head"):
-        what = "a search index config" if isinstance(config, dict) and "index_type" in config else "not a painter model config"
-        raise ModelFolderError(f"{path}: {what} (no feature_spec / scorer); {_RETRAIN}")
+    config = read_json_part(path, ("feature_spec", "scorer"), ModelFolderError, "model folder", _RETRAIN)
+    if config["scorer"] not in ("dot", "head"):
+        raise ModelFolderError(f"{path}: unknown scorer {config['scorer']!r}; {_RETRAIN}")
     return config
 
 
-def _load_keras(path: Path, keras):
-    return read_part(path, lambda p: keras.saving.load_model(p, safe_mode=True), ModelFolderError,
-                     "model folder", _RETRAIN)
+def _load_keras(path: Path):
+    from ..layers import load_model
+    return read_part(path, load_model, ModelFolderError, "model folder", _RETRAIN)

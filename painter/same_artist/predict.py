@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..data.images import ImageError
+from ..errors import folder_kind
 from .model import PairModel
 
 __all__ = ["predict_pair", "predict_pairs", "load_pair_model", "default_model_dir", "PACKAGED_MODEL"]
@@ -21,9 +22,11 @@ _loaded: dict = {}
 
 
 def default_model_dir() -> Path:
-    """Newest ``models_1/*/config.json`` folder, else the packaged default model."""
+    """Newest same-artist model folder ``models_1/*/`` (with its ``config.json``: a finished save),
+    else the packaged default model; index and classifier folders beside them are passed over."""
     root = Path(os.environ.get("PAINTER_MODELS", "models_1"))
-    found = sorted(root.glob("*/config.json"), key=lambda p: p.stat().st_mtime) if root.is_dir() else []
+    found = sorted((p for p in root.glob("*/config.json") if folder_kind(p.parent) == "same-artist model"),
+                   key=lambda p: p.stat().st_mtime) if root.is_dir() else []
     return found[-1].parent if found else PACKAGED_MODEL
 
 

@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from ..data.kaggle import read_pairs, read_scores
+from ..errors import InputError, check_folder, check_out_file, no_usable_images
 from .predict import load_pair_model
 
 __all__ = ["submit", "score_submission", "find_image", "NEUTRAL"]
@@ -27,15 +29,6 @@ def find_image(data_dir: Path, name: str):
         if p.is_file():
             return p
     return None
-
-
-def _read_pairs(path, chunk_size):
-    reader = pd.read_csv(path, chunksize=chunk_size, dtype={"image1": str, "image2": str})
-    for chunk in reader:
-        missing = {"index", "image1", "image2"} - set(chunk.columns)
-        if missing:
-            raise ValueError(f"{path}: missing columns {sorted(missing)} (need index,image1,image2)")
-        yield chunk
 
 
 def _embed_by_name(model, data_dir, names, progress):
@@ -53,6 +46,25 @@ def _embed_by_name(model, data_dir, names, progress):
     return z, problems
 
 
+def _write_scores(model, z, row, submission_info, chunk_size, path, progress):
+    """Write ``index,sameArtist`` for every pair to ``path``; returns ``(pairs, neutral pairs)``."""
+    n_pairs = n_neutral = 0
+    with open(path, "w") as f:
+        f.write("index,sameArtist\n")
+        bar = tqdm(desc="score pairs", unit="pair", unit_scale=True, disable=not progress)
+        for chunk in read_pairs(submission_info, chunk_size, check=False):
+            p = model.score_pairs(z, chunk["image1"].map(row).to_numpy(), chunk["image2"].map(row).to_numpy())
+            bad = np.isnan(p)
+            p[bad] = NEUTRAL
+            n_neutral += int(bad.sum())
+            n_pairs += len(p)
+            pd.DataFrame({"index": chunk["index"].to_numpy(), "sameArtist": p}).to_csv(
+                f, header=False, index=False, float_format="%.6f")
+            bar.update(len(p))
+        bar.close()
+    return n_pairs, n_neutral
+
+
 def submit(model_dir, data_dir, submission_info, out, chunk_size: int = 1_000_000, progress: bool = True) -> dict:
     """Write ``out`` (``index,sameArtist``, input order, one row per input pair).
 
@@ -64,37 +76,30 @@ def submit(model_dir, data_dir, submission_info, out, chunk_size: int = 1_000_00
     chunk_size : pairs scored and written at a time (bounds memory)
 
     Returns a summary: pairs, images, unusable images ``{name: reason}``, neutral pairs, seconds.
+    Every input is checked before ``out`` is written (``InputError`` naming the file); ``out`` is
+    written as ``out.part`` and renamed at the end, so a failed run leaves an earlier ``out`` as it was.
     """
     t0 = time.time()
     model = load_pair_model(model_dir)
+    data_dir, out = check_folder(data_dir, "data"), check_out_file(out)
     names = set()
-    for chunk in _read_pairs(submission_info, chunk_size):
+    for chunk in read_pairs(submission_info, chunk_size):     # checks every row before any work
         names.update(chunk["image1"])
         names.update(chunk["image2"])
     names = sorted(names)
-    z, problems = _embed_by_name(model, Path(data_dir), names, progress)
+    z, problems = _embed_by_name(model, data_dir, names, progress)
+    if len(problems) == len(names):
+        raise no_usable_images(data_dir, problems, f"images named in {submission_info}")
     row = {n: k for k, n in enumerate(names)}
     t_embed = time.time() - t0
 
-    n_pairs = n_neutral = 0
-    out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(out.suffix + ".part")
-    with open(tmp, "w") as f:
-        f.write("index,sameArtist\n")
-        bar = tqdm(desc="score pairs", unit="pair", unit_scale=True, disable=not progress)
-        for chunk in _read_pairs(submission_info, chunk_size):
-            i = chunk["image1"].map(row).to_numpy()
-            j = chunk["image2"].map(row).to_numpy()
-            p = model.score_pairs(z, i, j)
-            bad = np.isnan(p)
-            p[bad] = NEUTRAL
-            n_neutral += int(bad.sum())
-            n_pairs += len(p)
-            pd.DataFrame({"index": chunk["index"].to_numpy(), "sameArtist": p}).to_csv(
-                f, header=False, index=False, float_format="%.6f")
-            bar.update(len(p))
-        bar.close()
+    try:
+        n_pairs, n_neutral = _write_scores(model, z, row, submission_info, chunk_size, tmp, progress)
+    except BaseException:   # also an interrupt: no half-written file is left, an earlier ``out`` is kept
+        tmp.unlink(missing_ok=True)
+        raise
     tmp.replace(out)
     summary = {"pairs": n_pairs, "images": len(names), "unusable_images": problems, "neutral_pairs": n_neutral,
                "embed_seconds": round(t_embed, 1), "total_seconds": round(time.time() - t0, 1)}
@@ -110,22 +115,25 @@ def submit(model_dir, data_dir, submission_info, out, chunk_size: int = 1_000_00
 def score_submission(submission, solution) -> dict:
     """ROC AUC of a submission: ``{"all": auc, "seen": auc, "unseen": auc}``.
 
-    ``seen`` / ``unseen`` appear when the solution has a ``pairKind`` column. Raises
-    ``ValueError`` when the two files' indices differ.
+    ``seen`` / ``unseen`` appear when the solution has a ``pairKind`` column (a kind whose pairs
+    are all same-artist, or all not, has no AUC and is left out). Raises ``InputError`` naming
+    the file that is not an ``index,sameArtist`` CSV, holds a bad value, or whose indices differ
+    from the other's.
     """
     from sklearn.metrics import roc_auc_score
-    sub = pd.read_csv(submission)
-    sol = pd.read_csv(solution)
-    for name, df, cols in ((submission, sub, {"index", "sameArtist"}), (solution, sol, {"index", "sameArtist"})):
-        if not cols <= set(df.columns):
-            raise ValueError(f"{name}: needs columns index,sameArtist (has {', '.join(df.columns)})")
-    if len(sub) != len(sol) or not np.array_equal(np.sort(sub["index"].to_numpy()), np.sort(sol["index"].to_numpy())):
-        extra = set(sub["index"]) ^ set(sol["index"])
-        raise ValueError(f"{submission} and {solution} have different indices "
-                         f"({len(sub)} vs {len(sol)} rows; e.g. {sorted(extra)[:3]})")
-    merged = sol.merge(sub, on="index", suffixes=("_true", ""))
+    sub, sol = read_scores(submission), read_scores(solution, labels=True)
+    merged = sol.merge(sub, on="index", how="outer", suffixes=("_true", ""), indicator=True)
+    missing, extra = (merged.loc[merged["_merge"] == side, "index"].tolist() for side in ("left_only", "right_only"))
+    if missing or extra:
+        parts = [f"{len(v)} {what} (e.g. {', '.join(map(str, v[:3]))})"
+                 for v, what in ((missing, f"of its {len(sol)} indices missing"), (extra, "not in it")) if v]
+        raise InputError(f"{submission}: different indices from {solution}: {', '.join(parts)}")
+    if merged["sameArtist_true"].nunique() < 2:
+        raise InputError(f"{solution}: every pair has sameArtist {merged['sameArtist_true'].iloc[0]:g}; "
+                         "a ROC AUC needs pairs of both kinds")
     out = {"all": float(roc_auc_score(merged["sameArtist_true"], merged["sameArtist"]))}
     if "pairKind" in merged.columns:
         for kind, g in merged.groupby("pairKind"):
-            out[str(kind)] = float(roc_auc_score(g["sameArtist_true"], g["sameArtist"]))
+            if g["sameArtist_true"].nunique() == 2:
+                out[str(kind)] = float(roc_auc_score(g["sameArtist_true"], g["sameArtist"]))
     return out

@@ -13,6 +13,7 @@ from __future__ import annotations
 import inspect
 import json
 import time
+
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ import numpy as np
 from ..data.labels import flatten, read_training_images
 from ..data.pairs import ValidationPairs
 from ..cache import file_digest
+from ..errors import InputError, check_out_folder, first_line, no_usable_images
 from ..features import DEFAULT_FEATURES, FeatureSpec, extract_features
 from ..metrics import pair_metrics
 from .base_model import fuse_with_base, resolve_base
@@ -76,6 +78,8 @@ def train(data_dir, out_dir, method: str = "lda", spec: FeatureSpec = DEFAULT_FE
         an interrupted training resumes, a finished one is trained afresh.
 
     Returns the saved ``PairModel``; validation metrics are in ``model.info["validation"]``.
+    Every input is checked, and the features computed, before ``out_dir`` is written: a run that
+    fails on its input leaves an earlier model there as it was.
     """
     t0 = time.time()
     if "backup_dir" in inspect.signature(method_class(method)).parameters:
@@ -84,19 +88,24 @@ def train(data_dir, out_dir, method: str = "lda", spec: FeatureSpec = DEFAULT_FE
     if not 0 < val_artists < 1:
         raise ValueError(f"val_artists must be between 0 and 1, got {val_artists}")
     base_model = resolve_base(base, spec)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = check_out_folder(out_dir, "same-artist model")
     paths, labels = load_training_images([data_dir, *also])
     F, failed = extract_features(paths, spec, progress=progress)
     _report_failed(failed, "training images")
     keep = ~np.isnan(F).any(axis=1)
+    if not keep.any():
+        raise no_usable_images(data_dir, failed, "training images")
     paths, labels = np.array(paths)[keep], labels[keep]
     base_artists = base_model.info.get("artists") if base_model is not None else None
     prefer = None if base_artists is None else sorted(set(labels) - set(base_artists))
-    F_fit, y_fit, validation = ValidationPairs.hold_out(F[keep] if not keep.all() else F, labels,
-                                                        val_artists=val_artists, seed=seed, prefer=prefer)
+    try:
+        F_fit, y_fit, validation = ValidationPairs.hold_out(F[keep] if not keep.all() else F, labels,
+                                                            val_artists=val_artists, seed=seed, prefer=prefer)
+    except ValueError as e:    # too few artists or paintings for the held-out pairs
+        raise InputError(f"{data_dir}: {first_line(e)}") from None
     del F   # the fitting and held-out rows are copies
     t_fit = time.time()
+    out_dir.mkdir(parents=True, exist_ok=True)   # only now: a folder given is left as it was until the fit
     estimator.fit(F_fit, y_fit, validation, spec=spec)
     model, metrics, scores = estimator.pair_model(spec), estimator.validation_, estimator.validation_scores_
     if base_model is not None:
