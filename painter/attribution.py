@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from .cache import cache_dir
+from .errors import no_usable_images
 from .data.images import ImageError
 
 __all__ = ["NONE", "Calibration", "DEFAULT_CALIBRATION", "ReferenceSet", "load_reference", "attribute",
@@ -444,7 +445,7 @@ def load_reference(reference, model=None, cache: bool = True, progress: bool = T
         skipped = {p: "file not found (listed in all_data_info.csv, not on disk)" for p in missing} | failed
         ok = ~np.isnan(Z).any(axis=1)
         if not ok.any():
-            raise ValueError(f"{reference}: no usable reference painting ({len(skipped)} skipped)")
+            raise no_usable_images(reference, skipped, "reference paintings")
         skipped = pd.DataFrame(list(skipped.items()), columns=["file", "reason"])
         ref = ReferenceSet(np.array(paths, object)[ok], artists[ok], Z[ok], model.bias, skipped, key,
                            model_fingerprint(model))

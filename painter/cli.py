@@ -25,7 +25,7 @@ import sys
 import traceback
 import warnings
 
-from .errors import BackboneError, describe, first_line
+from .errors import BackboneError, check_out_file, describe, first_line
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -103,6 +103,8 @@ def _cmd_index(a):
 
 def _cmd_similar(a):
     from .search import SimilarityIndex
+    if a.png:
+        check_out_file(a.png)
     index = SimilarityIndex.load(a.index_dir)
     table = index.query_file(a.image, k=a.k)
     print(table.to_string(index=False))
@@ -113,6 +115,8 @@ def _cmd_similar(a):
 
 def _cmd_attribute(a):
     from .attribution import attribute, plot_attribution
+    if a.png:
+        check_out_file(a.png)
     table = attribute(a.image, a.reference, model=a.model, k=a.k, prior_none=a.prior_none, progress=_progress())
     shown = table.assign(best_matches=[", ".join(os.path.basename(f) for f in b) for b in table["best_matches"]])
     print(shown.drop(columns=["match_probability"]).to_string(index=False, formatters={"probability": "{:.4f}".format}))
@@ -127,6 +131,7 @@ def _cmd_attribute(a):
 
 def _cmd_explain(a):
     from .explain import explain_pair, plot_explanation
+    check_out_file(a.png)
     expl = explain_pair(a.image_a, a.image_b, model=a.model, grid=a.grid)
     print(f"P(same artist) = {expl.probability:.4f}")
     print(f"figure: {plot_explanation(expl, a.png)}")

@@ -110,7 +110,9 @@ COMMANDS = {
     "classify train": ["classify", "train", "{data}", "--out", "{out}", *SMALL_ARGS],
     "classify predict": ["classify", "predict", "{classifier}", "{jpg}"],
     "index": ["index", "{data}", "--out", "{out}", "--embedding", "{model}", *SMALL_ARGS],
-    "similar": ["similar", "{index}", "{jpg}"],
+    "similar": ["similar", "{index}", "{jpg}", "--png", "{out}"],
+    "attribute": ["attribute", "{jpg}", "--reference", "{data}", "--model", "{model}", "--png", "{out}"],
+    "explain": ["explain", "{jpg}", "{jpg2}", "--model", "{model}", "--grid", "3", "--png", "{out}"],
 }
 
 # (command, the argument replaced, by what, a word of the expected reason)
@@ -233,6 +235,32 @@ CASES = [
     ("similar", "jpg", "empty_dir", "is a folder"),
     ("similar", "jpg", "info", "not an image"),
     ("similar", "jpg", "cut_jpg", "truncated"),
+    ("similar", "out", "empty_dir", "is a folder"),
+    # painter attribute IMAGE --reference DIR --model MODEL_DIR --png FILE
+    ("attribute", "jpg", "missing", "file not found"),
+    ("attribute", "jpg", "empty_file", "file is empty"),
+    ("attribute", "jpg", "empty_dir", "is a folder"),
+    ("attribute", "jpg", "info", "not an image"),
+    ("attribute", "jpg", "cut_jpg", "truncated"),
+    ("attribute", "data", "missing", "not found"),
+    ("attribute", "data", "empty_dir", "no <label>/<image>"),
+    ("attribute", "data", "info", "not a folder"),
+    ("attribute", "data", "model", "not a data folder"),
+    ("attribute", "data", "cut_images", "none of the"),
+    ("attribute", "model", "missing", "not found"),
+    ("attribute", "model", "index", "a search index folder"),
+    ("attribute", "model", "cut_model", "embedder.keras: damaged"),
+    ("attribute", "out", "empty_dir", "is a folder"),
+    # painter explain A B --model MODEL_DIR --png FILE
+    ("explain", "jpg", "missing", "file not found"),
+    ("explain", "jpg", "empty_file", "file is empty"),
+    ("explain", "jpg", "empty_dir", "is a folder"),
+    ("explain", "jpg2", "info", "not an image"),
+    ("explain", "jpg2", "cut_jpg", "truncated"),
+    ("explain", "model", "missing", "not found"),
+    ("explain", "model", "index", "a search index folder"),
+    ("explain", "model", "cut_model", "embedder.keras: damaged"),
+    ("explain", "out", "empty_dir", "is a folder"),
 ]
 
 
