@@ -162,9 +162,10 @@ _models: dict = {}
 
 
 def _feature_model(spec: FeatureSpec):
-    """Build a feature model once per spec and process."""
+    """The spec's fastest feature runner (``runtime.feature_runner``), once per spec and process."""
     if spec.key not in _models:
-        _models[spec.key] = build_feature_model(spec)
+        from .runtime import feature_runner
+        _models[spec.key] = feature_runner(spec)
     return _models[spec.key]
 
 
@@ -249,7 +250,9 @@ def predict_images(model, paths, size, batch_size=32):
     graph and rebuild oneDNN's kernels, seconds on a CPU for every odd-sized tail.
     """
     paths = list(paths)
-    for start, (images, reasons) in zip(range(0, len(paths), batch_size), _image_batches(paths, size, batch_size)):
+    # an exported runner says whether decoding should overlap it (runtime.ExportedModel.prefers_overlap)
+    batches = _image_batches(paths, size, batch_size, overlap=getattr(model, "prefers_overlap", None))
+    for start, (images, reasons) in zip(range(0, len(paths), batch_size), batches):
         n = len(reasons)
         if n < batch_size:
             images = np.concatenate([images, np.zeros((batch_size - n, *images.shape[1:]), images.dtype)])
