@@ -160,6 +160,9 @@ class ExportedModel:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
+        # idle worker threads sleep instead of spinning, leaving the cores to the decoding threads
+        # between batches (benchmarks/runtime_choice.py: overlap then pays)
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
         name = session.get_inputs()[0].name
         return lambda x: session.run(None, {name: x})[0]   # run() releases the GIL
