@@ -34,8 +34,10 @@ _FORMATS = {
     "openvino": ("openvino", ("model.xml", "model.bin"), "openvino"),
 }
 RUNTIMES = ("keras", *_FORMATS)
-# Fastest here on 2 cores for the Lite0 and Lite1 style models (benchmarks/runtime_choice.py, issue 17).
-DEFAULT_RUNTIME = "onnx"
+# LiteRT and ONNX Runtime tie for speed on this 2-core CPU (1.3-1.8x Keras for the Lite0 and
+# Lite1 style models, benchmarks/runtime_choice.py, issue 17); LiteRT is exported by TensorFlow's
+# own converter (ONNX needs tf2onnx, which Keras patches for numpy 2) and loads in 0.02 s.
+DEFAULT_RUNTIME = "litert"
 MANIFEST = "manifest.json"
 _MANIFEST_FORMAT = "painter-export-1"
 
@@ -134,7 +136,7 @@ class ExportedModel:
 
     Attributes: ``runtime``, ``path`` (the loaded file), ``input_shape`` (e.g. ``(S, S, 3)``),
     ``input_size`` (``S`` for an image model, else None), ``output_shape`` (``(None, D)``) and
-    ``prefers_overlap`` (the runtime releases the GIL, so decoding the next batch can overlap it).
+    ``prefers_overlap`` for ``features._image_batches``.
     """
 
     def __init__(self, directory, manifest: dict):
@@ -143,7 +145,9 @@ class ExportedModel:
         self.input_shape = tuple(manifest["input_shape"])
         self.input_size = self.input_shape[0] if len(self.input_shape) == 3 else None
         self.output_shape = (None, manifest["output_dim"])
-        self.prefers_overlap = True
+        # Every runtime releases the GIL, yet decoding the next batch during the forward pass gained
+        # nothing on 2 cores (end to end 0.96-1.06x, benchmarks/runtime_choice.py): both cores are busy.
+        self.prefers_overlap = False
         threads = os.cpu_count() or 1
         try:
             self._run = getattr(self, f"_load_{self.runtime}")(threads)
@@ -161,7 +165,7 @@ class ExportedModel:
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
         # idle worker threads sleep instead of spinning, leaving the cores to the decoding threads
-        # between batches (benchmarks/runtime_choice.py: overlap then pays)
+        # and to other processes (end to end as fast or faster on this shared 2-core machine)
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
         name = session.get_inputs()[0].name
