@@ -27,11 +27,12 @@ from .cache import cache_dir, file_digest
 __all__ = ["RUNTIMES", "DEFAULT_RUNTIME", "ExportError", "ExportedModel", "export_model", "load_exported",
            "feature_runner", "chosen_runtime", "export_dir"]
 
-# runtime: (Keras export format, files the export writes (the first is loaded), module to import)
+# runtime: (Keras export format, files the export writes (the first is loaded), module to import,
+# what to pip install for it)
 _FORMATS = {
-    "onnx": ("onnx", ("model.onnx",), "onnxruntime"),
-    "litert": ("litert", ("model.tflite",), "ai_edge_litert.interpreter"),
-    "openvino": ("openvino", ("model.xml", "model.bin"), "openvino"),
+    "onnx": ("onnx", ("model.onnx",), "onnxruntime", "onnxruntime tf2onnx onnx"),
+    "litert": ("litert", ("model.tflite",), "ai_edge_litert.interpreter", "ai-edge-litert"),
+    "openvino": ("openvino", ("model.xml", "model.bin"), "openvino", "openvino"),
 }
 RUNTIMES = ("keras", *_FORMATS)
 # LiteRT and ONNX Runtime tie for speed on this 2-core CPU (1.3-1.8x Keras for the Lite0 and
@@ -62,7 +63,7 @@ def export_model(keras_model, directory, runtime: str) -> Path:
 
     if runtime not in _FORMATS:
         raise ValueError(f"cannot export for runtime {runtime!r}; choose from {', '.join(_FORMATS)}")
-    fmt, files, _module = _FORMATS[runtime]
+    fmt, files = _FORMATS[runtime][:2]
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = directory.with_name(f".{directory.name}.tmp-{os.getpid()}")
@@ -154,8 +155,7 @@ class ExportedModel:
         except ImportError:   # not a bad file: the caller decides what to use instead
             raise
         except Exception as e:  # noqa: BLE001 - each runtime has its own error types for a bad file
-            first = str(e).strip().splitlines()[0] if str(e).strip() else ""
-            raise ExportError(f"{self.path}: {self.runtime} cannot load it ({type(e).__name__}: {first})") from None
+            raise ExportError(f"{self.path}: {self.runtime} cannot load it ({_one_line(e)})") from None
 
     def _load_onnx(self, threads):
         import onnxruntime as ort
@@ -236,6 +236,11 @@ def export_dir(spec, runtime: str) -> Path:
     return cache_dir() / "exports" / f"{spec.key}-{runtime}"
 
 
+def _one_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return f"{type(e).__name__}: {text.splitlines()[0] if text else ''}"
+
+
 def _warn(message: str):
     warnings.warn(message, RuntimeWarning, stacklevel=3)
 
@@ -259,6 +264,8 @@ def feature_runner(spec, runtime: str | None = None):
     if spec.image_size is None:
         spec = spec.components()[0]
     runtime = runtime or chosen_runtime()
+    if runtime not in RUNTIMES:
+        raise ValueError(f"unknown runtime {runtime!r}; choose from {', '.join(RUNTIMES)}")
     if runtime == "keras":
         return _keras_model(spec)
     try:
@@ -266,7 +273,8 @@ def feature_runner(spec, runtime: str | None = None):
     except ImportError as e:
         if runtime not in _warned:   # once per process, not once per backbone
             _warned.add(runtime)
-            _warn(f"runtime {runtime} unavailable ({type(e).__name__}: {e}); using Keras for the feature models")
+            _warn(f"runtime {runtime} unavailable ({_one_line(e)}; pip install {_FORMATS[runtime][3]}); "
+                  f"using Keras for the feature models")
         return _keras_model(spec)
     directory = export_dir(spec, runtime)
     if directory.exists():
@@ -283,7 +291,6 @@ def feature_runner(spec, runtime: str | None = None):
     try:
         return load_exported(export_model(model, directory, runtime))
     except Exception as e:  # noqa: BLE001 - any export failure leaves Keras, which always works
-        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
-        _warn(f"runtime {runtime}: export of {spec.key} failed ({type(e).__name__}: {first}); using Keras")
+        _warn(f"runtime {runtime}: export of {spec.key} failed ({_one_line(e)}); using Keras")
         shutil.rmtree(directory, ignore_errors=True)
         return model

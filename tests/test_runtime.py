@@ -184,7 +184,7 @@ def test_painter_runtime_keras_forces_keras(cache, monkeypatch):
 
 def test_missing_runtime_falls_back_to_keras_with_one_warning(cache, monkeypatch):
     import keras
-    for _fmt, _files, module in runtime._FORMATS.values():
+    for _fmt, _files, module, _pip in runtime._FORMATS.values():
         monkeypatch.setitem(sys.modules, module, None)   # import fails as if not installed
     monkeypatch.setattr(runtime, "_warned", set())
     with warnings.catch_warnings(record=True) as caught:
@@ -193,7 +193,10 @@ def test_missing_runtime_falls_back_to_keras_with_one_warning(cache, monkeypatch
     assert all(isinstance(r, keras.Model) for r in runners)
     assert len(caught) == 1
     message = str(caught[0].message)
-    assert "onnx" in message and "unavailable" in message and "Keras" in message and "\n" not in message
+    assert "runtime onnx unavailable" in message and "pip install onnxruntime" in message
+    assert "using Keras" in message and "\n" not in message
+    with pytest.raises(ValueError, match="unknown runtime 'tflite'"):
+        runtime.feature_runner(LITE0, "tflite")
 
 
 @needs(runtime.DEFAULT_RUNTIME)
