@@ -285,7 +285,7 @@ def feature_runner(spec, runtime: str | None = None):
                                   f"not {runtime} at {spec.image_size} px")
             return runner
         except ExportError as e:
-            _warn(f"damaged export {directory} ({e}); deleting it and exporting again")
+            _warn(f"damaged export: {e}; deleting {directory.name} and exporting again")
             shutil.rmtree(directory, ignore_errors=True)
     model = _keras_model(spec)
     try:
