@@ -1,9 +1,14 @@
-"""Images/s embedding 1,000 real pbn_dev paintings (decode included) vs raw forward speed, Lite0/1/2.
+"""Images/s embedding 1,000 real pbn_dev paintings (decode included) against Keras's raw forward speed.
 
-Raw and end-to-end passes are interleaved in rounds, so that this virtual machine's drift in
-speed over minutes falls on both alike; the ratio is of the totals.
+For each feature model, in interleaved rounds (so that this virtual machine's drift in speed over
+minutes falls on every column alike; ratios are of the totals):
 
-    python benchmarks/embed_speed.py [--n 1000] [--rounds 4] [--data runs/pbn_clean]
+* Keras raw: ``predict_on_batch`` of the Keras model on one ready batch, repeated (no decoding);
+* Keras end to end: ``extract_features`` with the Keras model (decode included, no cache);
+* exported end to end: ``extract_features`` with the default runner (``painter.features.runtime``,
+  LiteRT unless ``$PAINTER_RUNTIME`` says otherwise), decode included, no cache.
+
+    python benchmarks/embed_speed.py [--n 1000] [--rounds 4] [--specs style] [--data runs/pbn_clean]
 """
 import argparse
 import time
@@ -11,11 +16,12 @@ import time
 import numpy as np
 
 from shared_data import RUNS, clean_pbn_dev
-from painter.features import FeatureSpec, extract_features, feature_model
+from painter.features import FeatureSpec, build_feature_model, extract_features, feature_model
 
 p = argparse.ArgumentParser()
 p.add_argument("--n", type=int, default=1000)
 p.add_argument("--rounds", type=int, default=4)
+p.add_argument("--specs", default="style", help="'style' (the default features' two models) or 'all'")
 p.add_argument("--data", default=str(RUNS / "pbn_clean"))
 args = p.parse_args()
 data = clean_pbn_dev(args.data)
@@ -23,22 +29,30 @@ paths = sorted((data / "train").glob("*.jpg"))[: args.n]
 # rounds end on whole batches, so the 1,000 images have one short (padded) batch, as in one call
 cuts = [32 * round(len(paths) * k / args.rounds / 32) for k in range(1, args.rounds)]
 parts = np.split(np.arange(len(paths)), cuts)
-for backbone, size in (("efficientnet_lite0", 224), ("efficientnet_lite1", 240), ("efficientnet_lite2", 260)):
-    for kind in ("pooled", "style"):
-        spec = FeatureSpec(backbone, size, kind)
-        model = feature_model(spec)
-        x = np.random.default_rng(0).uniform(0, 255, (32, size, size, 3)).astype(np.float32)
-        model.predict_on_batch(x)  # warm-up at the timed batch shape (oneDNN builds its kernels per shape)
-        raw_s = e2e_s = raw_n = 0
-        for part in parts:
-            t = time.time()
-            for _ in range(max(1, len(part) // 32)):
-                model.predict_on_batch(x)
-            raw_s += time.time() - t
-            raw_n += 32 * max(1, len(part) // 32)
+specs = [FeatureSpec("efficientnet_lite0", 224), FeatureSpec("efficientnet_lite1", 240)]
+if args.specs == "all":
+    specs = [FeatureSpec(b, s, k) for b, s in (("efficientnet_lite0", 224), ("efficientnet_lite1", 240),
+                                                ("efficientnet_lite2", 260)) for k in ("pooled", "style")]
+for spec in specs:
+    keras_model, runner = build_feature_model(spec), feature_model(spec)
+    x = np.random.default_rng(0).uniform(0, 255, (32, spec.image_size, spec.image_size, 3)).astype(np.float32)
+    keras_model.predict_on_batch(x)   # warm-up at the timed batch shape (oneDNN builds its kernels per shape)
+    runner.predict_on_batch(x)
+    seconds = {"raw": 0.0, "keras": 0.0, "exported": 0.0}
+    raw_n = 0
+    for part in parts:
+        t = time.time()
+        for _ in range(max(1, len(part) // 32)):
+            keras_model.predict_on_batch(x)
+        seconds["raw"] += time.time() - t
+        raw_n += 32 * max(1, len(part) // 32)
+        for name, model in (("keras", keras_model), ("exported", runner)):
             t = time.time()
             extract_features([paths[k] for k in part], spec, cache=False, model=model, progress=False)
-            e2e_s += time.time() - t
-        raw, e2e = raw_n / raw_s, len(paths) / e2e_s
-        print(f"{backbone:20s} {size}px {kind:6s}: end to end {e2e:6.1f} img/s, raw forward {raw:6.1f} img/s, "
-              f"ratio {e2e / raw:.0%}", flush=True)
+            seconds[name] += time.time() - t
+    raw = raw_n / seconds["raw"]
+    keras_e2e, exported_e2e = len(paths) / seconds["keras"], len(paths) / seconds["exported"]
+    print(f"{spec.backbone:20s} {spec.image_size}px {spec.summary:6s}: Keras raw {raw:6.1f} img/s | end to end: "
+          f"Keras {keras_e2e:6.1f} img/s ({keras_e2e / raw:.0%} of raw), {type(runner).__name__} "
+          f"{getattr(runner, 'runtime', 'keras')} {exported_e2e:6.1f} img/s ({exported_e2e / raw:.2f}x Keras raw)",
+          flush=True)

@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from shared_data import RUNS, clean_pbn_dev
 from painter.backbones import default_size, get_backbone
-from painter.backbones.efficientnet_lite import style_layers
+from painter.backbones.catalog import style_layers
 from painter.data.pairs import validation_pairs, validation_split
 from painter.features import predict_images
 from painter.layers import ChannelStats

@@ -225,8 +225,11 @@ def model_fingerprint(model) -> str:
     if model not in _fingerprints:
         h = hashlib.sha1(json.dumps([model.spec.key, model.scorer, model.bias]).encode())
         for net in (model.embedder, model.head):
-            for w in (net.get_weights() if net is not None else []):
-                h.update(np.ascontiguousarray(w).tobytes())
+            if hasattr(net, "get_weights"):
+                for w in net.get_weights():
+                    h.update(np.ascontiguousarray(w).tobytes())
+            elif net is not None:   # an exported embedder: its folder is named by the saved model's content
+                h.update(str(net.path).encode())
         _fingerprints[model] = h.hexdigest()
     return _fingerprints[model]
 

@@ -26,6 +26,7 @@ import traceback
 import warnings
 
 from .errors import BackboneError, check_out_file, describe, first_line
+from .quiet import import_tensorflow_quietly
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -262,24 +263,9 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _import_tensorflow_quietly():
-    """Import TensorFlow with the process's stderr (file descriptor 2) sent to /dev/null: its C++
-    side logs a few lines while loading ("oneDNN custom operations are on") that
-    TF_CPP_MIN_LOG_LEVEL no longer holds back (TensorFlow 2.21), and stderr is for painter's own
-    error line. A failed import still raises its Python exception, shown once stderr is back;
-    ``--debug`` imports it as it is."""
-    if "tensorflow" in sys.modules:
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 2)
-            import tensorflow  # noqa: F401
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
+# Commands that need no TensorFlow (the one-shot ones: when the exported models are cached,
+# painter.features.runtime and PairModel.load run them without it, and import it quietly if not)
+NO_TENSORFLOW = ("synth", "clean", "score", "predict-pair", "similar", "attribute", "explain")
 
 # What a user's file or argument causes (painter's InputError and ImageError are ValueErrors);
 # any other exception is a bug and keeps its traceback.
@@ -291,8 +277,8 @@ def main(argv=None) -> int:
     mistake exits with 2 (argparse)."""
     args = build_parser().parse_args(argv)
     prog = " ".join(["painter", args.command] + ([args.action] if getattr(args, "action", None) else []))
-    if args.command not in ("synth", "clean") and not args.debug:    # the two that do without TensorFlow
-        _import_tensorflow_quietly()
+    if args.command not in NO_TENSORFLOW and not args.debug:
+        import_tensorflow_quietly()
     with warnings.catch_warnings():    # restores the default display afterwards
         warnings.showwarning = lambda message, *_, **__: print(f"{prog}: warning: {first_line(message)}",
                                                                file=sys.stderr)

@@ -172,7 +172,9 @@ def randomized_model(model=None, part: str = "embedder", seed: int = 0):
     from .same_artist.predict import load_pair_model
     if part not in ("embedder", "backbone", "both"):
         raise ValueError(f"part must be 'embedder', 'backbone' or 'both', got {part!r}")
-    model = load_pair_model(model)
+    model = load_pair_model(model, exported=False)   # its Keras weights are randomised
+    if not hasattr(model.embedder, "get_weights") and model.directory is not None:   # an exported embedder
+        model = load_pair_model(model.directory, exported=False)
     spec, embedder = model.spec, model.embedder
     rng = np.random.default_rng(seed)
     if part in ("embedder", "both"):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from painter.features import (FeatureSpec, build_feature_model, extract_features, image_batches,
+from painter.features import (FeatureSpec, build_feature_model, extract_features, feature_model, image_batches,
                               predict_images, std_columns)
 from painter.layers import LogColumns
 from painter.data.images import load_array
@@ -71,12 +71,8 @@ def test_extract_features_caches_and_names_every_failure(files, tmp_path, monkey
     assert failed[paths[5]] == "file not found"
     assert "not an image" in failed[paths[2]]
 
-    class _MustNotRun:
-        def predict_on_batch(self, x):
-            raise AssertionError("cached features were computed again")
-
     good = [0, 1, 3, 4]   # unreadable images are not cached: they are tried again next time
-    F2, _ = extract_features([paths[k] for k in good], spec, progress=False, model=_MustNotRun())
+    F2, _ = extract_features([paths[k] for k in good], spec, progress=False, model=_MustNotRunModel(spec))
     np.testing.assert_array_equal(F2, F[good])
     F3, _ = extract_features(files[:2], spec, cache=False, progress=False)
     np.testing.assert_allclose(F3, F[:2], rtol=1e-4, atol=1e-5)
@@ -116,7 +112,8 @@ def test_damaged_cache_shard_is_named_set_aside_and_recomputed(files, tmp_path, 
     spec = FeatureSpec("efficientnet_lite0", 32, "pooled", weights=None)
     good = [files[k] for k in (0, 1, 3, 4)]
     clean, _ = extract_features(good, spec, batch_size=2, progress=False)
-    store = tmp_path / "cache" / "features" / spec.key
+    runtime = getattr(feature_model(spec), "runtime", "keras")
+    store = tmp_path / "cache" / "features" / (spec.key if runtime == "keras" else f"{spec.key}-{runtime}")
     keys_file = next(store.glob("shard_*.keys.npy"))
     target = keys_file if which == "keys" else keys_file.with_name(keys_file.name.replace(".keys.npy", ".npy"))
     _damage(target, how)
@@ -127,10 +124,15 @@ def test_damaged_cache_shard_is_named_set_aside_and_recomputed(files, tmp_path, 
     assert (store / "damaged" / target.name).is_file()         # set aside, not deleted
     with warnings.catch_warnings():
         warnings.simplefilter("error")                           # healed store: no warning, same vectors
-        again, _ = extract_features(good, spec, progress=False, model=_MustNotRunModel())
+        again, _ = extract_features(good, spec, progress=False, model=_MustNotRunModel(spec))
     np.testing.assert_array_equal(again, clean)
 
 
 class _MustNotRunModel:
+    """Stands in for the spec's runner (its runtime names the store) and must not be run."""
+
+    def __init__(self, spec):
+        self.runtime = getattr(feature_model(spec), "runtime", "keras")
+
     def predict_on_batch(self, x):
         raise AssertionError("cached features were computed again")

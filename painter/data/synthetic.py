@@ -23,7 +23,7 @@ STYLES = ["Impressionism", "Cubism", "Baroque", "Pop Art"]
 GENRES = ["landscape", "portrait", "still life", ""]  # "" = unlabelled, as in the real CSV
 
 
-def _artist_traits(rng):
+def artist_traits(rng):
     hues = rng.uniform(0, 1, 4)
     base = rng.uniform(0, 1)
     return {
@@ -104,7 +104,7 @@ def make_synthetic_kaggle(out_dir, n_artists: int = 10, n_test_only: int = 3, pa
     rows, blobs = [], {}
     names = iter(rng.permutation(np.arange(100000, 999999))[: (n_artists + n_test_only) * paintings_per_artist + 1])
     for a in range(n_artists + n_test_only):
-        traits = _artist_traits(rng)
+        traits = artist_traits(rng)
         artist, group = f"Artist {a:02d}", ("train_and_test" if a < n_artists else "test_only")
         style, genre = STYLES[a % len(STYLES)], GENRES[a % len(GENRES)]
         for k in range(paintings_per_artist):

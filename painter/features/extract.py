@@ -12,23 +12,28 @@ from __future__ import annotations
 
 import os
 
-import keras
+import functools
+
 import numpy as np
-from keras import layers
 from tqdm.auto import tqdm
 
-from ..backbones import feature_layers, get_backbone
+from ..backbones import feature_layers
 from ..cache import file_digest
 from ..data.images import ImageError, load_array, not_a_file
-from ..layers import ChannelStats, MirrorAverage
 from .spec import DEFAULT_FEATURES, FeatureSpec
 from .store import FeatureStore
 
 __all__ = ["build_feature_model", "feature_model", "image_batches", "predict_images", "extract_features"]
 
 
-def build_feature_model(spec: FeatureSpec = DEFAULT_FEATURES) -> keras.Model:
+def build_feature_model(spec: FeatureSpec = DEFAULT_FEATURES):
     """Keras model: ``(batch, S, S, 3)`` RGB 0..255 -> ``(batch, D)`` float32 features (one backbone)."""
+    import keras
+    from keras import layers
+
+    from ..backbones.build import get_backbone
+    from ..layers import ChannelStats, MirrorAverage
+
     if "+" in spec.backbone or spec.image_size is None:
         parts = spec.components()
         if len(parts) > 1:
@@ -47,14 +52,12 @@ def build_feature_model(spec: FeatureSpec = DEFAULT_FEATURES) -> keras.Model:
     return keras.Model(inputs, out, name=f"features_{spec.key}")
 
 
-_models: dict = {}
-
-
+@functools.cache
 def feature_model(spec: FeatureSpec):
-    """``build_feature_model(spec)``, built once per spec and process."""
-    if spec.key not in _models:
-        _models[spec.key] = build_feature_model(spec)
-    return _models[spec.key]
+    """The fastest runner of ``build_feature_model(spec)`` for one backbone (an exported model
+    under LiteRT, else Keras: ``painter.features.runtime.feature_runner``), once per spec and process."""
+    from .runtime import feature_runner
+    return feature_runner(spec)
 
 
 def image_batches(paths, size, batch_size, overlap=None):
@@ -101,7 +104,9 @@ def predict_images(model, paths, size, batch_size=32):
     graph and rebuild oneDNN's kernels, seconds on a CPU for every odd-sized tail.
     """
     paths = list(paths)
-    for start, (images, reasons) in zip(range(0, len(paths), batch_size), image_batches(paths, size, batch_size)):
+    # an exported runner says whether decoding should overlap it (runtime.ExportedModel.prefers_overlap)
+    batches = image_batches(paths, size, batch_size, overlap=getattr(model, "prefers_overlap", None))
+    for start, (images, reasons) in zip(range(0, len(paths), batch_size), batches):
         n = len(reasons)
         if n < batch_size:
             images = np.concatenate([images, np.zeros((batch_size - n, *images.shape[1:]), images.dtype)])
@@ -139,17 +144,17 @@ def extract_features(paths, spec: FeatureSpec = DEFAULT_FEATURES, batch_size: in
         failed = {k: v for _, f in results for k, v in f.items()}
         return np.concatenate([x for x, _ in results], axis=1), failed
     digests, failed = _content_keys(paths, cache, progress)
-    store = FeatureStore(spec) if cache else None
+    model = model or feature_model(spec)   # its runtime names the store (an export loads in 0.02 s)
+    store = FeatureStore(spec, runtime=getattr(model, "runtime", "keras")) if cache else None
     todo = [p for p in dict.fromkeys(paths) if p in digests and (store is None or store.get(digests[p]) is None)]
     computed = {}
     if todo:
-        model = model or feature_model(spec)
         computed = _compute(model, spec, todo, digests, store, batch_size, failed, progress)
     rows = [computed.get(p) if p in computed else (store.get(digests[p]) if store and p in digests else None)
             for p in paths]
     dim = next((len(v) for v in rows if v is not None), None)
     if dim is None:
-        dim = int((model or feature_model(spec)).output_shape[-1])
+        dim = int(model.output_shape[-1])
     out = np.full((len(paths), dim), np.nan, dtype=np.float32)
     for i, v in enumerate(rows):
         if v is not None:

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from ..backbones import default_size, feature_layers, get_backbone
+from ..backbones import default_size, feature_layers
 from ..cache import file_digest
 from ..errors import BackboneError, first_line
 
@@ -98,6 +98,7 @@ def std_columns(spec: FeatureSpec = DEFAULT_FEATURES) -> np.ndarray:
     Style features are ``[mean (C), std (C)]`` per tapped layer, layers in order, backbones in
     order; pooled features have no std columns.
     """
+    from ..backbones.build import get_backbone
     cols = []
     for part in spec.components():
         shape = (part.image_size, part.image_size, 3)

@@ -24,8 +24,12 @@ class FeatureStore:
     moved to ``damaged/`` beside the shards, and its images are embedded again.
     """
 
-    def __init__(self, spec, root=None):
-        self.dir = Path(root or cache_dir() / "features") / spec.key
+    def __init__(self, spec, root=None, runtime: str = "keras"):
+        # features of an exported model are kept apart from Keras's: runtimes agree to 4e-4 of
+        # the feature scale, but a nearly constant channel's std can differ by 10% between them,
+        # and a model should see one runtime's features throughout (benchmarks/runtime_choice.py)
+        name = spec.key if runtime == "keras" else f"{spec.key}-{runtime}"
+        self.dir = Path(root or cache_dir() / "features") / name
         self.dir.mkdir(parents=True, exist_ok=True)
         self.index = {}
         self.shards = []

@@ -5,29 +5,19 @@
     predict.predict_pair / submit.submit  <- model.PairModel.load(dir)
 
 Methods: ``lda`` (default), ``cosface``, ``bce`` (seed 001's head), ``contrastive``, ``triplet``.
+Names are imported on first use: using a saved model never imports the training code (nor,
+when its exports are cached, TensorFlow).
 """
-from .method import SameArtistMethod, make_method, method_class, method_names
-from .model import ModelFolderError, PairModel
-from .predict import PACKAGED_MODEL, default_model_dir, load_pair_model, predict_pair, predict_pairs
+import importlib
 
-__all__ = ["PairModel", "ModelFolderError", "SameArtistMethod", "make_method", "method_class", "method_names",
-           "load_pair_model", "predict_pair", "predict_pairs", "default_model_dir", "PACKAGED_MODEL",
-           "train", "submit", "score_submission"]
-
-
-def train(*args, **kwargs):
-    """See ``painter.same_artist.training.train``."""
-    from .training import train as _train
-    return _train(*args, **kwargs)
+_HOMES = {"PairModel": "model", "ModelFolderError": "model", "SameArtistMethod": "method", "make_method": "method",
+          "method_class": "method", "method_names": "method", "load_pair_model": "predict", "predict_pair": "predict",
+          "predict_pairs": "predict", "default_model_dir": "predict", "PACKAGED_MODEL": "predict",
+          "train": "training", "submit": "submit", "score_submission": "submit"}
+__all__ = list(_HOMES)
 
 
-def submit(*args, **kwargs):
-    """See ``painter.same_artist.submit.submit``."""
-    from .submit import submit as _submit
-    return _submit(*args, **kwargs)
-
-
-def score_submission(*args, **kwargs):
-    """See ``painter.same_artist.submit.score_submission``."""
-    from .submit import score_submission as _score
-    return _score(*args, **kwargs)
+def __getattr__(name):
+    if name in _HOMES:
+        return getattr(importlib.import_module(f".{_HOMES[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

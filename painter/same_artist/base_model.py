@@ -35,7 +35,7 @@ def resolve_base(base, spec):
     if base is None or str(base) == "none":
         return None
     path = PACKAGED_MODEL if str(base) == "packaged" else Path(base)
-    model = load_pair_model(path)
+    model = load_pair_model(path, exported=False)   # its Keras embedder goes into the new model
     if model.spec != spec:
         message = (f"{path}: the base model reads {model.spec.backbone} features at {model.spec.image_size or 'native'} px "
                    f"({model.spec.summary}); this training reads {spec.backbone} at {spec.image_size or 'native'} px "

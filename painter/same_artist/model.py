@@ -24,6 +24,7 @@ from scipy.special import expit
 from .. import __version__
 from ..errors import InputError, check_folder, read_json_part, read_part
 from ..features import FeatureSpec, extract_features, read_spec
+from ..features.runtime import ExportedModel
 
 __all__ = ["PairModel", "predict_rows", "ModelFolderError", "read_model_config"]
 
@@ -37,8 +38,11 @@ def predict_rows(model, X, batch_size: int = 4096):
     fills the log with TensorFlow's retracing warnings. Returns a float32 array, or a list of
     them for a model with several outputs.
     """
-    import keras
     inputs = X if isinstance(X, (list, tuple)) else [X]
+    if isinstance(model, ExportedModel):   # an exported embedder: one input, one output, no TensorFlow
+        return np.concatenate([model.predict_on_batch(inputs[0][s:s + batch_size])
+                               for s in range(0, max(len(inputs[0]), 1), batch_size)])
+    import keras
     chunks = []
     for s in range(0, max(len(inputs[0]), 1), batch_size):
         rows = [x[s:s + batch_size] for x in inputs]
@@ -60,6 +64,7 @@ class PairModel:
             raise ValueError("scorer 'head' needs a pair head model")
         self.spec, self.embedder, self.scorer, self.bias = spec, embedder, scorer, float(bias)
         self.head, self.threshold, self.method, self.info = head, float(threshold), method, dict(info or {})
+        self.directory = None
 
     # --- per image -------------------------------------------------------------------------
     def embed_features(self, features: np.ndarray, batch_size: int = 4096) -> np.ndarray:
@@ -120,16 +125,23 @@ class PairModel:
         return directory
 
     @classmethod
-    def load(cls, directory) -> "PairModel":
+    def load(cls, directory, exported: bool = True) -> "PairModel":
         """Load a model folder; a missing, damaged or foreign file raises ``ModelFolderError``
-        naming the file and what to do."""
+        naming the file and what to do.
+
+        ``exported``: run the embedder from an exported copy (``features.runtime``: made on the
+        first load, then cached by the file's content), so that using the model needs no
+        TensorFlow; False gives the Keras embedder (to train on, or to build on as a base).
+        """
         directory = Path(directory)
         config = read_model_config(directory)
         spec = read_spec(config, directory / "config.json", ModelFolderError, _RETRAIN)
-        embedder = _load_keras(directory / "embedder.keras")
+        embedder = _load_keras(directory / "embedder.keras", exported and config["scorer"] == "dot")
         head = _load_keras(directory / "pair_head.keras") if config["scorer"] == "head" else None
-        return cls(spec, embedder, config["scorer"], config["bias"], head, config["threshold"],
-                   config.get("method", ""), config.get("info"))
+        model = cls(spec, embedder, config["scorer"], config["bias"], head, config["threshold"],
+                    config.get("method", ""), config.get("info"))
+        model.directory = directory   # where it came from: its Keras form can be loaded again
+        return model
 
 
 class ModelFolderError(InputError):
@@ -149,6 +161,7 @@ def read_model_config(directory) -> dict:
     return config
 
 
-def _load_keras(path: Path):
-    from ..layers import load_model
-    return read_part(path, load_model, ModelFolderError, "model folder", _RETRAIN)
+def _load_keras(path: Path, exported: bool = False):
+    from ..features.runtime import load_keras_file, saved_model_runner
+    return read_part(path, saved_model_runner if exported else load_keras_file, ModelFolderError, "model folder",
+                     _RETRAIN)

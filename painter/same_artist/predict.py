@@ -30,19 +30,20 @@ def default_model_dir() -> Path:
     return found[-1].parent if found else PACKAGED_MODEL
 
 
-def load_pair_model(model=None) -> PairModel:
+def load_pair_model(model=None, exported: bool = True) -> PairModel:
     """A ``PairModel`` from an instance, a folder path, or None (see module docstring).
 
     Loaded models are kept by folder and by the size and modification time of its files, so a
     model retrained into the same folder is loaded again, not answered from memory.
+    ``exported``: see ``PairModel.load``.
     """
     if isinstance(model, PairModel):
         return model
     path = Path(model) if model is not None else default_model_dir()
-    key = (str(path.resolve()), _folder_state(path))
+    key = (str(path.resolve()), _folder_state(path), exported)
     if key not in _loaded:
         _loaded.clear()   # one model at a time: an old version of a folder is never needed again
-        _loaded[key] = PairModel.load(path)
+        _loaded[key] = PairModel.load(path, exported=exported)
     return _loaded[key]
 
 

@@ -1,0 +1,63 @@
+"""Wall time of ``painter predict-pair A B`` in a new process, as a user at a shell waits for it.
+
+* warm: the exported models are cached (one earlier run), the two paintings are new (their
+  features are not cached: fresh copies with one changed pixel); median of ``--runs``;
+* cold: nothing cached at all, the first run after install (ImageNet weights converted, both
+  backbones and the model's embedder exported), in an empty ``$PAINTER_CACHE``.
+
+Uses the packaged default model (an empty ``$PAINTER_MODELS``) and two pbn_dev test paintings.
+
+    python benchmarks/cli_latency.py [--runs 5] [--data runs/pbn_clean]
+"""
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from shared_data import RUNS, clean_pbn_dev
+
+p = argparse.ArgumentParser()
+p.add_argument("--runs", type=int, default=5)
+p.add_argument("--data", default=str(RUNS / "pbn_clean"))
+args = p.parse_args()
+data = clean_pbn_dev(args.data)
+originals = sorted((data / "test").glob("*.jpg"))[:2]
+work = Path(tempfile.mkdtemp(prefix="cli_latency_"))
+
+
+def fresh_pair(k):
+    """Copies of the two paintings with one pixel changed: new content, so no cached features."""
+    out = []
+    for n, src in enumerate(originals):
+        a = np.asarray(Image.open(src).convert("RGB")).copy()
+        a[0, 0] = (k * 7 + n) % 256
+        path = work / f"run{k}_{n}.png"
+        Image.fromarray(a).save(path)
+        out.append(str(path))
+    return out
+
+
+def run(env, k):
+    t = time.time()
+    r = subprocess.run([sys.executable, "-m", "painter", "predict-pair", *fresh_pair(k)], env=env, cwd=work,
+                       capture_output=True, text=True)
+    wall = time.time() - t
+    if r.returncode:
+        sys.exit(r.stderr)
+    return wall, r.stdout.strip(), r.stderr.strip()
+
+
+env = {**os.environ, "PAINTER_MODELS": str(work / "no_models"), "PAINTER_CACHE": str(work / "cache")}
+cold, out, err = run(env, 0)
+print(f"cold (empty cache, first run after install): {cold:.1f} s -> {out}" + (f" | stderr: {err}" if err else ""))
+warm = [run(env, k) for k in range(1, args.runs + 1)]
+print(f"warm (exports cached, new paintings): median {statistics.median(w for w, _, _ in warm):.2f} s over "
+      f"{args.runs} runs ({', '.join(f'{w:.2f}' for w, _, _ in warm)}); stderr lines: "
+      f"{sum(len(e.splitlines()) for _, _, e in warm)}")

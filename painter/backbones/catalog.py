@@ -1,0 +1,85 @@
+"""Which backbones there are, their input sizes and the layers worth tapping: names and numbers
+only (no Keras), so that reading a ``FeatureSpec`` or running an exported model imports no
+TensorFlow."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..errors import BackboneError
+
+__all__ = ["BACKBONES", "DEFAULT_BACKBONE", "VARIANTS", "KERAS_APPS", "default_size", "feature_layers",
+           "style_layers", "check_name"]
+
+DEFAULT_BACKBONE = "efficientnet_lite0"
+
+# name: (width multiplier, depth multiplier, default resolution, dropout)
+VARIANTS = {
+    "efficientnet_lite0": (1.0, 1.0, 224, 0.2),
+    "efficientnet_lite1": (1.0, 1.1, 240, 0.2),
+    "efficientnet_lite2": (1.1, 1.2, 260, 0.3),
+    "efficientnet_lite3": (1.2, 1.4, 280, 0.3),
+    "efficientnet_lite4": (1.4, 1.8, 300, 0.3),
+}
+# (repeats, kernel, stride, expand ratio, in filters, out filters) of the seven stages
+_BASE_STAGES = [(1, 3, 1, 1, 32, 16), (2, 3, 2, 6, 16, 24), (2, 5, 2, 6, 24, 40), (3, 3, 2, 6, 40, 80),
+                (3, 5, 1, 6, 80, 112), (4, 5, 2, 6, 112, 192), (1, 3, 1, 6, 192, 320)]
+
+
+def round_filters(filters, width, divisor=8):
+    filters *= width
+    new = max(divisor, int(filters + divisor / 2) // divisor * divisor)
+    return int(new + divisor if new < 0.9 * filters else new)
+
+
+def stages(width, depth):
+    last = len(_BASE_STAGES) - 1
+    for i, (r, k, s, e, fin, fout) in enumerate(_BASE_STAGES):
+        repeats = r if i in (0, last) else int(math.ceil(depth * r))
+        fin = 32 if i == 0 else round_filters(fin, width)
+        yield repeats, k, s, e, fin, round_filters(fout, width)
+
+
+def style_layers(variant="efficientnet_lite0") -> list:
+    """Layers whose channel statistics describe a painting's style, shallow to deep.
+
+    The ReLU6 expansion (``blockN_expand_relu``) of the last block of stages 2 to 6, then
+    ``top_activation``. Like Gatys et al.'s ReLU maps, these are rectified and six times wider
+    than the linear bottleneck stage outputs; same-artist validation AUC rose from 0.906 to
+    0.913 for Lite0 + Lite1 (``benchmarks/feature_choice.py``, issue 6).
+    """
+    width, depth = VARIANTS[variant][:2]
+    ends = np.cumsum([repeats for repeats, *_ in stages(width, depth)]) - 1   # last block of each stage
+    return [f"block{ends[s]}_expand_relu" for s in range(1, 6)] + ["top_activation"]
+
+
+# name: (keras.applications constructor name, preprocessing mode, default size, feature-map taps)
+KERAS_APPS = {
+    "resnet50": ("ResNet50", "caffe", 224, ["conv2_block3_out", "conv3_block4_out", "conv4_block6_out", "conv5_block3_out"]),
+    "resnet152v2": ("ResNet152V2", "tf", 224, ["conv2_block3_out", "conv3_block8_out", "conv4_block36_out", "post_relu"]),
+    "xception": ("Xception", "tf", 299, ["block3_sepconv2_bn", "block4_sepconv2_bn", "block13_sepconv2_bn", "block14_sepconv2_act"]),
+    "inception_v3": ("InceptionV3", "tf", 299, ["mixed2", "mixed5", "mixed7", "mixed10"]),
+}
+BACKBONES = sorted(set(VARIANTS) | set(KERAS_APPS))
+
+
+def default_size(name: str) -> int:
+    """The input side the backbone was trained at."""
+    check_name(name)
+    return VARIANTS[name][2] if name in VARIANTS else KERAS_APPS[name][2]
+
+
+def feature_layers(name: str) -> list:
+    """Names of intermediate layers worth tapping (increasing depth; last = final map)."""
+    check_name(name)
+    if name in VARIANTS:
+        return style_layers(name)
+    return list(KERAS_APPS[name][3])
+
+
+def check_name(name):
+    if name not in BACKBONES:
+        raise BackboneError(f"unknown backbone {name!r}; choose from {', '.join(BACKBONES)}")
+
+

@@ -1,0 +1,250 @@
+"""Exported feature models (painter.runtime): same features as Keras, damage detected and
+rebuilt, Keras fallback, and no TensorFlow import when running a cached export."""
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import warnings
+import zipfile
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from painter.cache import file_digest
+from painter.data.images import load_array
+from painter.features import FeatureSpec, build_feature_model, runtime
+from painter.features import extract as features
+from tests.conftest import PBN_DEV
+
+LITE0 = FeatureSpec("efficientnet_lite0", 224, "style")
+LITE1 = FeatureSpec("efficientnet_lite1", 240, "style")
+MODULES = {"onnx": "onnxruntime", "litert": "ai_edge_litert", "openvino": "openvino"}
+
+
+def needs(rt):
+    return pytest.mark.skipif(importlib.util.find_spec(MODULES[rt]) is None, reason=f"{MODULES[rt]} not installed")
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    """A fresh PAINTER_CACHE for this module (the ImageNet weights are converted into it again)."""
+    path = tmp_path_factory.mktemp("painter_cache")
+    saved = os.environ.get("PAINTER_CACHE"), os.environ.get("PAINTER_RUNTIME")
+    os.environ["PAINTER_CACHE"] = str(path)
+    os.environ.pop("PAINTER_RUNTIME", None)
+    yield path
+    for name, value in zip(("PAINTER_CACHE", "PAINTER_RUNTIME"), saved):
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+@pytest.fixture(scope="module")
+def image_files(tmp_path_factory):
+    """A synthetic painting, and 4 real ones from pbn_dev when ../shared is there."""
+    from painter.data.synthetic import artist_traits, paint
+    folder = tmp_path_factory.mktemp("images")
+    rng = np.random.default_rng(3)
+    paint(artist_traits(rng), 300, rng).save(folder / "synthetic.jpg", quality=90)
+    if (PBN_DEV / "test.zip").is_file():
+        with zipfile.ZipFile(PBN_DEV / "test.zip") as z:
+            for name in sorted(m for m in z.namelist() if m.endswith(".jpg"))[:4]:
+                (folder / Path(name).name).write_bytes(z.read(name))
+    return sorted(folder.glob("*.jpg"))
+
+
+def batch(files, size):
+    return np.stack([load_array(f, size) for f in files])
+
+
+_keras_refs = {}
+
+
+def keras_features(spec, x):
+    if spec.key not in _keras_refs:
+        _keras_refs[spec.key] = build_feature_model(spec)
+    return np.asarray(_keras_refs[spec.key].predict_on_batch(x.astype(np.float32)))
+
+
+def assert_close(y, ref, tol=1e-3):
+    """Relative to the features' scale: max |y - ref| <= tol * max |ref|, and per row in L2.
+    (Not per element: std columns of near-constant channels are float32 noise in Keras too.)"""
+    assert y.shape == ref.shape and y.dtype == np.float32
+    assert np.abs(y - ref).max() <= tol * np.abs(ref).max()
+    assert (np.linalg.norm(y - ref, axis=1) <= tol * np.linalg.norm(ref, axis=1)).all()
+
+
+def runner_quietly(spec, rt=None):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        runner = runtime.feature_runner(spec, rt)
+    assert not [w for w in caught if issubclass(w.category, RuntimeWarning)]   # a clean export warns about nothing
+    return runner
+
+
+@pytest.mark.parametrize("rt", [pytest.param(r, marks=needs(r)) for r in MODULES])
+def test_lite0_export_agrees_with_keras(cache, image_files, rt):
+    runner = runner_quietly(LITE0, rt)
+    assert isinstance(runner, runtime.ExportedModel) and runner.runtime == rt
+    assert runner.input_size == 224 and runner.output_shape == (None, 7936)
+    x = batch(image_files, 224)
+    y = runner.predict_on_batch(x)
+    assert_close(y, keras_features(LITE0, x))
+    np.testing.assert_array_equal(runner.predict_on_batch(x.astype(np.float32)), y)   # uint8 or float in
+    with pytest.raises(ValueError, match="expects"):
+        runner.predict_on_batch(x[:, :100])
+
+
+@needs(runtime.DEFAULT_RUNTIME)
+def test_lite1_default_export_agrees_with_keras(cache, image_files):
+    runner = runner_quietly(LITE1)
+    assert isinstance(runner, runtime.ExportedModel) and runner.runtime == runtime.DEFAULT_RUNTIME
+    x = batch(image_files, 240)
+    assert_close(runner.predict_on_batch(x), keras_features(LITE1, x))
+
+
+@needs(runtime.DEFAULT_RUNTIME)
+def test_embed_files_uses_the_export(cache, image_files, monkeypatch):
+    features.feature_model.cache_clear()
+    out, failed = features.extract_features(image_files, LITE0, cache=False, progress=False)
+    assert isinstance(features.feature_model(LITE0), runtime.ExportedModel) and not failed
+    assert_close(out, keras_features(LITE0, batch(image_files, 224)))
+
+
+def test_manifest_records_the_export(cache):
+    directory = runtime.export_dir(LITE0, runtime.DEFAULT_RUNTIME)
+    runner_quietly(LITE0)
+    manifest = json.loads((directory / "manifest.json").read_text())
+    assert manifest["runtime"] == runtime.DEFAULT_RUNTIME and manifest["input_shape"] == [224, 224, 3]
+    assert manifest["output_dim"] == 7936 and manifest["painter_version"]
+    for name, digest in manifest["sha256"].items():
+        assert file_digest(directory / name, "sha256") == digest
+    assert not [p for p in directory.parent.iterdir() if ".tmp-" in p.name]
+
+
+@pytest.mark.parametrize("damage", ["truncate", "replace", "garble manifest", "drop manifest"])
+def test_load_exported_names_the_damaged_file(cache, tmp_path, damage):
+    import shutil
+    good = runtime.export_dir(LITE0, runtime.DEFAULT_RUNTIME)
+    runner_quietly(LITE0)
+    copy = tmp_path / "export"
+    shutil.copytree(good, copy)
+    model = copy / json.loads((copy / "manifest.json").read_text())["file"]
+    if damage == "truncate":
+        model.write_bytes(model.read_bytes()[: model.stat().st_size // 2])
+        bad, why = model, "SHA-256"
+    elif damage == "replace":   # a foreign but well-formed file
+        model.write_bytes((copy / "manifest.json").read_bytes())
+        bad, why = model, "SHA-256"
+    elif damage == "garble manifest":
+        (copy / "manifest.json").write_text('{"format": "painter-export-1", "runt')
+        bad, why = copy / "manifest.json", "garbled"
+    else:
+        (copy / "manifest.json").unlink()
+        bad, why = copy / "manifest.json", "missing"
+    with pytest.raises(runtime.ExportError, match=why) as err:
+        runtime.load_exported(copy)
+    assert str(err.value).startswith(str(bad))
+
+
+@needs(runtime.DEFAULT_RUNTIME)
+@pytest.mark.parametrize("damage", ["truncate", "garble manifest"])
+def test_damaged_export_is_reported_deleted_and_rebuilt(cache, image_files, damage):
+    directory = runtime.export_dir(LITE0, runtime.DEFAULT_RUNTIME)
+    x = batch(image_files, 224)
+    clean = runner_quietly(LITE0).predict_on_batch(x)
+    manifest = json.loads((directory / "manifest.json").read_text())
+    if damage == "truncate":
+        model = directory / manifest["file"]
+        model.write_bytes(model.read_bytes()[:1000])
+    else:
+        (directory / "manifest.json").write_text("garbled {")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        runner = runtime.feature_runner(LITE0)
+    assert len(caught) == 1 and str(directory) in str(caught[0].message) and "\n" not in str(caught[0].message)
+    assert "damaged" in str(caught[0].message)
+    assert isinstance(runner, runtime.ExportedModel)
+    np.testing.assert_allclose(runner.predict_on_batch(x), clean, rtol=0, atol=1e-6 * np.abs(clean).max())
+    runner_quietly(LITE0)   # the rebuilt export loads cleanly
+
+
+def test_painter_runtime_keras_forces_keras(cache, monkeypatch):
+    import keras
+    monkeypatch.setenv("PAINTER_RUNTIME", "keras")
+    assert runtime.chosen_runtime() == "keras"
+    assert isinstance(runner_quietly(LITE0), keras.Model)
+    monkeypatch.setenv("PAINTER_RUNTIME", "tensorrt")
+    with pytest.raises(ValueError, match="PAINTER_RUNTIME='tensorrt'"):
+        runtime.feature_runner(LITE0)
+
+
+def test_missing_runtime_falls_back_to_keras_with_one_warning(cache, monkeypatch):
+    import keras
+    for _fmt, _files, module, _pip in runtime.FORMATS.values():
+        monkeypatch.setitem(sys.modules, module, None)   # import fails as if not installed
+    monkeypatch.setattr(runtime, "_warned", set())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        runners = [runtime.feature_runner(spec, "onnx") for spec in (LITE0, LITE1, LITE0)]
+    assert all(isinstance(r, keras.Model) for r in runners)
+    assert len(caught) == 1
+    message = str(caught[0].message)
+    assert "runtime onnx unavailable" in message and "pip install onnxruntime" in message
+    assert "using Keras" in message and "\n" not in message
+    with pytest.raises(ValueError, match="unknown runtime 'tflite'"):
+        runtime.feature_runner(LITE0, "tflite")
+
+
+@needs(runtime.DEFAULT_RUNTIME)
+def test_failed_export_falls_back_and_leaves_nothing(cache, monkeypatch):
+    import keras
+    spec = FeatureSpec("efficientnet_lite0", 64, "pooled")
+
+    def broken_export(self, filepath, **kwargs):
+        Path(filepath).write_bytes(b"half an export")
+        raise OSError("disk full")
+    monkeypatch.setattr(keras.Model, "export", broken_export)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        runner = runtime.feature_runner(spec)
+    assert isinstance(runner, keras.Model) and len(caught) == 1
+    assert "disk full" in str(caught[0].message) and "using Keras" in str(caught[0].message)
+    exports = cache / "exports"
+    assert not runtime.export_dir(spec, runtime.DEFAULT_RUNTIME).exists()
+    assert not [p for p in exports.iterdir() if ".tmp-" in p.name]
+
+
+@needs(runtime.DEFAULT_RUNTIME)
+def test_small_dense_model_exports(tmp_path):
+    import keras
+    model = keras.Sequential([keras.Input((40,)), keras.layers.Dense(8), keras.layers.UnitNormalization()])
+    runner = runtime.load_exported(runtime.export_model(model, tmp_path / "dense", runtime.DEFAULT_RUNTIME))
+    assert runner.input_shape == (40,) and runner.input_size is None and runner.output_shape == (None, 8)
+    for n in (1, 5):
+        v = np.random.default_rng(n).normal(size=(n, 40)).astype(np.float32)
+        np.testing.assert_allclose(runner.predict_on_batch(v), np.asarray(model(v)), rtol=1e-5, atol=1e-6)
+
+
+@needs(runtime.DEFAULT_RUNTIME)
+def test_running_a_cached_export_does_not_import_tensorflow(cache):
+    runner_quietly(LITE0)
+    # feature_runner takes any object with the spec's backbone, image_size and key: FeatureSpec
+    # itself still lives in painter.features, which imports Keras
+    code = f"""
+import sys, numpy as np
+from types import SimpleNamespace
+from painter.features import runtime
+spec = SimpleNamespace(backbone="efficientnet_lite0", image_size=224, key={LITE0.key!r})
+runner = runtime.feature_runner(spec)
+y = runner.predict_on_batch(np.zeros((2, 224, 224, 3), np.uint8))
+print(type(runner).__name__, y.shape, sorted(m for m in ("tensorflow", "keras") if m in sys.modules))
+"""
+    env = {**os.environ, "PAINTER_CACHE": str(cache), "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[0] == "ExportedModel (2, 7936) []"
