@@ -61,6 +61,8 @@ save("ProjectCode.ipynb", [
          "PLOTS = MODEL_DIR / 'plots'"),
     code("import numpy as np\n"
          "import painter\n"
+         "from painter.quiet import import_tensorflow_quietly\n"
+         "import_tensorflow_quietly()   # TensorFlow's C++ start-up lines stay out of the notebook\n"
          "from painter.features import FeatureSpec\n"
          "from painter.same_artist.training import train\n"
          "from painter.same_artist.siamese import build_siamese\n"
