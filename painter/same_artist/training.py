@@ -98,11 +98,7 @@ def train(data_dir, out_dir, method: str = "lda", spec: FeatureSpec = DEFAULT_FE
     paths, labels = np.array(paths)[keep], labels[keep]
     base_artists = base_model.info.get("artists") if base_model is not None else None
     prefer = None if base_artists is None else sorted(set(labels) - set(base_artists))
-    try:
-        F_fit, y_fit, validation = ValidationPairs.hold_out(F[keep] if not keep.all() else F, labels,
-                                                            val_artists=val_artists, seed=seed, prefer=prefer)
-    except ValueError as e:    # too few artists or paintings for the held-out pairs
-        raise InputError(f"{data_dir}: {first_line(e)}") from None
+    F_fit, y_fit, validation = _hold_out(F[keep] if not keep.all() else F, labels, data_dir, val_artists, seed, prefer)
     del F   # the fitting and held-out rows are copies
     t_fit = time.time()
     out_dir.mkdir(parents=True, exist_ok=True)   # only now: a folder given is left as it was until the fit
@@ -114,12 +110,23 @@ def train(data_dir, out_dir, method: str = "lda", spec: FeatureSpec = DEFAULT_FE
                   "n_artists": int(len(np.unique(labels))), "n_failed": len(failed),
                   "artists": sorted(set(labels.tolist()) | set(base_artists or [])),
                   "sources": [str(d) for d in (data_dir, *also)], "params": _jsonable(estimator.get_params()),
-                  "fit_seconds": round(time.time() - t_fit, 1), "total_seconds": round(time.time() - t0, 1)}
+                  **_seconds(t0, t_fit)}
     model.save(out_dir)
     _save_validation(out_dir, validation, metrics, scores, paths[validation.rows])
     print(f"trained {method} in {model.info['total_seconds']} s; validation: " +
           ", ".join(f"{k} AUC {v['auc']:.3f} acc {v['accuracy']:.3f}" for k, v in metrics.items()))
     return model
+
+
+def _hold_out(F, labels, data_dir, val_artists, seed, prefer):
+    try:
+        return ValidationPairs.hold_out(F, labels, val_artists=val_artists, seed=seed, prefer=prefer)
+    except ValueError as e:    # too few artists or paintings for the held-out pairs
+        raise InputError(f"{data_dir}: {first_line(e)}") from None
+
+
+def _seconds(t0, t_fit) -> dict:
+    return {"fit_seconds": round(time.time() - t_fit, 1), "total_seconds": round(time.time() - t0, 1)}
 
 
 def _build_on(model, base_model, validation, estimator, base_artists):
