@@ -128,7 +128,7 @@ class SimilarityIndex:
         np.save(directory / "vectors.npy", self.vectors)
         self.metadata.to_csv(directory / "metadata.csv", index=False)
         config = {"painter_index": True, "embedding": self.embedding, "index_type": self.index_type,
-                  "feature_spec": self.spec.to_dict()}
+                  "feature_spec": self.spec and self.spec.to_dict()}   # None: a model that reads images
         (directory / "config.json").write_text(json.dumps(config))
         return directory
 
@@ -139,7 +139,8 @@ class SimilarityIndex:
         import faiss
         directory = Path(directory)
         config = _read_index_config(directory)
-        spec = FeatureSpec.from_dict(config["feature_spec"]) if "feature_spec" in config else _FIRST_INDEX_SPEC
+        spec = _FIRST_INDEX_SPEC if "feature_spec" not in config else \
+            config["feature_spec"] and FeatureSpec.from_dict(config["feature_spec"])
         self = cls.__new__(cls)
         self.embedding, self.index_type, self.spec = config["embedding"], config["index_type"], spec
         self.index = _read_part(directory / "index.faiss", lambda p: faiss.read_index(str(p)))

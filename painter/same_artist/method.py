@@ -40,7 +40,7 @@ def _load_methods():
     """Import the method modules (each registers itself); not at package import, so that
     loading and using a saved model never imports the training code."""
     from . import lda  # noqa: F401  (first: the default)
-    from . import bce_head, cosface, metric_learning  # noqa: F401
+    from . import bce_head, cosface, metric_learning, siamese_fit  # noqa: F401
 
 
 def method_names() -> tuple:
@@ -88,7 +88,7 @@ class SameArtistMethod:
         ``spec``: the ``FeatureSpec`` the features come from, for methods that use the layout of
         the feature columns (``lda`` takes the log of the style standard deviations).
         """
-        features, labels = _check_inputs(features, labels, validation)
+        features, labels = self._check_inputs(features, labels, validation)
         self.head_, self.bias_, self.info_ = None, 0.0, {}
         self._fit(features, labels, validation, spec)
         p = self.validation_scores_ = self.score_validation(validation)
@@ -96,6 +96,10 @@ class SameArtistMethod:
         self.validation_ = pair_metrics(validation.same, p, validation.kind, threshold=self.threshold_)
         self._refit(features, labels, validation, spec)
         return self
+
+    @staticmethod
+    def _check_inputs(features, labels, validation):
+        return _check_inputs(features, labels, validation)
 
     def _fit(self, features, labels, validation, spec):
         raise NotImplementedError
@@ -144,9 +148,10 @@ class KerasTraining:
     epoch history in ``backup_dir/history.csv``.
     """
 
-    def fit_callbacks(self, validation, embedder=None):
+    def fit_callbacks(self, validation, embedder=None, append=False):
         """``embedder``: compute ``val_auc`` from its cosine on the validation pairs (else the
-        model's own validation metric named ``auc`` is used)."""
+        model's own validation metric named ``auc`` is used). ``append``: a later phase of the same
+        run, whose epochs continue ``history.csv``."""
         callbacks = [PairAUC(embedder, validation)] if embedder is not None else []
         callbacks += [keras.callbacks.EarlyStopping(monitor="val_auc", mode="max", patience=self.patience,
                                                    restore_best_weights=True)]
@@ -154,7 +159,7 @@ class KerasTraining:
             backup = Path(self.backup_dir) / "backup"
             resuming = backup.is_dir()
             callbacks += [keras.callbacks.BackupAndRestore(str(backup)),
-                          keras.callbacks.CSVLogger(str(Path(self.backup_dir) / "history.csv"), append=resuming)]
+                          keras.callbacks.CSVLogger(str(Path(self.backup_dir) / "history.csv"), append=resuming or append)]
         return callbacks + list(self.callbacks)   # the user's last: they see every log
 
     def _history(self, hist) -> dict:

@@ -65,9 +65,12 @@ def train(data_dir, out_dir, method: str = "lda", spec: FeatureSpec = DEFAULT_FE
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths, labels = load_training_images(data_dir)
-    F, failed = extract_features(paths, spec, progress=progress)
+    if getattr(estimator, "needs_images", False):   # fitted on the paintings themselves: paths, not features
+        F, failed, keep = np.array(paths), {}, np.ones(len(paths), bool)
+    else:
+        F, failed = extract_features(paths, spec, progress=progress)
+        keep = ~np.isnan(F).any(axis=1)
     _report_failed(failed, "training images")
-    keep = ~np.isnan(F).any(axis=1)
     F_fit, y_fit, validation = ValidationPairs.hold_out(F[keep] if not keep.all() else F, labels[keep],
                                                         val_artists=val_artists, seed=seed)
     del F   # the fitting and held-out rows are copies
