@@ -40,17 +40,6 @@ def test_pair_head_on_vectors():
     assert [type(l).__name__ for l in head.layers[2:]] == ["AbsDiff", "Dropout", "Dense"]
 
 
-@pytest.fixture(scope="module")
-def rich_clean(tmp_path_factory):
-    from painter.data.cleaning import clean_kaggle
-    from painter.data.synthetic import make_synthetic_kaggle
-    k = make_synthetic_kaggle(tmp_path_factory.mktemp("k"), n_artists=8, n_test_only=2, paintings_per_artist=20,
-                              size=96, seed=5)
-    out = tmp_path_factory.mktemp("c")
-    clean_kaggle(k, out, size=64, workers=2, progress=False)
-    return out
-
-
 @pytest.mark.parametrize("method", method_names())
 def test_every_method_beats_chance(method, rich_clean, tmp_path):
     epochs = {} if method == "lda" else {"epochs": 8}

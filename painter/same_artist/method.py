@@ -22,7 +22,7 @@ from .calibration import choose_threshold
 from .model import PairModel, predict_rows
 
 __all__ = ["SameArtistMethod", "KerasTraining", "PairAUC", "register", "make_method", "method_class", "method_names",
-           "pair_similarities"]
+           "pair_similarities", "check_labels"]
 
 _REGISTRY: dict = {}
 
@@ -130,14 +130,19 @@ def _check_inputs(features, labels, validation):
     features, labels = np.asarray(features, np.float32), np.asarray(labels)
     if features.ndim != 2 or len(features) != len(labels):
         raise ValueError(f"features must be (n, D) with one label per row, got {features.shape} and {labels.shape}")
-    if len(np.unique(labels)) < 2:
-        raise ValueError("need paintings of at least two artists to fit")
-    if not isinstance(validation, ValidationPairs):
-        raise ValueError("validation must be a painter.data.ValidationPairs")
+    check_labels(labels, validation)
     if validation.features.shape[1:] != features.shape[1:]:
         raise ValueError(f"validation features have {validation.features.shape[1:]} columns, "
                          f"the fitting features {features.shape[1:]}")
     return features, labels
+
+
+def check_labels(labels, validation):
+    """The checks every method's inputs pass: two artists at least, validation pairs."""
+    if len(np.unique(labels)) < 2:
+        raise ValueError("need paintings of at least two artists to fit")
+    if not isinstance(validation, ValidationPairs):
+        raise ValueError("validation must be a painter.data.ValidationPairs")
 
 
 class KerasTraining:

@@ -36,12 +36,12 @@ from tqdm.auto import tqdm
 
 from ..backbones import get_backbone
 from ..cache import file_digest
-from ..data.pairs import ValidationPairs, make_pairs
+from ..data.pairs import make_pairs
 from ..features.extract import image_batches
 from ..features.store import FeatureStore
 from ..layers import ChannelStats
 from .calibration import dot_embedder, fit_calibration
-from .method import KerasTraining, SameArtistMethod, register
+from .method import KerasTraining, SameArtistMethod, check_labels, register
 from .metric_learning import random_triplets
 from .model import PairModel, predict_rows
 from .siamese import ContrastiveModel, TripletModel, build_pair_head, compile_pair_model
@@ -100,10 +100,7 @@ class SiameseFitMethod(KerasTraining, SameArtistMethod):
         paths, labels = np.asarray(paths, dtype=str), np.asarray(labels)
         if paths.ndim != 1 or len(paths) != len(labels):
             raise ValueError(f"siamese fits on image paths (n,) with one label each, got {paths.shape} and {labels.shape}")
-        if len(np.unique(labels)) < 2:
-            raise ValueError("need paintings of at least two artists to fit")
-        if not isinstance(validation, ValidationPairs):
-            raise ValueError("validation must be a painter.data.ValidationPairs (of image paths)")
+        check_labels(labels, validation)
         return paths, labels
 
     # --- fit -----------------------------------------------------------------------------------
@@ -126,9 +123,10 @@ class SiameseFitMethod(KerasTraining, SameArtistMethod):
                               neighbours=_nearest_artists(train_inputs, codes) if self.hard_negatives else None)
         ds = sampler.dataset(train_inputs, self.batch_size, self.image_size)
         with get_strategy().scope():
-            trainer = self._build(tuple(ds.element_spec[0][0].shape[1:]))
+            trainer = self.build_trainer(tuple(ds.element_spec[0][0].shape[1:]))
         trainer(next(iter(ds))[0])   # built, so that BackupAndRestore can load a resumed fit
-        self.info_ = {"history": self._two_phases(trainer, ds, sampler, validation), "cached_maps": self.cached_}
+        self.info_ = {"history": self._two_phases(trainer, ds, sampler, validation), "cached_maps": self.cached_,
+                      "finetuned": self.finetuned_}
         if self.loss != "bce":
             cos = self._pair_scores(validation.i, validation.j)
             self.alpha_, _, self.bias_ = fit_calibration(cos, np.zeros_like(cos), validation.same)
@@ -159,13 +157,12 @@ class SiameseFitMethod(KerasTraining, SameArtistMethod):
         digest = hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:10]
         return f"siamese-maps-{self.backbone}-{self.image_size}-{self.trainable_from}-{crops or 'centre'}-{digest}"
 
-    def _build(self, input_shape):
+    def build_trainer(self, input_shape):
         """The encoder (crop or cached map -> flattened top map, or unit embedding), the bce pair
         head, and the model ``fit`` trains."""
         x_in = keras.Input(input_shape, name="crop_maps" if self.cached_ else "crop")
         x = x_in if self.cached_ else self.bottom_(x_in, training=False)
-        # training=False: BatchNorm keeps its moving statistics while the weights fine-tune
-        m = self.top_(x, training=False)
+        m = self.top_(x, training=False)   # BatchNorm in inference mode (see _two_phases)
         self.bottom_.trainable = self.top_.trainable = False
         if self.loss == "bce":
             self.encoder_ = keras.Model(x_in, keras.layers.Flatten(name="map")(m), name="encoder")
@@ -187,7 +184,7 @@ class SiameseFitMethod(KerasTraining, SameArtistMethod):
         interrupted fine-tuning resumes there (with its own optimizer state from the backup)."""
         marker = Path(self.backup_dir) / "head_phase.npz" if self.backup_dir is not None else None
         monitor = _ValidationAUC(self, validation)
-        history, best_head = {}, -np.inf
+        history, best_head, self.finetuned_ = {}, -np.inf, False
         if marker is not None and marker.is_file():
             with np.load(marker) as saved:
                 trainer.set_weights([saved[f"arr_{k}"] for k in range(len(saved.files))])
@@ -200,7 +197,7 @@ class SiameseFitMethod(KerasTraining, SameArtistMethod):
                 np.savez(marker, *trainer.get_weights())
         if self.epochs_finetune:
             head_weights = trainer.get_weights()
-            self.top_.trainable = True
+            self.unfreeze()
             if self.loss == "bce":
                 compile_pair_model(trainer, self.finetune_learning_rate)
             else:
@@ -208,11 +205,21 @@ class SiameseFitMethod(KerasTraining, SameArtistMethod):
             hist = trainer.fit(ds, initial_epoch=self.epochs_head, epochs=self.epochs_head + self.epochs_finetune,
                                verbose=2, callbacks=[sampler, monitor] + self.fit_callbacks(validation, append=True))
             history = {k: history.get(k, []) + v for k, v in self._history(hist).items()}
-            if max(hist.history.get("val_auc", [-np.inf])) < best_head:   # fine-tuning did not help: keep the head's
+            self.finetuned_ = max(hist.history.get("val_auc", [-np.inf])) >= best_head
+            if not self.finetuned_:   # fine-tuning did not beat the head phase on validation: keep the head's
                 trainer.set_weights(head_weights)
         if marker is not None:
             marker.unlink(missing_ok=True)
         return history
+
+    def unfreeze(self):
+        """The second phase: the stages from ``trainable_from`` on train, their BatchNorm layers do not.
+        Keras 3 passes fit's ``training=True`` down into nested models over the ``training=False``
+        they were called with; a frozen BatchNormalization layer always runs in inference mode."""
+        self.top_.trainable = True
+        for layer in self.top_.layers:
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.trainable = False
 
     # --- scoring -------------------------------------------------------------------------------
     def _pair_scores(self, i, j):
