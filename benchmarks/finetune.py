@@ -13,6 +13,9 @@ their validation pairs; each in its own process, so its peak memory is its own):
 * ``lda-lite0``: ``lda`` on Lite0's ImageNet weights (the same backbone before fine-tuning)
 * ``lda``: today's default (Lite0 + Lite1, ImageNet)
 
+``siamese:triplet`` / ``lda-learned:triplet``: the same with the siamese method's ``loss="triplet"``
+(or ``contrastive``).
+
 With fewer artists, a folder-per-artist copy of their training paintings (symlinks) is made under
 ``--out``, and test pairs involving a left-out training artist are dropped: "seen" then means the
 chosen artists, "unseen" pbn_dev's test-only artists.
@@ -59,10 +62,12 @@ def run_one(args):
     data = Path(args.data)
     out = Path(args.out) / str(args.artists)
     train_dir, left_out = subset(data, args.artists, Path(args.out))
-    kwargs = {"siamese": dict(method="siamese", **json.loads(args.siamese)),
-              "lda-learned": dict(spec=FeatureSpec("efficientnet_lite0", weights=str(out / "siamese" / "backbone.weights.h5"))),
+    name, _, loss = args.run.partition(":")      # siamese:triplet = the siamese method with loss="triplet"
+    tuned = out / ("siamese" + (f":{loss}" if loss else "")) / "backbone.weights.h5"
+    kwargs = {"siamese": dict(method="siamese", **json.loads(args.siamese), **({"loss": loss} if loss else {})),
+              "lda-learned": dict(spec=FeatureSpec("efficientnet_lite0", weights=str(tuned))),
               "lda-lite0": dict(spec=FeatureSpec("efficientnet_lite0")),
-              "lda": {}}[args.run]
+              "lda": {}}[name]
     t = time.time()
     model = train(train_dir, out / args.run, progress=False, **kwargs)
     t_train = time.time() - t
@@ -103,9 +108,12 @@ def main():
         for method in args.methods.split(","):
             cmd = [sys.executable, __file__, "--run", method, "--artists", n, "--data", args.data, "--out", args.out,
                    "--siamese", args.siamese]
-            lines = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True).stdout.splitlines()
-            rows.append(json.loads(lines[-1]))
-            print(lines[-1], flush=True)
+            with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) as child:
+                for line in child.stdout:      # the child's log, as it goes
+                    print(line, end="", flush=True)
+            if child.returncode:
+                sys.exit(f"{' '.join(cmd)} failed")
+            rows.append(json.loads(line))
     table = pd.DataFrame(rows)
     Path(args.out).mkdir(parents=True, exist_ok=True)
     table.to_csv(Path(args.out) / "results.csv", index=False)

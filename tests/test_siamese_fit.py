@@ -142,3 +142,14 @@ def test_siamese_refuses_bad_hyperparameters():
         from painter.backbones import get_backbone
         from painter.same_artist.siamese_fit import split_backbone
         split_backbone(get_backbone("efficientnet_lite0", None, (None, None, 3)), "block99")
+
+
+def test_cli_hands_the_siamese_options_to_the_method(monkeypatch):
+    import painter.same_artist.training as training
+    from painter.cli import build_parser
+    seen = {}
+    monkeypatch.setattr(training, "train", lambda data_dir, out, **kwargs: seen.update(kwargs))
+    args = build_parser().parse_args(["train", "d", "--out", "o", "--method", "siamese", "--image-size", "64",
+                                      "--trainable-from", "block15", "--loss", "triplet"])
+    args.func(args)
+    assert (seen["method"], seen["image_size"], seen["trainable_from"], seen["loss"]) == ("siamese", 64, "block15", "triplet")
