@@ -11,6 +11,7 @@ from painter.same_artist.model import PairModel
 from painter.same_artist.predict import predict_pair
 from painter.same_artist.siamese_fit import PairSampler, frozen_maps
 from painter.same_artist.training import load_training_images, train
+from tests.callbacks import Interrupt
 
 SMALL = dict(image_size=64, pairs_per_epoch=256, batch_size=32, crops_per_image=3)
 
@@ -93,16 +94,6 @@ def test_fine_tuning_leaves_batchnorm_statistics_alone(rich_clean):
     assert not np.array_equal(before[1], np.array(conv.kernel))      # the backbone did train
 
 
-class _Interrupt(keras.callbacks.Callback):
-    def __init__(self, after):
-        super().__init__()
-        self.after = after
-
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch + 1 == self.after:
-            raise KeyboardInterrupt
-
-
 class _Steps(keras.callbacks.Callback):
     def __init__(self, steps, key):
         super().__init__()
@@ -116,7 +107,7 @@ def test_interrupted_fine_tuning_resumes_and_a_finished_folder_starts_afresh(ric
     run = dict(method="siamese", progress=False, epochs_head=1, epochs_finetune=2, patience=5, **SMALL)
     steps = {}
     with pytest.raises(KeyboardInterrupt):     # stopped after the first fine-tuning epoch
-        train(rich_clean, tmp_path / "a", callbacks=[_Interrupt(2)], **run)
+        train(rich_clean, tmp_path / "a", callbacks=[Interrupt(2)], **run)
     assert (tmp_path / "a" / "backup").is_dir() and (tmp_path / "a" / "head_phase.npz").is_file()
     train(rich_clean, tmp_path / "a", callbacks=[_Steps(steps, "resumed")], **run)
     assert pd.read_csv(tmp_path / "a" / "history.csv")["epoch"].tolist() == [0, 1, 2]

@@ -4,7 +4,8 @@
     training.train  -> method.make_method(name).fit(...)  -> model.PairModel.save(dir)
     predict.predict_pair / submit.submit  <- model.PairModel.load(dir)
 
-Methods: ``lda`` (default), ``cosface``, ``bce`` (seed 001's head), ``contrastive``, ``triplet``.
+Methods: ``lda`` (default), ``cosface``, ``bce`` (seed 001's head), ``contrastive``, ``triplet``, ``siamese``
+(seed 001's network fitted end to end on the paintings).
 """
 from .method import SameArtistMethod, make_method, method_class, method_names
 from .model import ModelFolderError, PairModel

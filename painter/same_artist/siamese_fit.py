@@ -180,7 +180,7 @@ class SiameseFitMethod(KerasTraining, SameArtistMethod):
 
     def _two_phases(self, trainer, ds, sampler, validation):
         """Head (backbone frozen), then fine-tuning from ``trainable_from``: two ``fit`` calls of one
-        run. A finished head phase leaves ``head_phase.weights.h5`` until the run ends, so an
+        run. A finished head phase leaves ``head_phase.npz`` until the run ends, so an
         interrupted fine-tuning resumes there (with its own optimizer state from the backup)."""
         marker = Path(self.backup_dir) / "head_phase.npz" if self.backup_dir is not None else None
         monitor = _ValidationAUC(self, validation)
