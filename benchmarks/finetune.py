@@ -117,7 +117,10 @@ def main():
     table = pd.DataFrame(rows)
     Path(args.out).mkdir(parents=True, exist_ok=True)
     table.to_csv(Path(args.out) / "results.csv", index=False)
-    print(table.to_markdown(index=False, floatfmt=".3f"))
+    try:
+        print(table.to_markdown(index=False, floatfmt=".3f"))
+    except ImportError:  # pandas needs the optional tabulate package for markdown
+        print(table.to_string(index=False))
 
 
 if __name__ == "__main__":
