@@ -144,3 +144,12 @@ def test_cli_hands_the_siamese_options_to_the_method(monkeypatch):
                                       "--trainable-from", "block15", "--loss", "triplet"])
     args.func(args)
     assert (seen["method"], seen["image_size"], seen["trainable_from"], seen["loss"]) == ("siamese", 64, "block15", "triplet")
+
+
+def test_similar_painting_search_with_the_fitted_network(fitted, rich_clean, tmp_path):
+    from painter.search import SimilarityIndex, build_index_from_data
+    out, _ = fitted
+    build_index_from_data(rich_clean, tmp_path / "idx", embedding=str(out), progress=False)
+    index = SimilarityIndex.load(tmp_path / "idx")
+    query = index.metadata["file"][0]
+    assert len(index.query_file(query, k=3)) == 3
