@@ -48,7 +48,10 @@ def _cmd_clean(a):
 def _cmd_train(a):
     from .same_artist.training import train
     # only the hyperparameters given: each method refuses the ones it does not have
-    params = {k: v for k, v in (("epochs", a.epochs), ("pca_dim", a.pca_dim), ("log_std", a.log_std)) if v is not None}
+    params = {k: v for k, v in (("epochs", a.epochs), ("pca_dim", a.pca_dim), ("log_std", a.log_std),
+                                ("trainable_from", a.trainable_from), ("loss", a.loss)) if v is not None}
+    if a.method == "siamese":   # fitted on the paintings: the backbone and crop size are its own
+        params.update({k: v for k, v in (("backbone", a.backbone), ("image_size", a.image_size)) if v is not None})
     train(a.data_dir, a.out, method=a.method, spec=_spec(a), also=a.also, base=a.base, seed=a.seed,
           val_artists=a.val_artists, progress=_progress(), **params)
 
@@ -169,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True)
     s.add_argument("--method", default="lda",
                    help="lda (default: style statistics, LDA + nearest-class-mean artist profiles), cosface, "
-                        "bce (seed Siamese head), contrastive, triplet")
+                        "bce (seed Siamese head), contrastive, triplet, siamese (seed network fitted end to end)")
     s.add_argument("--backbone", default=None,
                    help="backbone, or several joined by '+' (features concatenated); "
                         "default: efficientnet_lite0+efficientnet_lite1")
@@ -184,6 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-log-std", dest="log_std", action="store_false", default=None,
                    help="lda: use the style standard deviations as they are, not their log")
     s.add_argument("--pca-dim", type=int, default=None, help="lda: PCA whitening dimensions before LDA (default 384)")
+    s.add_argument("--trainable-from", default=None, help="siamese: first layer or block fine-tuned (default block11)")
+    s.add_argument("--loss", default=None, help="siamese: bce (default), contrastive or triplet")
     s.set_defaults(func=_cmd_train)
 
     s = sub.add_parser("submit", help="score every pair of submission_info.csv")

@@ -131,7 +131,7 @@ class SimilarityIndex:
         np.save(directory / "vectors.npy", self.vectors)
         self.metadata.to_csv(directory / "metadata.csv", index=False)
         config = {"painter_index": True, "embedding": self.embedding, "index_type": self.index_type,
-                  "feature_spec": self.spec.to_dict()}
+                  "feature_spec": self.spec and self.spec.to_dict()}   # None: a model that reads images
         (directory / "config.json").write_text(json.dumps(config))
         return directory
 

@@ -32,3 +32,15 @@ def clean_dir(kaggle_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("clean")
     clean_kaggle(kaggle_dir, out, size=64, workers=2, progress=False)
     return out
+
+
+@pytest.fixture(scope="session")
+def rich_clean(tmp_path_factory):
+    """Eight artists of twenty 64 px paintings: enough for the same-artist methods to learn."""
+    from painter.data.cleaning import clean_kaggle
+    from painter.data.synthetic import make_synthetic_kaggle
+    k = make_synthetic_kaggle(tmp_path_factory.mktemp("k"), n_artists=8, n_test_only=2, paintings_per_artist=20,
+                              size=96, seed=5)
+    out = tmp_path_factory.mktemp("c")
+    clean_kaggle(k, out, size=64, workers=2, progress=False)
+    return out

@@ -33,6 +33,7 @@ def test_notebooks_run_top_to_bottom(kaggle_dir, tmp_path):
     last = "".join(o.get("text", "") for o in nb.cells[-1]["outputs"])
     assert "P(same artist) =" in last
     assert (tmp_path / "models_1" / "nb" / "plots" / "roc.png").is_file()
+    assert (tmp_path / "models_1" / "siamese" / "plots" / "history.png").is_file()   # the end-to-end fit's curves
     for target in ("artist", "style", "genre"):
         assert (tmp_path / "models_1" / "classifiers" / target / "outliers.csv").is_file()
     assert (tmp_path / "models_1" / "classifiers" / "style" / "confusion.png").is_file()

@@ -58,6 +58,8 @@ save("ProjectCode.ipynb", [
          "METHOD = os.environ.get('PAINTER_METHOD', 'lda')           # lda | cosface | bce | contrastive | triplet\n"
          "BACKBONE = os.environ.get('PAINTER_BACKBONE', 'efficientnet_lite0+efficientnet_lite1')  # or 'resnet50' with internet\n"
          "IMAGE_SIZE = int(os.environ['PAINTER_IMAGE_SIZE']) if 'PAINTER_IMAGE_SIZE' in os.environ else None\n"
+         "# the seed's Siamese network fitted end to end: 'full' run, 'short' CPU check, 'auto' = full with a GPU\n"
+         "SIAMESE_FIT = os.environ.get('PAINTER_SIAMESE_FIT', 'auto')\n"
          "PLOTS = MODEL_DIR / 'plots'"),
     code("import numpy as np\n"
          "import painter\n"
@@ -65,7 +67,6 @@ save("ProjectCode.ipynb", [
          "import_tensorflow_quietly()   # TensorFlow's C++ start-up lines stay out of the notebook\n"
          "from painter.features import FeatureSpec\n"
          "from painter.same_artist.training import train\n"
-         "from painter.same_artist.siamese import build_siamese\n"
          "from painter import metrics, plots\n"
          "from IPython.display import Image, display"),
     md("## Data: balanced, split, paired (seed 001's helpers)"),
@@ -76,10 +77,22 @@ save("ProjectCode.ipynb", [
          "      f'artist-disjoint split {len(tr)}/{len(va)}/{len(te)}')\n"
          "(a, b), y = next(iter(painter.datagenerator(tr, DATA_DIR / 'train', batch_size=8, image_size=96)))\n"
          "print('one batch:', a.shape, b.shape, 'labels', y.numpy())"),
-    md("## The seed's Siamese network\nShared backbone, |A−B|, GlobalMaxPooling2D, Dropout, sigmoid. "
-       "On a GPU it is trained end to end with `datagenerator`; on a CPU `painter.train` embeds each image once and trains on cached features."),
-    code("siamese = build_siamese('efficientnet_lite0', image_size=96)\n"
-         "siamese.get_layer('pair_head').summary()"),
+    md("## The seed's Siamese network, fitted end to end\n"
+       "Shared backbone, |A−B|, GlobalMaxPooling2D, Dropout, sigmoid, binary cross-entropy (`method='siamese'`; "
+       "`loss='contrastive'` or `'triplet'` for seeds 000 / 002). Fresh random balanced pairs every epoch, random "
+       "crops and flips (none at evaluation), the head first with the backbone frozen, then the top stages "
+       "(`trainable_from`) at a lower learning rate with BatchNorm in inference mode; early stopping on the "
+       "validation pairs' ROC AUC. On a CPU the frozen lower stages' maps of a few crops per painting are cached once. "
+       "Without a GPU this cell runs a short check (64 px, a few steps); `SIAMESE_FIT = 'full'` runs the real fit."),
+    code("import tensorflow as tf\n"
+         "full = SIAMESE_FIT == 'full' or (SIAMESE_FIT == 'auto' and bool(tf.config.list_logical_devices('GPU')))\n"
+         "short = dict(image_size=64, epochs_head=1, epochs_finetune=1, pairs_per_epoch=256, crops_per_image=2)\n"
+         "SIAMESE_DIR = MODEL_DIR.parent / 'siamese'\n"
+         "siamese = train(DATA_DIR, SIAMESE_DIR, method='siamese', progress=False, **({} if full else short))\n"
+         "display(Image(filename=str(plots.plot_history(SIAMESE_DIR / 'history.csv', SIAMESE_DIR / 'plots' / 'history.png'))))\n"
+         "sv = np.load(SIAMESE_DIR / 'validation_pairs.npz', allow_pickle=False)\n"
+         "print(metrics.pair_metrics(sv['same'], sv['p'], sv['kind'], threshold=siamese.threshold))\n"
+         "display(Image(filename=str(plots.plot_roc(sv['same'], sv['p'], sv['kind'], SIAMESE_DIR / 'plots' / 'roc.png'))))"),
     md("## Train (early stopping on validation AUC; held-out artists give the unseen-artist figures)"),
     code("SPEC = FeatureSpec(BACKBONE, IMAGE_SIZE)\n"
          "model = train(DATA_DIR, MODEL_DIR, method=METHOD, spec=SPEC)\n"

@@ -80,12 +80,14 @@ class FeatureSpec:
 DEFAULT_FEATURES = FeatureSpec()
 
 
-def read_spec(config: dict, path, error, hint: str, default=None) -> FeatureSpec:
+def read_spec(config: dict, path, error, hint: str, default=None) -> FeatureSpec | None:
     """The ``feature_spec`` of the config file ``path`` of a painter folder (``default``, when
     given, for a file without one), or ``error`` naming the file and what to do (``hint``): e.g.
     a file written by a newer painter, with fields this one does not know."""
     if default is not None and "feature_spec" not in config:
         return default
+    if "feature_spec" in config and config["feature_spec"] is None:
+        return None   # a model fitted end to end reads the images themselves (method siamese)
     try:
         return FeatureSpec.from_dict(config["feature_spec"])
     except (KeyError, TypeError, ValueError, BackboneError) as e:

@@ -22,7 +22,7 @@ from .calibration import choose_threshold
 from .model import PairModel, predict_rows
 
 __all__ = ["SameArtistMethod", "KerasTraining", "PairAUC", "register", "make_method", "method_class", "method_names",
-           "pair_similarities"]
+           "pair_similarities", "check_labels"]
 
 _REGISTRY: dict = {}
 
@@ -40,7 +40,7 @@ def _load_methods():
     """Import the method modules (each registers itself); not at package import, so that
     loading and using a saved model never imports the training code."""
     from . import lda  # noqa: F401  (first: the default)
-    from . import bce_head, cosface, metric_learning  # noqa: F401
+    from . import bce_head, cosface, metric_learning, siamese_fit  # noqa: F401
 
 
 def method_names() -> tuple:
@@ -88,7 +88,7 @@ class SameArtistMethod:
         ``spec``: the ``FeatureSpec`` the features come from, for methods that use the layout of
         the feature columns (``lda`` takes the log of the style standard deviations).
         """
-        features, labels = _check_inputs(features, labels, validation)
+        features, labels = self._check_inputs(features, labels, validation)
         self.head_, self.bias_, self.info_ = None, 0.0, {}
         self._fit(features, labels, validation, spec)
         p = self.validation_scores_ = self.score_validation(validation)
@@ -96,6 +96,10 @@ class SameArtistMethod:
         self.validation_ = pair_metrics(validation.same, p, validation.kind, threshold=self.threshold_)
         self._refit(features, labels, validation, spec)
         return self
+
+    @staticmethod
+    def _check_inputs(features, labels, validation):
+        return _check_inputs(features, labels, validation)
 
     def _fit(self, features, labels, validation, spec):
         raise NotImplementedError
@@ -126,14 +130,19 @@ def _check_inputs(features, labels, validation):
     features, labels = np.asarray(features, np.float32), np.asarray(labels)
     if features.ndim != 2 or len(features) != len(labels):
         raise ValueError(f"features must be (n, D) with one label per row, got {features.shape} and {labels.shape}")
-    if len(np.unique(labels)) < 2:
-        raise ValueError("need paintings of at least two artists to fit")
-    if not isinstance(validation, ValidationPairs):
-        raise ValueError("validation must be a painter.data.ValidationPairs")
+    check_labels(labels, validation)
     if validation.features.shape[1:] != features.shape[1:]:
         raise ValueError(f"validation features have {validation.features.shape[1:]} columns, "
                          f"the fitting features {features.shape[1:]}")
     return features, labels
+
+
+def check_labels(labels, validation):
+    """The checks every method's inputs pass: two artists at least, validation pairs."""
+    if len(np.unique(labels)) < 2:
+        raise ValueError("need paintings of at least two artists to fit")
+    if not isinstance(validation, ValidationPairs):
+        raise ValueError("validation must be a painter.data.ValidationPairs")
 
 
 class KerasTraining:
@@ -144,9 +153,10 @@ class KerasTraining:
     epoch history in ``backup_dir/history.csv``.
     """
 
-    def fit_callbacks(self, validation, embedder=None):
+    def fit_callbacks(self, validation, embedder=None, append=False):
         """``embedder``: compute ``val_auc`` from its cosine on the validation pairs (else the
-        model's own validation metric named ``auc`` is used)."""
+        model's own validation metric named ``auc`` is used). ``append``: a later phase of the same
+        run, whose epochs continue ``history.csv``."""
         callbacks = [PairAUC(embedder, validation)] if embedder is not None else []
         callbacks += [keras.callbacks.EarlyStopping(monitor="val_auc", mode="max", patience=self.patience,
                                                    restore_best_weights=True)]
@@ -154,7 +164,7 @@ class KerasTraining:
             backup = Path(self.backup_dir) / "backup"
             resuming = backup.is_dir()
             callbacks += [keras.callbacks.BackupAndRestore(str(backup)),
-                          keras.callbacks.CSVLogger(str(Path(self.backup_dir) / "history.csv"), append=resuming)]
+                          keras.callbacks.CSVLogger(str(Path(self.backup_dir) / "history.csv"), append=resuming or append)]
         return callbacks + list(self.callbacks)   # the user's last: they see every log
 
     def _history(self, hist) -> dict:

@@ -11,7 +11,7 @@ from .method import KerasTraining, SameArtistMethod, pair_similarities, register
 from .bce_head import gather_dataset
 from .siamese import ContrastiveModel, TripletModel, build_embedding_net
 
-__all__ = ["ContrastiveMethod", "TripletMethod"]
+__all__ = ["ContrastiveMethod", "TripletMethod", "random_triplets"]
 
 
 class _MetricLearning(KerasTraining, SameArtistMethod):
@@ -67,9 +67,15 @@ class TripletMethod(_MetricLearning):
     default_margin, trainer_class = 0.3, TripletModel
 
     def _batches(self, y):
-        a, p, _ = make_pairs(y, self.pairs_per_image * len(y), seed=self.seed, positive_fraction=1.0)
-        rng = np.random.default_rng(self.seed)
-        n = rng.integers(0, len(y), len(a))
-        while (bad := y[n] == y[a]).any():
-            n[bad] = rng.integers(0, len(y), int(bad.sum()))
-        return a, p, n, np.zeros(len(a), np.float32)
+        return (*random_triplets(y, self.pairs_per_image * len(y), self.seed), np.zeros(self.pairs_per_image * len(y), np.float32))
+
+
+def random_triplets(y, n, seed):
+    """``(anchor, positive, negative)`` index arrays of ``n`` triplets: a random same-label pair and
+    a random painting of another label."""
+    a, p, _ = make_pairs(y, n, seed=seed, positive_fraction=1.0)
+    rng = np.random.default_rng(seed)
+    neg = rng.integers(0, len(y), len(a))
+    while (bad := y[neg] == y[a]).any():
+        neg[bad] = rng.integers(0, len(y), int(bad.sum()))
+    return a, p, neg

@@ -10,6 +10,9 @@ Two scorer kinds:
 * ``"head"``: a Keras pair head ``(z_a, z_b) -> P`` (the seed's |A−B| head), run on gathered
   rows chunk by chunk.
 
+A model fitted end to end on the paintings (``siamese``) has no feature spec (``spec`` None):
+its embedder reads the images itself, ``(batch, S, S, 3)`` RGB 0..255.
+
 Folder layout: ``config.json`` (feature spec, method, scorer, threshold, metrics),
 ``embedder.keras`` and, for ``"head"``, ``pair_head.keras``.
 """
@@ -56,7 +59,7 @@ def predict_rows(model, X, batch_size: int = 4096):
 class PairModel:
     """Load with ``PairModel.load(dir)``; see the module docstring."""
 
-    def __init__(self, spec: FeatureSpec, embedder, scorer: str = "dot", bias: float = 0.0, head=None,
+    def __init__(self, spec: FeatureSpec | None, embedder, scorer: str = "dot", bias: float = 0.0, head=None,
                  threshold: float = 0.5, method: str = "", info: dict | None = None):
         if scorer not in ("dot", "head"):
             raise ValueError(f"scorer must be 'dot' or 'head', got {scorer!r}")
@@ -79,8 +82,26 @@ class PairModel:
 
     def embed_files(self, paths, cache: bool = True, progress: bool = True):
         """Embed image files: returns ``(Z (N, E), failed {path: reason})``."""
+        if self.spec is None:
+            return self._embed_images(paths, progress)
         feats, failed = extract_features(paths, self.spec, cache=cache, progress=progress)
         return self.embed_features(feats), failed
+
+    def _embed_images(self, paths, progress):
+        """The embedder on the decoded images themselves (no feature cache): NaN rows for the
+        unusable ones."""
+        from tqdm.auto import tqdm
+
+        from ..features.extract import predict_images
+        paths = [str(p) for p in paths]
+        z, failed = [], {}
+        for _, out, bad in tqdm(predict_images(self.embedder, paths, int(self.embedder.input_shape[1])),
+                                total=-(-len(paths) // 32), desc="embed", unit="batch", disable=not progress):
+            z.append(out.reshape(len(out), -1).astype(np.float32, copy=False))
+            failed.update(bad)
+        z = np.concatenate(z) if z else np.zeros((0, int(np.prod(self.embedder.output_shape[1:]))), np.float32)
+        z[[k for k, p in enumerate(paths) if p in failed]] = np.nan
+        return z, failed
 
     # --- per pair ----------------------------------------------------------------------------
     def score(self, za: np.ndarray, zb: np.ndarray) -> np.ndarray:
@@ -119,7 +140,7 @@ class PairModel:
         if self.head is not None:
             self.head.save(directory / "pair_head.keras")
         config = {"painter_model": "same_artist", "painter_version": __version__,
-                  "feature_spec": self.spec.to_dict(), "scorer": self.scorer, "bias": self.bias,
+                  "feature_spec": self.spec and self.spec.to_dict(), "scorer": self.scorer, "bias": self.bias,
                   "threshold": self.threshold, "method": self.method, "info": self.info}
         (directory / "config.json").write_text(json.dumps(config, indent=2, default=float))
         return directory
@@ -136,7 +157,8 @@ class PairModel:
         directory = Path(directory)
         config = read_model_config(directory)
         spec = read_spec(config, directory / "config.json", ModelFolderError, _RETRAIN)
-        embedder = _load_keras(directory / "embedder.keras", exported and config["scorer"] == "dot")
+        # a model reading features runs its embedder exported; one reading images (siamese) in Keras
+        embedder = _load_keras(directory / "embedder.keras", exported and config["scorer"] == "dot" and spec is not None)
         head = _load_keras(directory / "pair_head.keras") if config["scorer"] == "head" else None
         model = cls(spec, embedder, config["scorer"], config["bias"], head, config["threshold"],
                     config.get("method", ""), config.get("info"))

@@ -87,12 +87,13 @@ def train(data_dir, out_dir, method: str = "lda", spec: FeatureSpec = DEFAULT_FE
     estimator = make_method(method, **method_params)   # refuses unknown methods and parameters first
     if not 0 < val_artists < 1:
         raise ValueError(f"val_artists must be between 0 and 1, got {val_artists}")
-    base_model = resolve_base(base, spec)
+    images_only = getattr(estimator, "needs_images", False)   # fitted on the paintings themselves
+    base_model = None if images_only else resolve_base(base, spec)
     out_dir = check_out_folder(out_dir, "same-artist model")
     paths, labels = load_training_images([data_dir, *also])
-    F, failed = extract_features(paths, spec, progress=progress)
+    F, failed = (np.array(paths), {}) if images_only else extract_features(paths, spec, progress=progress)
     _report_failed(failed, "training images")
-    keep = ~np.isnan(F).any(axis=1)
+    keep = np.ones(len(paths), bool) if images_only else ~np.isnan(F).any(axis=1)
     if not keep.any():
         raise no_usable_images(data_dir, failed, "training images")
     paths, labels = np.array(paths)[keep], labels[keep]

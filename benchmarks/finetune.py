@@ -1,0 +1,127 @@
+"""Learning from pixels against frozen features, on pbn_dev's test pairs, with 175 / 70 / 30 training artists.
+
+    python benchmarks/finetune.py [--artists 175,70,30] [--methods siamese,lda-learned,lda-lite0,lda]
+                                  [--data ../main/runs/pbn_clean] [--siamese '{"epochs_finetune": 8}']
+
+Methods (each trained on the training paintings of the chosen artists only; every choice made on
+their validation pairs; each in its own process, so its peak memory is its own):
+
+* ``siamese``: seed 001's Siamese network fitted end to end (``method="siamese"``)
+* ``lda-learned``: ``lda`` on the style features of the backbone that run fine-tuned. The same
+  split (seed, ``val_artists``) holds out the same artists, so the backbone never saw the
+  validation artists, nor any test painting or test-only artist
+* ``lda-lite0``: ``lda`` on Lite0's ImageNet weights (the same backbone before fine-tuning)
+* ``lda``: today's default (Lite0 + Lite1, ImageNet)
+
+``siamese:triplet`` / ``lda-learned:triplet``: the same with the siamese method's ``loss="triplet"``
+(or ``contrastive``).
+
+With fewer artists, a folder-per-artist copy of their training paintings (symlinks) is made under
+``--out``, and test pairs involving a left-out training artist are dropped: "seen" then means the
+chosen artists, "unseen" pbn_dev's test-only artists.
+"""
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from shared_data import PBN_DEV, RUNS, clean_pbn_dev
+
+METHODS = "siamese,lda-learned,lda-lite0,lda"
+
+
+def subset(data, n_artists, out, seed=0):
+    """``data`` itself for all its training artists, else a folder-per-artist tree of ``n`` of them."""
+    info = pd.read_csv(data / "all_data_info.csv")
+    train = info[info["in_train"] & info["new_filename"].map(lambda f: (data / "train" / f).is_file())]
+    artists = np.sort(train["artist"].unique())
+    if n_artists >= len(artists):
+        return data, set()
+    chosen = set(np.random.default_rng(seed).choice(artists, n_artists, replace=False))
+    root = out / f"pbn_{n_artists}"
+    for row in train[train["artist"].isin(chosen)].itertuples():
+        link = root / row.artist.replace("/", "_") / row.new_filename
+        if not link.exists():
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to((data / "train" / row.new_filename).resolve())
+    return root, set(artists) - chosen
+
+
+def run_one(args):
+    """Train, submit and score one method; print one JSON row."""
+    from painter.features import FeatureSpec
+    from painter.metrics import pair_metrics
+    from painter.same_artist.submit import submit
+    from painter.same_artist.training import train
+    data = Path(args.data)
+    out = Path(args.out) / str(args.artists)
+    train_dir, left_out = subset(data, args.artists, Path(args.out))
+    name, _, loss = args.run.partition(":")      # siamese:triplet = the siamese method with loss="triplet"
+    tuned = out / ("siamese" + (f":{loss}" if loss else "")) / "backbone.weights.h5"
+    kwargs = {"siamese": dict(method="siamese", **json.loads(args.siamese), **({"loss": loss} if loss else {})),
+              "lda-learned": dict(spec=FeatureSpec("efficientnet_lite0", weights=str(tuned))),
+              "lda-lite0": dict(spec=FeatureSpec("efficientnet_lite0")),
+              "lda": {}}[name]
+    t = time.time()
+    model = train(train_dir, out / args.run, progress=False, **kwargs)
+    t_train = time.time() - t
+    t = time.time()
+    submit(out / args.run, data, data / "submission_info.csv", out / args.run / "submission.csv", progress=False)
+    t_submit = time.time() - t
+    sol = pd.read_csv(PBN_DEV / "solution_painter.csv")
+    sub = pd.read_csv(out / args.run / "submission.csv")
+    pairs = pd.read_csv(data / "submission_info.csv")
+    artist = pd.read_csv(data / "all_data_info.csv").set_index("new_filename")["artist"]
+    keep = ~(pairs["image1"].map(artist).isin(left_out) | pairs["image2"].map(artist).isin(left_out)).to_numpy()
+    m = pair_metrics(sol.sameArtist[keep], sub.sameArtist[keep], sol.pairKind[keep], threshold=model.threshold)
+    v = model.info["validation"]
+    print(json.dumps({"artists": args.artists, "method": args.run, "seen AUC": m["seen"]["auc"],
+                      "unseen AUC": m["unseen"]["auc"], "seen acc": m["seen"]["accuracy"],
+                      "unseen acc": m["unseen"]["accuracy"], "val seen AUC": v["seen"]["auc"],
+                      "val unseen AUC": v["unseen"]["auc"], "train s": round(t_train, 1),
+                      "submit s": round(t_submit, 1), "test pairs": int(keep.sum()),
+                      "peak MB": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}), flush=True)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--artists", default="175,70,30")
+    p.add_argument("--methods", default=METHODS)
+    p.add_argument("--data", default=str(RUNS / "pbn_clean"))
+    p.add_argument("--out", default=str(RUNS / "finetune"))
+    p.add_argument("--siamese", default="{}", help="the siamese method's hyperparameters, as JSON")
+    p.add_argument("--run", default=None, help=argparse.SUPPRESS)   # one method in this process
+    args = p.parse_args()
+    if args.run:
+        args.artists = int(args.artists)
+        return run_one(args)
+    if not (Path(args.data) / "all_data_info.csv").is_file():
+        clean_pbn_dev(args.data)
+    rows = []
+    for n in args.artists.split(","):
+        for method in args.methods.split(","):
+            cmd = [sys.executable, __file__, "--run", method, "--artists", n, "--data", args.data, "--out", args.out,
+                   "--siamese", args.siamese]
+            with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) as child:
+                for line in child.stdout:      # the child's log, as it goes
+                    print(line, end="", flush=True)
+            if child.returncode:
+                sys.exit(f"{' '.join(cmd)} failed")
+            rows.append(json.loads(line))
+    table = pd.DataFrame(rows)
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    table.to_csv(Path(args.out) / "results.csv", index=False)
+    try:
+        print(table.to_markdown(index=False, floatfmt=".3f"))
+    except ImportError:  # pandas needs the optional tabulate package for markdown
+        print(table.to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()

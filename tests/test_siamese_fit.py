@@ -1,0 +1,155 @@
+"""``siamese``: seed 001's network fitted end to end (tiny synthetic paintings, 64 px crops)."""
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+from painter.data.pairs import ValidationPairs
+from painter.features import FeatureSpec, extract_features
+from painter.same_artist import make_method
+from painter.same_artist.model import PairModel
+from painter.same_artist.predict import predict_pair
+from painter.same_artist.siamese_fit import PairSampler, frozen_maps
+from painter.same_artist.training import load_training_images, train
+from tests.callbacks import Interrupt
+
+SMALL = dict(image_size=64, pairs_per_epoch=256, batch_size=32, crops_per_image=3)
+
+
+@pytest.fixture(scope="module")
+def fitted(rich_clean, tmp_path_factory):
+    out = tmp_path_factory.mktemp("siamese")
+    model = train(rich_clean, out, method="siamese", val_artists=0.25, progress=False, epochs_head=2, epochs_finetune=1,
+                  **{**SMALL, "pairs_per_epoch": 512})
+    return out, model
+
+
+def test_end_to_end_fit_beats_chance_and_is_a_pair_model(fitted, rich_clean):
+    out, model = fitted
+    assert model.info["validation"]["all"]["auc"] > 0.6, model.info["validation"]
+    history = pd.read_csv(out / "history.csv")
+    assert history["epoch"].tolist() == [0, 1, 2] and {"val_auc", "auc", "loss"} <= set(history.columns)
+    loaded = PairModel.load(out)            # safe_mode=True
+    assert loaded.spec is None and loaded.scorer == "head"
+    tests = sorted((rich_clean / "test").glob("*.jpg"))
+    p = predict_pair(tests[0], tests[1], model=out)
+    assert 0 <= p <= 1
+    # evaluation is not augmented: the same painting embeds identically twice
+    z, failed = loaded.embed_files([tests[0], tests[0]], progress=False)
+    assert not failed and np.array_equal(z[0], z[1])
+    # the saved network scores the held-out pairs as the fit's cached maps did
+    v = np.load(out / "validation_pairs.npz")
+    z, _ = loaded.embed_files(list(v["paths"]), progress=False)
+    np.testing.assert_allclose(loaded.score_pairs(z, v["i"][:500], v["j"][:500]), v["p"][:500], atol=2e-2)
+
+
+def test_learned_backbone_replaces_imagenet_weights_under_style_features(fitted, rich_clean):
+    out, model = fitted
+    images = sorted((rich_clean / "test").glob("*.jpg"))[:2]
+    learned = FeatureSpec("efficientnet_lite0", 64, weights=str(out / "backbone.weights.h5"))
+    imagenet = FeatureSpec("efficientnet_lite0", 64)
+    assert learned.key != imagenet.key
+    a, _ = extract_features(images, learned, cache=False, progress=False)
+    b, _ = extract_features(images, imagenet, cache=False, progress=False)
+    # the fine-tuned stages are kept only when they beat the head phase on the validation pairs
+    assert a.shape == b.shape and np.allclose(a, b) != model.info["finetuned"]
+
+
+def _same_pair_batch(inputs, image_size=64):
+    sampler = PairSampler(np.array([0, 1]), 8)
+    sampler.draw = lambda: (np.zeros(8, np.int64), np.ones(8, np.int64), np.zeros(8, np.float32))
+    (a, b), _ = next(iter(sampler.dataset(inputs, 8, image_size)))
+    return a.numpy()
+
+
+def test_training_draws_are_augmented_evaluation_is_not(rich_clean, tmp_path, monkeypatch):
+    from painter.backbones import get_backbone
+    from painter.same_artist.siamese_fit import split_backbone
+    paths = [str(p) for p in sorted((rich_clean / "train").glob("*.jpg"))[:2]]
+    bottom, _ = split_backbone(get_backbone("efficientnet_lite0", "imagenet", (None, None, 3)), "block11")
+    monkeypatch.setenv("PAINTER_CACHE", str(tmp_path))      # a fresh map cache
+    maps, _ = frozen_maps(bottom, paths, 64, 3, "test-crops", progress=False)
+    a = _same_pair_batch(maps)                          # cached crop maps
+    assert any(not np.array_equal(a[0], x) for x in a[1:])
+    a = _same_pair_batch(np.array(paths))               # pixels: random crop and flip in tf.data
+    assert a.shape == (8, 64, 64, 3) and any(not np.array_equal(a[0], x) for x in a[1:])
+    once, _ = frozen_maps(bottom, paths, 64, 0, "test-centre-1", progress=False)
+    again, _ = frozen_maps(bottom, paths, 64, 0, "test-centre-2", progress=False)
+    assert np.array_equal(once, again)
+
+
+def test_fine_tuning_leaves_batchnorm_statistics_alone(rich_clean):
+    paths, labels = load_training_images(rich_clean)
+    P, y, val = ValidationPairs.hold_out(np.array(paths), labels, val_artists=0.25)
+    method = make_method("siamese", epochs_head=0, epochs_finetune=0, **SMALL).fit(P, y, val)
+    trainer = method.build_trainer(method.val_inputs_.shape[1:])
+    method.unfreeze()
+    trainer.compile(optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy")
+    bn = [layer for layer in method.top_.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    conv = method.top_.get_layer("top_conv")
+    before = [np.array(layer.moving_mean) for layer in bn], np.array(conv.kernel)
+    x = method.val_inputs_[:8]
+    trainer.train_on_batch([x, x[::-1]], np.array([1, 0] * 4, np.float32))
+    assert all(np.array_equal(m, np.array(layer.moving_mean)) for m, layer in zip(before[0], bn))
+    assert not np.array_equal(before[1], np.array(conv.kernel))      # the backbone did train
+
+
+class _Steps(keras.callbacks.Callback):
+    def __init__(self, steps, key):
+        super().__init__()
+        self.steps, self.key = steps, key
+
+    def on_train_end(self, logs=None):
+        self.steps[self.key] = int(self.model.optimizer.iterations.numpy())
+
+
+def test_interrupted_fine_tuning_resumes_and_a_finished_folder_starts_afresh(rich_clean, tmp_path):
+    run = dict(method="siamese", progress=False, epochs_head=1, epochs_finetune=2, patience=5, **SMALL)
+    steps = {}
+    with pytest.raises(KeyboardInterrupt):     # stopped after the first fine-tuning epoch
+        train(rich_clean, tmp_path / "a", callbacks=[Interrupt(2)], **run)
+    assert (tmp_path / "a" / "backup").is_dir() and (tmp_path / "a" / "head_phase.npz").is_file()
+    train(rich_clean, tmp_path / "a", callbacks=[_Steps(steps, "resumed")], **run)
+    assert pd.read_csv(tmp_path / "a" / "history.csv")["epoch"].tolist() == [0, 1, 2]
+    assert not (tmp_path / "a" / "backup").exists() and not (tmp_path / "a" / "head_phase.npz").exists()
+    train(rich_clean, tmp_path / "b", callbacks=[_Steps(steps, "whole")], **run)
+    assert steps["resumed"] == steps["whole"] == 2 * 256 // 32       # the fine-tuning optimizer's steps
+    train(rich_clean, tmp_path / "a", **{**run, "epochs_finetune": 1})   # finished: afresh, not continued
+    assert pd.read_csv(tmp_path / "a" / "history.csv")["epoch"].tolist() == [0, 1]
+
+
+@pytest.mark.parametrize("loss", ["contrastive", "triplet"])
+def test_metric_losses_take_the_same_path(loss, rich_clean, tmp_path):
+    model = train(rich_clean, tmp_path / loss, method="siamese", val_artists=0.25, progress=False, loss=loss,
+                  epochs_head=2, epochs_finetune=1, **{**SMALL, "pairs_per_epoch": 512})
+    assert model.scorer == "dot" and model.info["validation"]["all"]["auc"] > 0.55, model.info["validation"]
+    assert PairModel.load(tmp_path / loss).spec is None
+
+
+def test_siamese_refuses_bad_hyperparameters():
+    with pytest.raises(ValueError, match="loss must be one of"):
+        make_method("siamese", loss="hinge")
+    with pytest.raises(ValueError, match="no such layer or block"):
+        from painter.backbones import get_backbone
+        from painter.same_artist.siamese_fit import split_backbone
+        split_backbone(get_backbone("efficientnet_lite0", None, (None, None, 3)), "block99")
+
+
+def test_cli_hands_the_siamese_options_to_the_method(monkeypatch):
+    import painter.same_artist.training as training
+    from painter.cli import build_parser
+    seen = {}
+    monkeypatch.setattr(training, "train", lambda data_dir, out, **kwargs: seen.update(kwargs))
+    args = build_parser().parse_args(["train", "d", "--out", "o", "--method", "siamese", "--image-size", "64",
+                                      "--trainable-from", "block15", "--loss", "triplet"])
+    args.func(args)
+    assert (seen["method"], seen["image_size"], seen["trainable_from"], seen["loss"]) == ("siamese", 64, "block15", "triplet")
+
+
+def test_similar_painting_search_with_the_fitted_network(fitted, rich_clean, tmp_path):
+    from painter.search import SimilarityIndex, build_index_from_data
+    out, _ = fitted
+    build_index_from_data(rich_clean, tmp_path / "idx", embedding=str(out), progress=False)
+    index = SimilarityIndex.load(tmp_path / "idx")
+    query = index.metadata["file"][0]
+    assert len(index.query_file(query, k=3)) == 3
