@@ -417,7 +417,7 @@ def load_reference(reference, model=None, cache: bool = True, progress: bool = T
     ----------
     reference : a folder per artist (``root/<artist>/*.jpg``), a cleaned data folder (its
         training paintings, labelled by ``all_data_info.csv``), or a ``ReferenceSet``
-    model : ``PairModel``, model folder, or None (see ``painter.predict.load_pair_model``)
+    model : ``PairModel``, model folder, or None (see ``painter.same_artist.predict.load_pair_model``)
     cache : read and write ``$PAINTER_CACHE/references/<key>/``; the key covers the model's
         weights and every reference file's path, size and modification time, so an edited,
         added or removed painting (or another model) builds a new set. A damaged cache is rebuilt.
@@ -431,7 +431,7 @@ def load_reference(reference, model=None, cache: bool = True, progress: bool = T
             raise ValueError("the reference set was embedded by another model: load_reference(folder, model)")
         return reference
     if model.scorer != "dot":
-        raise ValueError("attribution needs a model with the 'dot' scorer (lda, arcface, contrastive, triplet)")
+        raise ValueError("attribution needs a model with the 'dot' scorer (lda, cosface, contrastive, triplet)")
     paths, artists, missing = _reference_files(reference)
     key = _list_key(model, paths + missing)
     if key in _loaded_refs:
