@@ -81,20 +81,14 @@ def _features(paths, boxes, spec, batch_size):
     """Features ``(1 + n_boxes, D)`` per path: the image and its masked copies, through every
     component backbone of ``spec`` (concatenated as ``painter.features`` does). The images are
     loaded as ``embed_files`` loads them, so the unmasked score is ``predict_pair``'s."""
-    from .features import feature_model
+    from .features import feature_model, predict_padded
     parts = []
     for component in spec.components():
         model = feature_model(component)
         size = component.image_size
         per_image = []
         for path in paths:
-            batch = _occluded(load_array(path, size), boxes)
-            rows = []
-            for s in range(0, len(batch), batch_size):   # fixed batch shape: one compiled graph
-                chunk = batch[s:s + batch_size]
-                pad = np.zeros((batch_size - len(chunk), *chunk.shape[1:]), np.float32)
-                rows.append(np.asarray(model.predict_on_batch(np.concatenate([chunk, pad])))[:len(chunk)])
-            per_image.append(np.concatenate(rows))
+            per_image.append(predict_padded(model, _occluded(load_array(path, size), boxes), batch_size))
         parts.append(per_image)
     return [np.concatenate([p[i] for p in parts], axis=1) for i in range(len(paths))]
 

@@ -37,7 +37,7 @@ from tqdm.auto import tqdm
 from ..backbones import get_backbone
 from ..cache import file_digest
 from ..data.pairs import make_pairs
-from ..features.extract import image_batches
+from ..features.extract import image_batches, predict_padded
 from ..features.store import FeatureStore
 from ..layers import ChannelStats
 from .calibration import dot_embedder, fit_calibration
@@ -320,9 +320,7 @@ def frozen_maps(bottom, paths, image_size, crops, key, seed=0, batch_size=32, pr
         chunk = todo[start:start + len(images)]
         x = np.concatenate([_crops(im, image_size, crops, np.random.default_rng([seed, int(digests[p][:12], 16)]))
                             for p, im in zip(chunk, images)]).astype(np.float32)
-        pad = batch_size * k - len(x)   # one batch shape: no retracing for the last batch
-        maps = bottom.predict_on_batch(np.concatenate([x, np.zeros((pad, *x.shape[1:]), np.float32)]) if pad else x)
-        maps = np.asarray(maps)[:len(x)].astype(np.float16).reshape(len(chunk), -1)
+        maps = predict_padded(bottom, x, batch_size * k).astype(np.float16).reshape(len(chunk), -1)
         good = np.array([r is None for r in reasons])
         failed.update({p: r for p, r in zip(chunk, reasons) if r})
         store.add([digests[p] for p, g in zip(chunk, good) if g], maps[good])
