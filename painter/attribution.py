@@ -42,7 +42,7 @@ from .errors import no_usable_images
 from .data.images import ImageError
 
 __all__ = ["NONE", "Calibration", "DEFAULT_CALIBRATION", "ReferenceSet", "load_reference", "attribute",
-           "group_scores", "plot_attribution", "fit_calibration", "AGGREGATES"]
+           "group_scores", "plot_attribution", "fit_attribution_calibration", "AGGREGATES"]
 
 NONE = "none of the reference artists"
 AGGREGATES = ("mean", "max", "top3", "top5", "lme", "mean+top3")
@@ -145,7 +145,7 @@ def probabilities(scores, calibration: Calibration, prior_none: float = 0.5):
     return softmax(s / calibration.temperature, axis=1) * known[:, None], 1.0 - known
 
 
-def fit_calibration(scores, truth, aggregate: str, grid=np.linspace(0.02, 0.98, 49)):
+def fit_attribution_calibration(scores, truth, aggregate: str, grid=np.linspace(0.02, 0.98, 49)):
     """Fit ``T``, ``a``, ``b`` and the threshold on validation queries.
 
     Parameters
@@ -165,7 +165,7 @@ def fit_calibration(scores, truth, aggregate: str, grid=np.linspace(0.02, 0.98, 
     scores, truth = np.asarray(scores, np.float64), np.asarray(truth)
     known = truth >= 0
     if not known.any() or known.all():
-        raise ValueError("fit_calibration needs queries of reference artists and of other artists")
+        raise ValueError("fit_attribution_calibration needs queries of reference artists and of other artists")
     sk, tk = scores[known], truth[known]
 
     def nll(log_t):
@@ -182,7 +182,7 @@ def fit_calibration(scores, truth, aggregate: str, grid=np.linspace(0.02, 0.98, 
 
 
 def attribution_metrics(p_art, p_none, truth, threshold: float) -> dict:
-    """Figures of one operating point; ``truth`` as in ``fit_calibration``.
+    """Figures of one operating point; ``truth`` as in ``fit_attribution_calibration``.
 
     top1 / top5: the true artist among the 1 / 5 most probable (known queries, "none" ignored);
     answered: right artist and P(none) below the threshold (known); none_rate: P(none) at or
@@ -598,7 +598,7 @@ def choose_calibration(data_dir, work_dir, seeds=(0, 1, 2), aggregates=AGGREGATE
     part only (``painter.same_artist.training.train``, ``train_kwargs``) so that questioned paintings are new to
     it as test paintings are to the final model, and score the held-out paintings against the
     reference. The splits' scores are pooled per aggregate (the same number of artists in every
-    split) and ``fit_calibration`` fits each; the aggregate with the best balanced answer
+    split) and ``fit_attribution_calibration`` fits each; the aggregate with the best balanced answer
     accuracy wins (ties: lower log loss).
 
     Returns ``(Calibration, table, curve)``: the table has one row per aggregate with its
@@ -630,7 +630,7 @@ def choose_calibration(data_dir, work_dir, seeds=(0, 1, 2), aggregates=AGGREGATE
             pooled[how][1].append(truth)
     rows, fits = [], {}
     for how, (scores, truth) in pooled.items():
-        cal, metrics = fit_calibration(np.concatenate(scores), np.concatenate(truth), how)
+        cal, metrics = fit_attribution_calibration(np.concatenate(scores), np.concatenate(truth), how)
         fits[how] = cal
         rows.append({"aggregate": how, **metrics, "temperature": cal.temperature, "none_slope": cal.none_slope,
                      "none_bias": cal.none_bias})

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .errors import InputError
 
-__all__ = ["cache_dir", "file_digest"]
+__all__ = ["cache_dir", "file_digest", "content_key"]
 
 
 def cache_dir() -> Path:
@@ -22,9 +22,24 @@ def cache_dir() -> Path:
 
 
 def file_digest(path, algorithm: str = "sha1") -> str:
-    """Hex digest of a file's bytes, read in 1 MiB blocks."""
+    """Hex digest of a file's bytes, read in 1 MiB blocks (always read: integrity checks use it)."""
     h = hashlib.new(algorithm)
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+_KEYS = {}   # path -> (size, mtime_ns, SHA-1)
+
+
+def content_key(path) -> str:
+    """SHA-1 of a file's bytes, the key of its cached features; remembered for the process by path,
+    size and modification time (training on several sources hashes every painting to find the
+    duplicates, then the feature store would hash it again)."""
+    st = os.stat(path)
+    size, mtime, key = _KEYS.get(os.fspath(path), (None, None, None))
+    if (size, mtime) != (st.st_size, st.st_mtime_ns):
+        key = file_digest(path)
+        _KEYS[os.fspath(path)] = (st.st_size, st.st_mtime_ns, key)
+    return key

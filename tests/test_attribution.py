@@ -80,12 +80,12 @@ def test_probabilities_sum_to_one_and_follow_the_prior():
     assert (none_rare < none).all()
 
 
-def test_fit_calibration_separates_known_and_unknown():
+def test_fit_attribution_calibration_separates_known_and_unknown():
     rng = np.random.default_rng(0)
     truth = np.concatenate([rng.integers(0, 10, 300), -np.ones(300, int)])
     scores = rng.normal(-4.0, 1.0, (600, 10))
     scores[np.arange(300), truth[:300]] += 6.0
-    cal, m = A.fit_calibration(scores, truth, "max")
+    cal, m = A.fit_attribution_calibration(scores, truth, "max")
     assert 0.01 < cal.temperature < 100 and cal.none_slope > 0 and 0 < cal.threshold < 1
     assert m["top1"] > 0.95 and m["none_rate"] > 0.9 and m["n_known"] == m["n_unknown"] == 300
 

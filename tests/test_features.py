@@ -136,3 +136,22 @@ class _MustNotRunModel:
 
     def predict_on_batch(self, x):
         raise AssertionError("cached features were computed again")
+
+
+def test_content_key_is_remembered_until_the_file_changes(tmp_path, monkeypatch):
+    import os
+    import hashlib
+    import painter.cache as cache
+    path = tmp_path / "a.bin"
+    path.write_bytes(b"first")
+    calls = []
+    monkeypatch.setattr(cache, "file_digest", lambda p, algorithm="sha1": calls.append(p) or hashlib.sha1(open(p, "rb").read()).hexdigest())
+    assert cache.content_key(path) == hashlib.sha1(b"first").hexdigest()
+    assert cache.content_key(path) == hashlib.sha1(b"first").hexdigest()
+    assert len(calls) == 1                       # the second call did not read the file
+    path.write_bytes(b"other")                   # same size, new content and time
+    os.utime(path, ns=(1, 1))
+    assert cache.content_key(path) == hashlib.sha1(b"other").hexdigest()
+    assert len(calls) == 2
+    with pytest.raises(FileNotFoundError):
+        cache.content_key(tmp_path / "missing.bin")

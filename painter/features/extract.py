@@ -18,7 +18,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..backbones import feature_layers
-from ..cache import file_digest
+from ..cache import content_key
 from ..data.images import ImageError, load_array, not_a_file
 from .spec import DEFAULT_FEATURES, FeatureSpec
 from .store import FeatureStore
@@ -186,7 +186,7 @@ def _content_keys(paths, cache, progress):
             continue
         try:
             if cache:
-                digests[p] = file_digest(p)
+                digests[p] = content_key(p)
             else:
                 open(p, "rb").close()
                 digests[p] = p

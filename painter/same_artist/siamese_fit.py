@@ -35,7 +35,7 @@ from scipy.special import expit
 from tqdm.auto import tqdm
 
 from ..backbones import get_backbone
-from ..cache import file_digest
+from ..cache import content_key
 from ..data.pairs import make_pairs
 from ..features.extract import image_batches, predict_padded
 from ..features.store import FeatureStore
@@ -310,7 +310,7 @@ def frozen_maps(bottom, paths, image_size, crops, key, seed=0, batch_size=32, pr
     """
     paths = [str(p) for p in paths]
     store = FeatureStore(SimpleNamespace(key=key))
-    digests = {p: file_digest(p) for p in tqdm(paths, desc="hash", unit="img", disable=not progress or len(paths) < 2000)}
+    digests = {p: content_key(p) for p in tqdm(paths, desc="hash", unit="img", disable=not progress or len(paths) < 2000)}
     todo = [p for p in dict.fromkeys(paths) if store.get(digests[p]) is None]
     failed, k = {}, max(crops, 1)
     shape = bottom.compute_output_shape((1, image_size, image_size, 3))[1:]

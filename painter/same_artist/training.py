@@ -20,7 +20,7 @@ import numpy as np
 
 from ..data.labels import flatten, read_training_images
 from ..data.pairs import ValidationPairs
-from ..cache import file_digest
+from ..cache import content_key
 from ..errors import InputError, check_out_folder, first_line, no_usable_images
 from ..features import DEFAULT_FEATURES, FeatureSpec, extract_features
 from ..metrics import pair_metrics
@@ -51,7 +51,7 @@ def load_training_images(sources, label="artist"):
         labels += names
     first = {}
     for k, p in enumerate(paths):
-        first.setdefault(file_digest(p) if len(sources) > 1 else p, k)
+        first.setdefault(content_key(p) if len(sources) > 1 else p, k)
     keep = sorted(first.values())
     if len(keep) < len(paths):
         print(f"{len(paths) - len(keep)} paintings found twice in {', '.join(map(str, sources))}: each counted once")
