@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from _common import RUNS, clean_pbn_dev
+from shared_data import RUNS, clean_pbn_dev
 from painter.attribution import (attribute, attribution_metrics, choose_calibration, load_reference,
                                  probabilities, tradeoff, ReferenceSet)
 from painter.cache import cache_dir
@@ -41,7 +41,7 @@ def top_outcome_calibration(p_art, p_none, truth):
     return top_p.mean(), right.mean(), ece
 
 
-LEAD_MODEL = Path(__file__).resolve().parents[2] / "main" / "runs" / "accuracy" / "lda"
+LEAD_MODEL = RUNS / "accuracy" / "lda"
 p = argparse.ArgumentParser()
 p.add_argument("--data", default=str(RUNS / "pbn_clean"))
 p.add_argument("--model", default=str(LEAD_MODEL if (LEAD_MODEL / "config.json").is_file() else PACKAGED_MODEL),

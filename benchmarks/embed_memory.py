@@ -12,11 +12,11 @@ import time
 import numpy as np
 
 from shared_data import RUNS, clean_pbn_dev
-from painter.features import FeatureSpec, feature_model, image_batches
+from painter.features import FeatureSpec, build_feature_model, image_batches
 
 name, n, batch, how = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 spec = FeatureSpec(name).components()[0]
-model = feature_model(spec)
+model = build_feature_model(spec)   # Keras: the eager and compiled calls are what is compared
 paths = sorted((clean_pbn_dev(RUNS / "pbn_clean") / "train").glob("*.jpg"))[:n]
 t = time.time()
 for images, _reasons in image_batches(paths, spec.image_size, batch):

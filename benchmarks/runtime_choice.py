@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from _common import PBN_DEV
+from shared_data import PBN_DEV
 from painter.features import runtime
 from painter.features import FeatureSpec, image_batches
 from painter.data.images import load_array
