@@ -20,12 +20,14 @@ a usage mistake exits with 2; any other exception is a bug and shows its traceba
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import traceback
 import warnings
 
 from .errors import BackboneError, check_out_file, describe, first_line
+from .features.runtime import deferred_exports
 from .quiet import import_tensorflow_quietly
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -271,6 +273,10 @@ def build_parser() -> argparse.ArgumentParser:
 # Commands that need no TensorFlow (the one-shot ones: when the exported models are cached,
 # painter.features.runtime and PairModel.load run them without it, and import it quietly if not)
 NO_TENSORFLOW = ("synth", "clean", "score", "predict-pair", "similar", "attribute", "explain")
+# Commands that answer once: a missing export would make them wait 20 s or more, so they answer
+# with Keras and leave the export to a background process for the next call (runtime.deferred_exports);
+# the others (train, submit, index...) embed many paintings and export in-process, paying off at once.
+ONE_SHOT = ("predict-pair", "similar", "attribute", "explain", "classify predict")
 
 # What a user's file or argument causes (painter's InputError and ImageError are ValueErrors);
 # any other exception is a bug and keeps its traceback.
@@ -281,17 +287,31 @@ def main(argv=None) -> int:
     """Run a command; returns the exit code: 0 done, 1 bad input (one line on stderr). A usage
     mistake exits with 2 (argparse)."""
     args = build_parser().parse_args(argv)
-    prog = " ".join(["painter", args.command] + ([args.action] if getattr(args, "action", None) else []))
+    name = " ".join([args.command] + ([args.action] if getattr(args, "action", None) else []))
+    prog = f"painter {name}"
     if args.command not in NO_TENSORFLOW and not args.debug:
         import_tensorflow_quietly()
     with warnings.catch_warnings():    # restores the default display afterwards
         warnings.showwarning = lambda message, *_, **__: print(f"{prog}: warning: {first_line(message)}",
                                                                file=sys.stderr)
         try:
-            args.func(args)
+            with deferred_exports() if name in ONE_SHOT else contextlib.nullcontext():
+                args.func(args)
         except USER_ERRORS as e:
             if args.debug:
                 traceback.print_exc()
             print(f"{prog}: error: {describe(e)}", file=sys.stderr)
             return 1
     return 0
+
+
+def run():
+    """The ``painter`` program (``python -m painter``): ``main()``, then an immediate exit once
+    TensorFlow is loaded: freeing its objects at interpreter shutdown takes 1.3-1.5 s, longer than
+    a cached ``predict-pair``, and every file painter writes is closed by then."""
+    code = main()
+    if "tensorflow" in sys.modules:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code

@@ -17,6 +17,9 @@ def _cache(tmp_path_factory):
     # Converted weights are reused across runs (conversion takes seconds); features are per session.
     os.environ.setdefault("PAINTER_CACHE", str(Path.home() / ".cache" / "painter"))
     yield
+    # a one-shot command run by a test may have left an export to a background process
+    from painter.features.runtime import wait_for_exports
+    wait_for_exports(timeout=600)
 
 
 @pytest.fixture(scope="session")

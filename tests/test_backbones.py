@@ -99,8 +99,21 @@ def test_tampered_converted_weights_are_named_and_converted_again(monkeypatch, t
     raw[len(raw) // 2] ^= 0xFF
     target.write_bytes(bytes(raw))
     with pytest.warns(UserWarning, match=f"{target.name}: SHA-256 does not match"):
-        get_backbone("efficientnet_lite0")
+        imagenet_weights("efficientnet_lite0")
     assert file_digest(target, "sha256") == file_digest(src, "sha256")   # rebuilt, same weights
+
+
+def test_imagenet_backbone_reads_the_checkpoint_not_a_converted_file(monkeypatch, tmp_path):
+    """One model built, the checkpoint assigned to it: same weights as the converted file."""
+    reference = EfficientNetLite("efficientnet_lite0", weights=imagenet_weights("efficientnet_lite0"))
+    monkeypatch.setenv("PAINTER_CACHE", str(tmp_path))
+    model = get_backbone("efficientnet_lite0", input_shape=(64, 64, 3), outputs=feature_layers("efficientnet_lite0"))
+    assert not list(tmp_path.iterdir())   # nothing converted
+    weighted = [layer for layer in model.layers if layer.weights]
+    assert len(weighted) > 50
+    for layer in weighted:
+        for w, ref in zip(layer.get_weights(), reference.get_layer(layer.name).get_weights(), strict=True):
+            np.testing.assert_array_equal(w, ref)
 
 
 class _Evil:

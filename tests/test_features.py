@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from painter.features import (FeatureSpec, build_feature_model, extract_features, feature_model, image_batches,
-                              predict_images, std_columns)
+                              predict_images, predict_padded, std_columns)
 from painter.layers import LogColumns
 from painter.data.images import load_array
 
@@ -155,3 +155,14 @@ def test_content_key_is_remembered_until_the_file_changes(tmp_path, monkeypatch)
     assert len(calls) == 2
     with pytest.raises(FileNotFoundError):
         cache.content_key(tmp_path / "missing.bin")
+
+
+def test_few_rows_run_eagerly_with_the_graphs_output():
+    """A one-shot command's few paintings skip tracing the graph (and padding to the batch size)."""
+    import keras
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(3)])
+    x = np.random.default_rng(0).normal(size=(32, 6)).astype(np.float32)
+    few = predict_padded(model, x[:2])
+    assert model.predict_function is None and few.shape == (2, 3)   # nothing traced
+    np.testing.assert_allclose(few, predict_padded(model, x)[:2], rtol=1e-5, atol=1e-6)
+    assert model.predict_function is not None

@@ -3,6 +3,7 @@ rebuilt, Keras fallback, and no TensorFlow import when running a cached export."
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 import warnings
@@ -248,3 +249,162 @@ print(type(runner).__name__, y.shape, sorted(m for m in ("tensorflow", "keras") 
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split("\n")[0] == "ExportedModel (2, 7936) []"
+
+
+# --- one-shot commands: the export is deferred to a background process -------------------------
+
+SMALL = FeatureSpec("efficientnet_lite0", 64, "style")
+
+
+@pytest.fixture(scope="module")
+def small_model(clean_dir, tmp_path_factory):
+    """A same-artist model on 64 px Lite0 features, trained with a cache of its own (training
+    exports in-process: its exports must not be in the caches the tests start from)."""
+    from painter.same_artist.training import train
+    out = tmp_path_factory.mktemp("small_model")
+    saved = os.environ.get("PAINTER_CACHE")
+    os.environ["PAINTER_CACHE"] = str(tmp_path_factory.mktemp("training_cache"))
+    try:
+        train(clean_dir, out, method="lda", spec=SMALL, progress=False)
+    finally:
+        os.environ["PAINTER_CACHE"] = saved
+    return out
+
+
+def _predict_pair_process(cache, a, b, model_dir):
+    """``painter predict-pair`` in a new process, then in the same process (the models it used
+    still loaded) the exact probability, which runtimes answered and whether TensorFlow was imported."""
+    code = f"""
+import json, sys
+from painter.cli import main
+from painter.same_artist.predict import load_pair_model, predict_pair
+code = main(["predict-pair", {str(a)!r}, {str(b)!r}, "--model", {str(model_dir)!r}])
+from painter.features import feature_model
+from painter.features.spec import FeatureSpec
+print(json.dumps({{"code": code, "p": predict_pair({str(a)!r}, {str(b)!r}, model={str(model_dir)!r}),
+                  "embedder": type(load_pair_model({str(model_dir)!r}).embedder).__name__,
+                  "features": type(feature_model(FeatureSpec.from_dict({SMALL.to_dict()!r}))).__name__,
+                  "tensorflow": "tensorflow" in sys.modules}}))
+"""
+    env = {**os.environ, "PAINTER_CACHE": str(cache), "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env.pop("PAINTER_RUNTIME", None)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0 and not out.stderr, out.stderr
+    verdict, info = out.stdout.strip().split("\n")
+    return verdict, json.loads(info)
+
+
+@needs(runtime.DEFAULT_RUNTIME)
+def test_cold_one_shot_answers_with_keras_and_the_next_call_uses_the_background_export(
+        small_model, clean_dir, tmp_path, monkeypatch):
+    a, b = sorted((clean_dir / "test").glob("*.jpg"))[:2]
+    cache = tmp_path / "cache"
+    cold_verdict, cold = _predict_pair_process(cache, a, b, small_model)
+    assert cold["code"] == 0 and cold["tensorflow"]
+    assert cold["embedder"] != "ExportedModel" and cold["features"] != "ExportedModel"   # Keras answered
+    keras_store, litert_store = cache / "features" / SMALL.key, cache / "features" / f"{SMALL.key}-litert"
+    assert list(keras_store.glob("shard_*.keys.npy")) and not litert_store.exists()   # Keras features, Keras store
+
+    monkeypatch.setenv("PAINTER_CACHE", str(cache))
+    assert runtime.wait_for_exports(timeout=240)
+    log = (cache / "exports" / runtime.LOG).read_text()
+    assert log.count(": exported") == 2, log   # the feature model and the embedder
+    embedder = file_digest(small_model / "embedder.keras", "sha256")[:20]
+    exports = [runtime.export_dir(SMALL, runtime.DEFAULT_RUNTIME),
+               cache / "exports" / f"model-{embedder}-{runtime.DEFAULT_RUNTIME}"]
+    for directory in exports:
+        assert runtime.load_exported(directory).runtime == runtime.DEFAULT_RUNTIME
+    assert not [p for p in (cache / "exports").iterdir() if ".tmp-" in p.name]
+
+    warm_verdict, warm = _predict_pair_process(cache, a, b, small_model)
+    assert warm["embedder"] == warm["features"] == "ExportedModel" and not warm["tensorflow"]
+    assert list(litert_store.glob("shard_*.keys.npy"))
+    assert warm_verdict == cold_verdict and warm["p"] == pytest.approx(cold["p"], abs=1e-3)
+
+
+def _deferring(monkeypatch, spec=SMALL, rt=None):
+    """``feature_runner(spec, rt)`` inside ``deferred_exports()``: (runner, jobs handed to the
+    background, warnings)."""
+    started = []
+    monkeypatch.setattr(runtime, "export_in_background", started.append)
+    with warnings.catch_warnings(record=True) as caught, runtime.deferred_exports():
+        warnings.simplefilter("always")
+        runner = runtime.feature_runner(spec, rt)
+    return runner, started, [str(w.message) for w in caught]
+
+
+def test_deferred_export_is_queued_not_made(cache, monkeypatch):
+    import keras
+    runner, started, caught = _deferring(monkeypatch)
+    assert isinstance(runner, keras.Model) and not caught
+    assert started == [[{"spec": SMALL.to_dict(), "runtime": runtime.DEFAULT_RUNTIME}]]
+    assert not runtime.export_dir(SMALL, runtime.DEFAULT_RUNTIME).exists()
+
+
+def test_deferring_keeps_keras_runtime_and_the_missing_runtime_warning(cache, monkeypatch):
+    import keras
+    monkeypatch.setenv("PAINTER_RUNTIME", "keras")
+    runner, started, caught = _deferring(monkeypatch)
+    assert isinstance(runner, keras.Model) and not started and not caught
+    monkeypatch.delenv("PAINTER_RUNTIME")
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    monkeypatch.setattr(runtime, "_warned", set())
+    runner, started, caught = _deferring(monkeypatch, rt="onnx")
+    assert isinstance(runner, keras.Model) and not started
+    assert len(caught) == 1 and "runtime onnx unavailable" in caught[0]
+
+
+@needs(runtime.DEFAULT_RUNTIME)
+def test_a_running_or_partial_export_is_never_loaded_nor_started_twice(cache, monkeypatch):
+    """While a background exporter holds the lock and has written half its export, a one-shot
+    call answers with Keras, ignores the half-written folder, and starts no second exporter."""
+    import keras
+    directory = runtime.export_dir(SMALL, runtime.DEFAULT_RUNTIME)
+    partial = directory.with_name(f".{directory.name}.tmp-99999")
+    partial.mkdir(parents=True)
+    (partial / "model.tflite").write_bytes(b"half an export")
+    lock = runtime._try_lock(cache / "exports" / runtime.LOCK)   # the running exporter's
+    monkeypatch.setattr(subprocess, "Popen", lambda *a, **k: pytest.fail("a second exporter was started"))
+    try:
+        with runtime.deferred_exports():
+            runner = runtime.feature_runner(SMALL)
+        assert isinstance(runner, keras.Model) and not directory.exists()
+        assert not runtime.wait_for_exports(timeout=0.3)
+    finally:
+        os.close(lock)
+        shutil.rmtree(partial)
+    assert runtime.wait_for_exports(timeout=0)
+
+
+@needs(runtime.DEFAULT_RUNTIME)
+def test_an_export_finished_meanwhile_by_another_process_is_kept(tmp_path, monkeypatch):
+    """Two processes exporting one model: the first to finish wins, the second neither replaces
+    its folder (a third process may be loading it) nor leaves its own temporary folder."""
+    import keras
+    model = keras.Sequential([keras.Input((40,)), keras.layers.Dense(8)])
+    target = tmp_path / "dense"
+    real_export = keras.Model.export
+
+    def export_while_another_finishes(self, filepath, **kwargs):
+        with monkeypatch.context() as other:   # the other process, with its own pid
+            other.setattr(os, "getpid", lambda: 99999)
+            other.setattr(keras.Model, "export", real_export)
+            runtime.export_model(self, target, runtime.DEFAULT_RUNTIME)
+        (target / "theirs").write_text("")
+        real_export(self, filepath, **kwargs)
+    monkeypatch.setattr(keras.Model, "export", export_while_another_finishes)
+    assert runtime.export_model(model, target, runtime.DEFAULT_RUNTIME) == target
+    assert (target / "theirs").is_file()   # kept, not replaced
+    assert runtime.load_exported(target).output_shape == (None, 8)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dense"]
+
+
+@needs(runtime.DEFAULT_RUNTIME)
+def test_long_commands_export_in_process(cache, clean_dir, tmp_path, monkeypatch):
+    from painter.cli import main
+    monkeypatch.setattr(runtime, "export_in_background", lambda jobs: pytest.fail(f"deferred {jobs}"))
+    features.feature_model.cache_clear()
+    spec = FeatureSpec("efficientnet_lite0", 48, "style")
+    assert main(["index", str(clean_dir), "--out", str(tmp_path / "idx"), "--backbone", spec.backbone,
+                 "--image-size", "48"]) == 0
+    assert runtime.load_exported(runtime.export_dir(spec, runtime.DEFAULT_RUNTIME))

