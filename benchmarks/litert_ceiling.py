@@ -1,0 +1,111 @@
+"""Where LiteRT's end-to-end embedding time goes, and what does not make it faster (issue 17).
+
+1. ``extract_features`` over 640 pbn_dev paintings, timed inside: decoding (``image_batches``) vs the
+   forward pass (``predict_padded``), beside the runner's raw speed on a ready batch;
+2. the raw speed of the pooled vs the style summary (what the channel statistics cost);
+3. one interpreter with two threads vs two single-thread interpreters side by side (one batch each).
+
+    python benchmarks/litert_ceiling.py [--data runs/pbn_clean]
+"""
+import argparse
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from shared_data import RUNS, clean_pbn_dev
+import painter.features.extract as extract
+from painter.features import FeatureSpec, extract_features, feature_model
+from painter.features.runtime import export_dir
+
+p = argparse.ArgumentParser()
+p.add_argument("--data", default=str(RUNS / "pbn_clean"))
+args = p.parse_args()
+paths = sorted((clean_pbn_dev(args.data) / "train").glob("*.jpg"))[:640]
+SPECS = (FeatureSpec("efficientnet_lite0", 224), FeatureSpec("efficientnet_lite1", 240))
+seconds = {"decode": 0.0, "forward": 0.0}
+
+
+def timed(name, function):
+    def run(*a, **k):
+        t = time.time()
+        out = function(*a, **k)
+        seconds[name] += time.time() - t
+        return out
+    return run
+
+
+def timed_batches(*a, **k):
+    batches = image_batches(*a, **k)
+    while True:
+        t = time.time()
+        item = next(batches, None)
+        seconds["decode"] += time.time() - t
+        if item is None:
+            return
+        yield item
+
+
+def raw_speed(run, size, batch=32, n=20):
+    x = np.random.default_rng(0).uniform(0, 255, (batch, size, size, 3)).astype(np.float32)
+    run(x)
+    t = time.time()
+    for _ in range(n):
+        run(x)
+    return n * batch / (time.time() - t)
+
+
+image_batches = extract.image_batches
+extract.image_batches, extract.predict_padded = timed_batches, timed("forward", extract.predict_padded)
+print("1. end to end, timed inside (640 paintings, two rounds)")
+for spec in SPECS:
+    runner = feature_model(spec)
+    for _ in range(2):
+        raw = raw_speed(runner.predict_on_batch, spec.image_size)
+        seconds.update(decode=0.0, forward=0.0)
+        t = time.time()
+        extract_features(paths, spec, cache=False, model=runner, progress=False)
+        total = time.time() - t
+        print(f"  {spec.backbone} {spec.image_size}px: raw {raw:.1f} img/s, end to end {len(paths) / total:.1f} img/s; "
+              f"decoding {seconds['decode']:.2f} s, forward {seconds['forward']:.2f} s of {total:.2f} s", flush=True)
+
+print("2. raw speed by summary (Lite0 224)")
+for summary in ("pooled", "style"):
+    runner = feature_model(FeatureSpec("efficientnet_lite0", 224, summary))
+    print(f"  {summary}: {max(raw_speed(runner.predict_on_batch, 224) for _ in range(2)):.1f} img/s", flush=True)
+
+print("3. one interpreter with 2 threads vs two with 1 thread each, side by side")
+from ai_edge_litert.interpreter import Interpreter
+
+
+def interpreter(path, threads, shape):
+    it = Interpreter(str(path), num_threads=threads)
+    i, o = it.get_input_details()[0]["index"], it.get_output_details()[0]["index"]
+    it.resize_tensor_input(i, shape)
+    it.allocate_tensors()
+
+    def run(x):
+        it.set_tensor(i, x)
+        it.invoke()
+        return it.get_tensor(o)
+    return run
+
+
+for spec in SPECS:
+    path = next(export_dir(spec, "litert").glob("*.tflite"))
+    for batch in (32, 16, 8):
+        shape = (batch, spec.image_size, spec.image_size, 3)
+        x = np.random.default_rng(0).uniform(0, 255, shape).astype(np.float32)
+        one, twins = interpreter(path, 2, shape), [interpreter(path, 1, shape) for _ in range(2)]
+        n, t_one, t_two = max(4, 256 // batch), 0.0, 0.0
+        with ThreadPoolExecutor(2) as pool:
+            for _ in range(3):
+                t = time.time()
+                for _ in range(n):
+                    one(x)
+                t_one += time.time() - t
+                t = time.time()
+                list(pool.map(lambda k: [twins[k](x) for _ in range(n // 2)], range(2)))
+                t_two += time.time() - t
+        print(f"  {spec.backbone} batch {batch}: 1 x 2 threads {3 * n * batch / t_one:.1f} img/s, "
+              f"2 x 1 thread {3 * n * batch / t_two:.1f} img/s", flush=True)
