@@ -1,7 +1,8 @@
 """Learning from pixels against frozen features, on pbn_dev's test pairs, with 175 / 70 / 30 training artists.
 
     python benchmarks/finetune.py [--artists 175,70,30] [--methods siamese,lda-learned,lda-lite0,lda]
-                                  [--data ../main/runs/pbn_clean] [--siamese '{"epochs_finetune": 8}']
+                                  [--data runs/pbn_clean] [--siamese '{"epochs_finetune": 8}']
+                                  [--also ../shared/data/wikiart_extra]
 
 Methods (each trained on the training paintings of the chosen artists only; every choice made on
 their validation pairs; each in its own process, so its peak memory is its own):
@@ -15,6 +16,11 @@ their validation pairs; each in its own process, so its peak memory is its own):
 
 ``siamese:triplet`` / ``lda-learned:triplet``: the same with the siamese method's ``loss="triplet"``
 (or ``contrastive``).
+
+Every method is trained with ``base="none"``: the packaged model knows pbn_dev's training artists and
+would hide what each method learns by itself. ``--also DIR``: more training paintings (a
+folder-per-artist tree, e.g. ``wikiart_extra``: 385 more artists), for every learned part; the
+results go to ``--out``/``<artists>+also``.
 
 With fewer artists, a folder-per-artist copy of their training paintings (symlinks) is made under
 ``--out``, and test pairs involving a left-out training artist are dropped: "seen" then means the
@@ -60,7 +66,7 @@ def run_one(args):
     from painter.same_artist.submit import submit
     from painter.same_artist.training import train
     data = Path(args.data)
-    out = Path(args.out) / str(args.artists)
+    out = Path(args.out) / (f"{args.artists}+also" if args.also else str(args.artists))
     train_dir, left_out = subset(data, args.artists, Path(args.out))
     name, _, loss = args.run.partition(":")      # siamese:triplet = the siamese method with loss="triplet"
     tuned = out / ("siamese" + (f":{loss}" if loss else "")) / "backbone.weights.h5"
@@ -69,7 +75,8 @@ def run_one(args):
               "lda-lite0": dict(spec=FeatureSpec("efficientnet_lite0")),
               "lda": {}}[name]
     t = time.time()
-    model = train(train_dir, out / args.run, progress=False, **kwargs)
+    also = [args.also] if args.also else []
+    model = train(train_dir, out / args.run, also=also, base="none", progress=False, **kwargs)
     t_train = time.time() - t
     t = time.time()
     submit(out / args.run, data, data / "submission_info.csv", out / args.run / "submission.csv", progress=False)
@@ -81,7 +88,7 @@ def run_one(args):
     keep = ~(pairs["image1"].map(artist).isin(left_out) | pairs["image2"].map(artist).isin(left_out)).to_numpy()
     m = pair_metrics(sol.sameArtist[keep], sub.sameArtist[keep], sol.pairKind[keep], threshold=model.threshold)
     v = model.info["validation"]
-    print(json.dumps({"artists": args.artists, "method": args.run, "seen AUC": m["seen"]["auc"],
+    print(json.dumps({"artists": args.artists, "also": args.also or "", "method": args.run, "seen AUC": m["seen"]["auc"],
                       "unseen AUC": m["unseen"]["auc"], "seen acc": m["seen"]["accuracy"],
                       "unseen acc": m["unseen"]["accuracy"], "val seen AUC": v["seen"]["auc"],
                       "val unseen AUC": v["unseen"]["auc"], "train s": round(t_train, 1),
@@ -96,6 +103,7 @@ def main():
     p.add_argument("--data", default=str(RUNS / "pbn_clean"))
     p.add_argument("--out", default=str(RUNS / "finetune"))
     p.add_argument("--siamese", default="{}", help="the siamese method's hyperparameters, as JSON")
+    p.add_argument("--also", default=None, help="more training paintings, a folder per artist (for every method)")
     p.add_argument("--run", default=None, help=argparse.SUPPRESS)   # one method in this process
     args = p.parse_args()
     if args.run:
@@ -107,7 +115,7 @@ def main():
     for n in args.artists.split(","):
         for method in args.methods.split(","):
             cmd = [sys.executable, __file__, "--run", method, "--artists", n, "--data", args.data, "--out", args.out,
-                   "--siamese", args.siamese]
+                   "--siamese", args.siamese] + (["--also", args.also] if args.also else [])
             with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) as child:
                 for line in child.stdout:      # the child's log, as it goes
                     print(line, end="", flush=True)
