@@ -42,7 +42,7 @@ class PairHeadMethod(KerasTraining, SameArtistMethod):
         i, j, s = make_pairs(labels, self.pairs_per_image * len(labels), seed=self.seed)
         train_ds = gather_dataset(Z, (i, j, s.astype(np.float32)), self.batch_size, shuffle_seed=self.seed)
         val_ds = gather_dataset(Zv, (validation.i, validation.j, validation.same.astype(np.float32)), 1024)
-        hist = head.fit(train_ds, validation_data=val_ds, epochs=self.epochs, verbose=2,
+        hist = head.fit(train_ds, validation_data=val_ds, epochs=self.epochs, verbose=2, shuffle=False,
                         callbacks=self.fit_callbacks(validation))   # val_auc: Keras's AUC on the validation pairs
         self.scorer_, self.embedder_, self.head_ = "head", embedder, head
         self.info_ = {"history": self._history(hist)}

@@ -45,7 +45,8 @@ class _MetricLearning(KerasTraining, SameArtistMethod):
         ds = gather_dataset(features, self._batches(np.unique(labels, return_inverse=True)[1]), self.batch_size,
                             shuffle_seed=self.seed)
         trainer(next(iter(ds))[0])   # build the variables, so that a resumed fit can load them
-        hist = trainer.fit(ds, epochs=self.epochs, verbose=2, callbacks=self.fit_callbacks(validation, embedder))
+        hist = trainer.fit(ds, epochs=self.epochs, verbose=2, shuffle=False,   # the dataset shuffles
+                           callbacks=self.fit_callbacks(validation, embedder))
         cos = pair_similarities(embedder, validation.features, validation.i, validation.j)[0]
         alpha, _, self.bias_ = fit_calibration(cos, np.zeros_like(cos), validation.same)
         self.scorer_, self.embedder_ = "dot", dot_embedder(embedder, alpha, 0.0)

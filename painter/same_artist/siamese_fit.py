@@ -190,7 +190,7 @@ class SiameseFitMethod(KerasTraining, SameArtistMethod):
                 trainer.set_weights([saved[f"arr_{k}"] for k in range(len(saved.files))])
             best_head = _best_logged(Path(self.backup_dir) / "history.csv", self.epochs_head)
         elif self.epochs_head:
-            hist = trainer.fit(ds, epochs=self.epochs_head, verbose=2,
+            hist = trainer.fit(ds, epochs=self.epochs_head, verbose=2, shuffle=False,   # PairSampler draws afresh
                                callbacks=[sampler, monitor] + self.fit_callbacks(validation))
             history, best_head = self._history(hist), max(hist.history["val_auc"])
             if marker is not None:
@@ -203,7 +203,8 @@ class SiameseFitMethod(KerasTraining, SameArtistMethod):
             else:
                 trainer.compile(optimizer=keras.optimizers.Adam(self.finetune_learning_rate))
             hist = trainer.fit(ds, initial_epoch=self.epochs_head, epochs=self.epochs_head + self.epochs_finetune,
-                               verbose=2, callbacks=[sampler, monitor] + self.fit_callbacks(validation, append=True))
+                               verbose=2, shuffle=False,
+                               callbacks=[sampler, monitor] + self.fit_callbacks(validation, append=True))
             history = {k: history.get(k, []) + v for k, v in self._history(hist).items()}
             self.finetuned_ = max(hist.history.get("val_auc", [-np.inf])) >= best_head
             if not self.finetuned_:   # fine-tuning did not beat the head phase on validation: keep the head's
