@@ -12,6 +12,11 @@ the user's collection (for the subsets, most of the solution's seen pairs are ar
 never had). Every choice is made on validation pairs of the training paintings.
 
     python benchmarks/base_model.py [--data runs/pbn_clean] [--extra ../shared/data/wikiart_extra]
+                                    [--sizes 30,70,175] [--seeds 0,1,2]
+
+``--seeds``: one collection of 30 (70) artists per seed; the last table gives each figure's mean over
+the draws, and the base's gains on unseen and own pairs. A base already trained in ``--out/base``
+is reused.
 """
 import argparse
 import json
@@ -32,6 +37,7 @@ p.add_argument("--data", default=str(RUNS / "pbn_clean"))
 p.add_argument("--extra", default=str(PBN_DEV.parent / "wikiart_extra"))
 p.add_argument("--out", default=str(RUNS / "base_model"))
 p.add_argument("--sizes", default="30,70,175")
+p.add_argument("--seeds", default="0", help="draws of the smaller collections")
 args = p.parse_args()
 data, out = clean_pbn_dev(args.data), Path(args.out)
 info = pd.read_csv(data / "all_data_info.csv")
@@ -45,7 +51,7 @@ def subset_tree(n, seed=0):
     """A folder-per-artist tree of ``n`` training artists (symlinks to the cleaned paintings)."""
     paths, labels = load_training_images(data)
     chosen = set(np.random.default_rng(seed).choice(np.unique(labels), n, replace=False))
-    root = out / f"collection_{n}"
+    root = out / (f"collection_{n}" if seed == 0 else f"collection_{n}_seed{seed}")
     for path, artist in zip(paths, labels):
         if artist in chosen:
             (root / artist).mkdir(parents=True, exist_ok=True)
@@ -71,20 +77,33 @@ def evaluate(name, model_dir, threshold, own_artists):
 
 rows = []
 t = time.time()
-base = train(data, out / "base", also=[args.extra], base="none", progress=False)
+if (out / "base" / "config.json").is_file():
+    from painter.same_artist.predict import load_pair_model
+    base = load_pair_model(out / "base")
+else:
+    base = train(data, out / "base", also=[args.extra], base="none", progress=False)
 print(f"base: {base.info['n_images']} paintings, {base.info['n_artists']} artists, {time.time() - t:.1f} s")
 rows.append(evaluate("base alone (zero-shot)", out / "base", base.threshold, set(base.info["artists"])))
 for n in map(int, args.sizes.split(",")):
-    source, artists = (data, set(load_training_images(data)[1])) if n >= 175 else subset_tree(n)
-    for with_base in ("none", str(out / "base")):
-        label = f"{n} artists, " + ("no base" if with_base == "none" else "with base")
-        t = time.time()
-        model = train(source, out / f"{n}_{'plain' if with_base == 'none' else 'base'}", base=with_base, progress=False)
-        row = evaluate(label, out / f"{n}_{'plain' if with_base == 'none' else 'base'}", model.threshold, artists)
-        rows.append({**row, "train s": round(time.time() - t - row["submit s"], 1),
-                     "how": model.info.get("base", {}).get("how", "")})
+    for seed in map(int, args.seeds.split(",")) if n < 175 else [0]:
+        source, artists = (data, set(load_training_images(data)[1])) if n >= 175 else subset_tree(n, seed)
+        for with_base in ("none", str(out / "base")):
+            label = f"{n} artists, " + ("no base" if with_base == "none" else "with base")
+            folder = out / (f"{n}_{'plain' if with_base == 'none' else 'base'}" + (f"_seed{seed}" if seed else ""))
+            t = time.time()
+            model = train(source, folder, base=with_base, progress=False)
+            row = evaluate(label, folder, model.threshold, artists)
+            rows.append({**row, "seed": seed, "train s": round(time.time() - t - row["submit s"], 1),
+                         "how": model.info.get("base", {}).get("how", "")})
 table = pd.DataFrame(rows)
 print(table.drop(columns=["how"]).to_string(index=False, float_format=lambda x: f"{x:.3f}"))
 for r in rows:
     if r.get("how"):
         print(f"{r['model']}: {r['how']}")
+aucs = ["seen AUC", "unseen AUC", "own AUC"]
+means = table.groupby("model", sort=False)[aucs].mean()
+print(f"\nmean over seeds {args.seeds} (smaller collections):")
+print(means.to_string(float_format=lambda x: f"{x:.3f}"))
+for n in map(int, args.sizes.split(",")):
+    gain = means.loc[f"{n} artists, with base"] - means.loc[f"{n} artists, no base"]
+    print(f"{n} artists: the base changes unseen AUC by {gain['unseen AUC']:+.3f}, own AUC by {gain['own AUC']:+.3f}")

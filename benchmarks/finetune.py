@@ -11,6 +11,8 @@ their validation pairs; each in its own process, so its peak memory is its own):
 * ``lda-learned``: ``lda`` on the style features of the backbone that run fine-tuned. The same
   split (seed, ``val_artists``) holds out the same artists, so the backbone never saw the
   validation artists, nor any test painting or test-only artist
+* ``lda-learned+lite1``: ``lda`` on that fine-tuned Lite0 beside ImageNet's Lite1 (the default
+  features with the learned Lite0)
 * ``lda-lite0``: ``lda`` on Lite0's ImageNet weights (the same backbone before fine-tuning)
 * ``lda``: today's default (Lite0 + Lite1, ImageNet)
 
@@ -72,6 +74,8 @@ def run_one(args):
     tuned = out / ("siamese" + (f":{loss}" if loss else "")) / "backbone.weights.h5"
     kwargs = {"siamese": dict(method="siamese", **json.loads(args.siamese), **({"loss": loss} if loss else {})),
               "lda-learned": dict(spec=FeatureSpec("efficientnet_lite0", weights=str(tuned))),
+              "lda-learned+lite1": dict(spec=FeatureSpec("efficientnet_lite0+efficientnet_lite1",
+                                                         weights=(str(tuned), "imagenet"))),
               "lda-lite0": dict(spec=FeatureSpec("efficientnet_lite0")),
               "lda": {}}[name]
     t = time.time()

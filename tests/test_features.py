@@ -166,3 +166,22 @@ def test_few_rows_run_eagerly_with_the_graphs_output():
     assert model.predict_function is None and few.shape == (2, 3)   # nothing traced
     np.testing.assert_allclose(few, predict_padded(model, x)[:2], rtol=1e-5, atol=1e-6)
     assert model.predict_function is not None
+
+
+def test_each_joined_backbone_takes_its_own_weights(files, tmp_path, monkeypatch):
+    import json
+    monkeypatch.setenv("PAINTER_CACHE", str(tmp_path / "cache"))
+    good = [p for k, p in enumerate(files) if k != 2]
+    both = FeatureSpec("efficientnet_lite0+efficientnet_lite0", 64, weights=(None, "imagenet"))
+    assert [c.weights for c in both.components()] == [None, "imagenet"]
+    assert FeatureSpec.from_dict(json.loads(json.dumps(both.to_dict()))) == both   # a JSON list read back
+    assert FeatureSpec("efficientnet_lite0", 64, weights=["imagenet"]).weights == "imagenet"   # one value: one spec
+    assert both.key != FeatureSpec("efficientnet_lite0+efficientnet_lite0", 64).key
+    joined, failed = extract_features(good, both, progress=False)
+    random_init, _ = extract_features(good, FeatureSpec("efficientnet_lite0", 64, weights=None), progress=False)
+    imagenet, _ = extract_features(good, FeatureSpec("efficientnet_lite0", 64), progress=False)
+    assert not failed
+    np.testing.assert_allclose(joined, np.concatenate([random_init, imagenet], axis=1), rtol=1e-6)
+    assert not np.allclose(random_init, imagenet, rtol=0.1)
+    with pytest.raises(ValueError, match="2 entries for the 1 backbones"):
+        FeatureSpec("efficientnet_lite0", 64, weights=("imagenet", None))

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..backbones import default_size, feature_layers
-from ..cache import file_digest
+from ..cache import content_key
 from ..errors import BackboneError, first_line
 
 __all__ = ["FeatureSpec", "DEFAULT_FEATURES", "std_columns", "read_spec"]
@@ -29,15 +29,23 @@ class FeatureSpec:
     summary : how feature maps become a vector: ``"style"`` (per-channel mean and std of every
         tapped layer, ``backbones.feature_layers``) or ``"pooled"`` (global average of the last map)
     flip : average the features of the image and its mirror image
-    weights : ``"imagenet"``, None, or a weights file path
+    weights : ``"imagenet"``, None, or a weights file path; for joined backbones also a tuple of
+        these, one per backbone (e.g. a fine-tuned Lite0 beside ImageNet's Lite1)
     """
     backbone: str = _DEFAULT_BACKBONES
     image_size: int | None = None
     summary: str = "style"
     flip: bool = False
-    weights: str | None = "imagenet"
+    weights: str | None | tuple = "imagenet"
 
     def __post_init__(self):
+        if isinstance(self.weights, (list, tuple)):
+            if len(self.weights) != len(self.backbone.split("+")):
+                raise ValueError(f"FeatureSpec.weights: {len(self.weights)} entries for the "
+                                 f"{len(self.backbone.split('+'))} backbones of {self.backbone!r}")
+            # hashable, and the JSON list read back; one value when all are the same (one spec, one cache)
+            weights = tuple(self.weights)
+            object.__setattr__(self, "weights", weights[0] if len(set(weights)) == 1 else weights)
         if self.summary not in SUMMARIES:
             raise ValueError(f"FeatureSpec.summary must be one of {SUMMARIES}, got {self.summary!r}")
         if self.image_size is not None and self.image_size < 32:
@@ -47,15 +55,15 @@ class FeatureSpec:
 
     def components(self) -> list:
         """One single-backbone spec per ``+``-joined backbone, each with a concrete size."""
-        return [FeatureSpec(name, self.image_size or default_size(name), self.summary, self.flip, self.weights)
-                for name in self.backbone.split("+")]
+        names = self.backbone.split("+")
+        weights = self.weights if isinstance(self.weights, tuple) else [self.weights] * len(names)
+        return [FeatureSpec(name, self.image_size or default_size(name), self.summary, self.flip, w)
+                for name, w in zip(names, weights)]
 
     @property
     def key(self) -> str:
         """Names the cache of these features: changes whenever the features would."""
-        weights = self.weights
-        if weights not in (None, "imagenet"):
-            weights = file_digest(weights)[:12]
+        weights = [_weights_key(w) for w in self.weights] if isinstance(self.weights, tuple) else _weights_key(self.weights)
         # "kind" is the summary's name in the first versions: kept so that caches stay valid
         fields = {"backbone": self.backbone, "image_size": self.image_size, "kind": self.summary,
                   "flip": self.flip, "weights": weights, "v": 2}
@@ -78,6 +86,11 @@ class FeatureSpec:
 
 
 DEFAULT_FEATURES = FeatureSpec()
+
+
+def _weights_key(weights):
+    """A weights file by its content, so that the cache follows the file, not its name."""
+    return weights if weights in (None, "imagenet") else content_key(weights)[:12]
 
 
 def read_spec(config: dict, path, error, hint: str, default=None) -> FeatureSpec | None:
