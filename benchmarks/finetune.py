@@ -13,6 +13,8 @@ their validation pairs; each in its own process, so its peak memory is its own):
   validation artists, nor any test painting or test-only artist
 * ``lda-learned+lite1``: ``lda`` on that fine-tuned Lite0 beside ImageNet's Lite1 (the default
   features with the learned Lite0)
+* ``lda-weights``: ``lda`` on the default features with the weights of ``--weights``, a JSON list
+  of one entry per backbone (e.g. the fine-tuned Lite0 and Lite1 of two earlier runs)
 * ``lda-lite0``: ``lda`` on Lite0's ImageNet weights (the same backbone before fine-tuning)
 * ``lda``: today's default (Lite0 + Lite1, ImageNet)
 
@@ -76,6 +78,7 @@ def run_one(args):
               "lda-learned": dict(spec=FeatureSpec("efficientnet_lite0", weights=str(tuned))),
               "lda-learned+lite1": dict(spec=FeatureSpec("efficientnet_lite0+efficientnet_lite1",
                                                          weights=(str(tuned), "imagenet"))),
+              "lda-weights": dict(spec=FeatureSpec(weights=tuple(json.loads(args.weights)))) if args.weights else None,
               "lda-lite0": dict(spec=FeatureSpec("efficientnet_lite0")),
               "lda": {}}[name]
     t = time.time()
@@ -108,6 +111,7 @@ def main():
     p.add_argument("--out", default=str(RUNS / "finetune"))
     p.add_argument("--siamese", default="{}", help="the siamese method's hyperparameters, as JSON")
     p.add_argument("--also", default=None, help="more training paintings, a folder per artist (for every method)")
+    p.add_argument("--weights", default=None, help="lda-weights: a JSON list, one weights entry per default backbone")
     p.add_argument("--run", default=None, help=argparse.SUPPRESS)   # one method in this process
     args = p.parse_args()
     if args.run:
@@ -119,7 +123,8 @@ def main():
     for n in args.artists.split(","):
         for method in args.methods.split(","):
             cmd = [sys.executable, __file__, "--run", method, "--artists", n, "--data", args.data, "--out", args.out,
-                   "--siamese", args.siamese] + (["--also", args.also] if args.also else [])
+                   "--siamese", args.siamese] + (["--also", args.also] if args.also else []) + \
+                  (["--weights", args.weights] if args.weights else [])
             with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) as child:
                 for line in child.stdout:      # the child's log, as it goes
                     print(line, end="", flush=True)
