@@ -223,7 +223,8 @@ _fingerprints: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 def model_fingerprint(model) -> str:
     """SHA-1 of a ``PairModel``'s feature spec, scorer and every weight (memoised per instance)."""
     if model not in _fingerprints:
-        h = hashlib.sha1(json.dumps([model.spec.key, model.scorer, model.bias]).encode())
+        spec_key = model.spec.key if model.spec is not None else None   # None: the model reads the images itself
+        h = hashlib.sha1(json.dumps([spec_key, model.scorer, model.bias]).encode())
         for net in (model.embedder, model.head):
             if hasattr(net, "get_weights"):
                 for w in net.get_weights():
@@ -510,16 +511,14 @@ def attribute(image, reference, model=None, k: int = 5, calibration: Calibration
 
     from .data.images import load_image
     load_image(image)   # an unusable query fails in one line before any model or reference work
-    from .features import extract_features
     from .same_artist.predict import load_pair_model
     calibration = calibration or _model_calibration(model)
     pair_model = load_pair_model(model)
     ref = load_reference(reference, pair_model, progress=progress)
     # one image: a batch of one, not one padded to the bulk batch size (32 forward passes)
-    features, failed = extract_features([str(image)], pair_model.spec, batch_size=1, progress=False)
+    zq, failed = pair_model.embed_files([str(image)], progress=False, batch_size=1)
     if failed:
         raise ImageError(image, failed[str(image)])
-    zq = pair_model.embed_features(features)
     scores = ref.scores(zq, calibration.aggregate)
     p_art, p_none = probabilities(scores, calibration, prior_none)
     p_art, p_none = p_art[0], float(p_none[0])

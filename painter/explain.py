@@ -141,6 +141,10 @@ def explain_pair(a, b, model=None, grid: int = 7, batch_size: int = 25, max_side
         shapes.append((max(1, round(height * scale)), max(1, round(width * scale))))
     from .same_artist.predict import load_pair_model   # TensorFlow: only once both images are known to be usable
     model = load_pair_model(model)
+    if model.spec is None:   # the maps come from masking the frozen backbones' input
+        from .errors import InputError
+        raise InputError(f"{model.directory or 'model'}: explain needs a model on frozen features (lda, cosface, "
+                         f"contrastive, triplet); this {model.method} model reads the images itself")
     boxes = occlusion_boxes(grid)
     Fa, Fb = _features((a, b), boxes, model.spec, batch_size)
     Za, Zb = model.embed_features(Fa), model.embed_features(Fb)

@@ -153,3 +153,31 @@ def test_similar_painting_search_with_the_fitted_network(fitted, rich_clean, tmp
     index = SimilarityIndex.load(tmp_path / "idx")
     query = index.metadata["file"][0]
     assert len(index.query_file(query, k=3)) == 3
+
+
+def test_mixed_precision_is_put_back_after_the_fit_even_when_it_fails():
+    from painter.same_artist.siamese_fit import global_policy
+    before = keras.mixed_precision.global_policy().name
+    with pytest.raises(RuntimeError):
+        with global_policy("mixed_float16"):
+            assert keras.mixed_precision.global_policy().name == "mixed_float16"
+            raise RuntimeError("fit interrupted")
+    assert keras.mixed_precision.global_policy().name == before == "float32"
+
+
+def test_attribution_and_explanation_with_a_network_that_reads_images(fitted, rich_clean, tmp_path):
+    """A fitted siamese model has no FeatureSpec: attribution embeds the query with the network
+    itself (contrastive: a dot-product model); the explanation, which masks the frozen features'
+    input, refuses it in one line."""
+    from painter.attribution import attribute
+    from painter.errors import InputError
+    from painter.explain import explain_pair
+    out = tmp_path / "contrastive"
+    train(rich_clean, out, method="siamese", val_artists=0.25, progress=False, loss="contrastive",
+          epochs_head=1, epochs_finetune=0, **{**SMALL, "pairs_per_epoch": 256})
+    query = sorted((rich_clean / "train").glob("*.jpg"))[0]
+    table = attribute(query, rich_clean, model=out, k=3)
+    assert list(table["rank"]) == [1, 2, 3, 0] and table["probability"].between(0, 1).all()   # 0: "none of them"
+    bce_model, _ = fitted
+    with pytest.raises(InputError, match=f"{bce_model}: explain needs a model on frozen features"):
+        explain_pair(query, query, model=bce_model)

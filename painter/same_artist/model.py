@@ -80,14 +80,14 @@ class PairModel:
         out[bad] = np.nan
         return out
 
-    def embed_files(self, paths, cache: bool = True, progress: bool = True):
+    def embed_files(self, paths, cache: bool = True, progress: bool = True, batch_size: int = 32):
         """Embed image files: returns ``(Z (N, E), failed {path: reason})``."""
         if self.spec is None:
-            return self._embed_images(paths, progress)
-        feats, failed = extract_features(paths, self.spec, cache=cache, progress=progress)
+            return self._embed_images(paths, progress, batch_size)
+        feats, failed = extract_features(paths, self.spec, batch_size=batch_size, cache=cache, progress=progress)
         return self.embed_features(feats), failed
 
-    def _embed_images(self, paths, progress):
+    def _embed_images(self, paths, progress, batch_size=32):
         """The embedder on the decoded images themselves (no feature cache): NaN rows for the
         unusable ones."""
         from tqdm.auto import tqdm
@@ -95,8 +95,8 @@ class PairModel:
         from ..features.extract import predict_images
         paths = [str(p) for p in paths]
         z, failed = [], {}
-        for _, out, bad in tqdm(predict_images(self.embedder, paths, int(self.embedder.input_shape[1])),
-                                total=-(-len(paths) // 32), desc="embed", unit="batch", disable=not progress):
+        for _, out, bad in tqdm(predict_images(self.embedder, paths, int(self.embedder.input_shape[1]), batch_size),
+                                total=-(-len(paths) // batch_size), desc="embed", unit="batch", disable=not progress):
             z.append(out.reshape(len(out), -1).astype(np.float32, copy=False))
             failed.update(bad)
         z = np.concatenate(z) if z else np.zeros((0, int(np.prod(self.embedder.output_shape[1:]))), np.float32)

@@ -24,6 +24,7 @@ backbone, the head. The fine-tuned backbone is also written to
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from pathlib import Path
@@ -50,6 +51,20 @@ __all__ = ["SiameseFitMethod", "split_backbone", "frozen_maps", "PairSampler", "
 
 LOSSES = ("bce", "contrastive", "triplet")
 CROP_FRACTION = 0.875   # crops are 7/8 of the painting's side, as ImageNet's 224 of 256
+
+
+@contextlib.contextmanager
+def global_policy(name):
+    """Keras's global dtype policy set to ``name`` (None: left as it is) inside the block, and put
+    back after it: the models built inside keep theirs, and later ones (feature models, whose
+    cached features are float32) are not built in float16."""
+    previous = keras.mixed_precision.global_policy()
+    if name is not None:
+        keras.mixed_precision.set_global_policy(name)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
 
 
 def load_size(image_size: int) -> int:
@@ -107,11 +122,13 @@ class SiameseFitMethod(KerasTraining, SameArtistMethod):
     def _fit(self, paths, labels, validation, spec):
         import tensorflow as tf
 
-        from .training import get_strategy
         keras.utils.set_random_seed(self.seed)
         gpu = bool(tf.config.list_logical_devices("GPU"))
-        if gpu:
-            keras.mixed_precision.set_global_policy("mixed_float16")
+        with global_policy("mixed_float16" if gpu else None):
+            self._fit_models(paths, labels, validation, gpu)
+
+    def _fit_models(self, paths, labels, validation, gpu):
+        from .training import get_strategy
         self.cached_ = (not gpu) if self.cache_maps is None else bool(self.cache_maps)
         with get_strategy().scope():
             self.backbone_ = get_backbone(self.backbone, "imagenet", (None, None, 3))

@@ -10,6 +10,8 @@ estimators registered in ``painter.same_artist.method`` (``method_names()``).
 """
 from __future__ import annotations
 
+import functools
+
 import inspect
 import json
 import time
@@ -31,8 +33,10 @@ from .model import PairModel
 __all__ = ["train", "load_training_images", "get_strategy"]
 
 
+@functools.cache
 def get_strategy():
-    """MirroredStrategy over several GPUs, else the default strategy (one device)."""
+    """MirroredStrategy over several GPUs, else the default strategy (one device); one per process,
+    so that models built in two ``scope()`` blocks share their devices' variables."""
     import tensorflow as tf
     gpus = tf.config.list_logical_devices("GPU")
     return tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
