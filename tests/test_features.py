@@ -185,3 +185,21 @@ def test_each_joined_backbone_takes_its_own_weights(files, tmp_path, monkeypatch
     assert not np.allclose(random_init, imagenet, rtol=0.1)
     with pytest.raises(ValueError, match="2 entries for the 1 backbones"):
         FeatureSpec("efficientnet_lite0", 64, weights=("imagenet", None))
+
+
+def test_a_rewritten_weights_file_gets_a_new_feature_model(tmp_path, monkeypatch):
+    import os
+    import painter.features.runtime as runtime
+    from painter.features import extract
+    weights = tmp_path / "tuned.weights.h5"
+    weights.write_bytes(b"first")
+    built = []
+    monkeypatch.setattr(runtime, "feature_runner", lambda spec: built.append(spec) or object())
+    extract.feature_model.cache_clear()
+    spec = FeatureSpec("efficientnet_lite0", 64, weights=str(weights))
+    first = extract.feature_model(spec)
+    assert extract.feature_model(spec) is first and len(built) == 1   # once per spec and process
+    weights.write_bytes(b"other")   # fine-tuned again, same path
+    os.utime(weights, ns=(1, 1))
+    assert extract.feature_model(spec) is not first and len(built) == 2
+    extract.feature_model.cache_clear()

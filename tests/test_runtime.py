@@ -408,3 +408,23 @@ def test_long_commands_export_in_process(cache, clean_dir, tmp_path, monkeypatch
     assert main(["index", str(clean_dir), "--out", str(tmp_path / "idx"), "--backbone", spec.backbone,
                  "--image-size", "48"]) == 0
     assert runtime.load_exported(runtime.export_dir(spec, runtime.DEFAULT_RUNTIME))
+
+
+def test_background_export_starts_only_after_an_answer_and_never_masks_it(monkeypatch):
+    import painter.features.runtime as runtime
+    if runtime.fcntl is None:
+        pytest.skip("no background exports without file locks")
+    started = []
+    monkeypatch.setattr(runtime, "export_in_background", lambda jobs: started.append(jobs))
+    with pytest.raises(ValueError, match="bad painting"):
+        with runtime.deferred_exports():
+            runtime._deferred.append({"spec": {}, "runtime": "litert"})
+            raise ValueError("bad painting")
+    assert started == []   # a failed command starts nothing
+
+    def cannot_start(jobs):
+        raise PermissionError(13, "Permission denied")
+    monkeypatch.setattr(runtime, "export_in_background", cannot_start)
+    with pytest.warns(RuntimeWarning, match="could not start the background export"):
+        with runtime.deferred_exports():
+            runtime._deferred.append({"spec": {}, "runtime": "litert"})

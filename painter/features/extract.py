@@ -55,12 +55,20 @@ def build_feature_model(spec: FeatureSpec = DEFAULT_FEATURES):
     return keras.Model(inputs, out, name=f"features_{spec.key}")
 
 
-@functools.cache
 def feature_model(spec: FeatureSpec):
     """The fastest runner of ``build_feature_model(spec)`` for one backbone (an exported model
-    under LiteRT, else Keras: ``painter.features.runtime.feature_runner``), once per spec and process."""
+    under LiteRT, else Keras: ``painter.features.runtime.feature_runner``), once per spec and
+    process, and again when its weights file changes (``spec.key`` follows the file's content)."""
+    return _runner(spec, spec.key)
+
+
+@functools.cache
+def _runner(spec, key):
     from .runtime import feature_runner
     return feature_runner(spec)
+
+
+feature_model.cache_clear = _runner.cache_clear   # for tests: forget every runner
 
 
 def image_batches(paths, size, batch_size, overlap=None):

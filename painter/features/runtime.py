@@ -371,8 +371,11 @@ def deferred_exports():
         yield
     finally:
         jobs, _deferred = _deferred, None
-        if jobs:
+    if jobs:   # only after a command that answered: a failed one leaves the cache as it was
+        try:
             export_in_background(jobs)
+        except OSError as e:   # the answer is given; the next call exports in-process instead
+            _warn(f"could not start the background export ({_one_line(e)}); the next run will export")
 
 
 def export_in_background(jobs) -> bool:
