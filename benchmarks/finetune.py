@@ -114,6 +114,8 @@ def main():
     p.add_argument("--weights", default=None, help="lda-weights: a JSON list, one weights entry per default backbone")
     p.add_argument("--run", default=None, help=argparse.SUPPRESS)   # one method in this process
     args = p.parse_args()
+    if "lda-weights" in args.methods.split(",") and not args.weights:
+        p.error("--methods lda-weights needs --weights, a JSON list of one weights entry per backbone")
     if args.run:
         args.artists = int(args.artists)
         return run_one(args)

@@ -20,7 +20,6 @@ import warnings
 from pathlib import Path
 
 import keras
-import numpy as np
 from keras import layers
 
 from ..cache import cache_dir, file_digest

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from ..cache import cache_dir, file_digest
+from ..errors import first_line
 from ..quiet import native_stderr_silenced
 
 try:
@@ -254,8 +255,7 @@ def export_dir(spec, runtime: str) -> Path:
 
 
 def _one_line(e: BaseException) -> str:
-    text = str(e).strip()
-    return f"{type(e).__name__}: {text.splitlines()[0] if text else ''}"
+    return f"{type(e).__name__}: {first_line(e)}"
 
 
 def _warn(message: str):

@@ -378,6 +378,8 @@ class PairSampler(keras.callbacks.Callback):
         super().__init__()
         self.codes, self.n, self.seed, self.triplets = codes, int(n), seed, triplets
         self.hard_negatives, self.neighbours, self.epoch = hard_negatives, neighbours, 0
+        # each artist's paintings, found once rather than for every hard negative of every epoch
+        self.members = [np.flatnonzero(codes == a) for a in range(int(codes.max()) + 1)] if hard_negatives else None
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
@@ -392,7 +394,7 @@ class PairSampler(keras.callbacks.Callback):
             rng = np.random.default_rng([self.seed, self.epoch, 1])
             hard = np.flatnonzero((same == 0) & (rng.random(self.n) < self.hard_negatives))
             artist = self.neighbours[self.codes[i[hard]], rng.integers(0, self.neighbours.shape[1], len(hard))]
-            j[hard] = [rng.choice(np.flatnonzero(self.codes == a)) for a in artist]
+            j[hard] = [rng.choice(self.members[a]) for a in artist]
         return i, j, same.astype(np.float32)
 
     def dataset(self, inputs, batch_size, image_size):
