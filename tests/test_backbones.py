@@ -9,7 +9,7 @@ from PIL import Image
 from skimage import data as skdata
 
 from painter.backbones import BackboneError, feature_layers, get_backbone
-from painter.backbones.efficientnet_lite import EfficientNetLite, imagenet_weights
+from painter.backbones.efficientnet_lite import EfficientNetLite, imagenet_weights, write_artists_weights
 from painter.backbones.torch_checkpoint import CheckpointError, load_state_dict
 from painter.cache import file_digest
 from painter.data.images import fit_square
@@ -148,3 +148,50 @@ def test_real_checkpoint_reads_as_arrays():
     assert len(sd) == 296
     assert sd["_conv_stem.weight"].shape == (32, 3, 3, 3) and sd["_fc.weight"].shape == (1000, 1280)
     assert sd["_bn0.num_batches_tracked"].dtype == np.int64
+
+
+def test_artists_weights_change_the_top_stages_only_and_stay_close_to_the_fit(monkeypatch, tmp_path):
+    """ImageNet's layers below block11, the packaged float16 ones from block11 on; a backbone
+    tuned and written by write_artists_weights reads back to its float16 values."""
+    imagenet = get_backbone("efficientnet_lite0", "imagenet", (64, 64, 3))
+    artists = get_backbone("efficientnet_lite0", "artists", (64, 64, 3))
+    changed = {layer.name for layer, base in zip(artists.layers, imagenet.layers)
+               if any(not np.array_equal(a, b) for a, b in zip(layer.get_weights(), base.get_weights()))}
+    assert "block11_expand_conv" in changed and "top_conv" in changed
+    assert not any(name.startswith(("stem", "block1_", "block10_")) for name in changed)
+    # a "tuned" backbone: ImageNet's with top_conv changed; only that layer is written, in float16
+    tuned = get_backbone("efficientnet_lite0", "imagenet", (64, 64, 3))
+    kernel = tuned.get_layer("top_conv").get_weights()[0]
+    tuned.get_layer("top_conv").set_weights([kernel + 0.01])
+    tuned.save_weights(tmp_path / "tuned.weights.h5")
+    out = write_artists_weights("efficientnet_lite0", tmp_path / "tuned.weights.h5", tmp_path / "w" / "lite0.npz")
+    with np.load(out) as stored:
+        assert stored.files == ["top_conv/0"] and stored["top_conv/0"].dtype == np.float16
+        np.testing.assert_array_equal(stored["top_conv/0"], (kernel + 0.01).astype(np.float16))
+
+
+def test_damaged_artists_weights_are_named(monkeypatch, tmp_path):
+    from painter.backbones import efficientnet_lite
+    from painter.backbones.efficientnet_lite import artists_weights_path
+    good = artists_weights_path("efficientnet_lite0")
+    damaged = tmp_path / good.name
+    damaged.write_bytes(good.read_bytes()[:-100])
+    monkeypatch.setattr(efficientnet_lite, "ARTISTS_DIR", tmp_path)
+    with pytest.raises(BackboneError, match=f"{damaged}: SHA-256 does not match.*reinstall painter"):
+        get_backbone("efficientnet_lite0", "artists", (64, 64, 3))
+    damaged.unlink()
+    with pytest.raises(BackboneError, match=f"{damaged}: missing"):
+        get_backbone("efficientnet_lite0", "artists", (64, 64, 3))
+
+
+def test_artists_weights_exist_for_lite0_and_lite1_only():
+    from painter.features import FeatureSpec
+    with pytest.raises(BackboneError, match="efficientnet_lite2: no 'artists' weights"):
+        get_backbone("efficientnet_lite2", "artists")
+    with pytest.raises(BackboneError, match="resnet50: no 'artists' weights"):
+        FeatureSpec("efficientnet_lite0+resnet50", weights="artists")
+    spec = FeatureSpec(weights="artists")
+    assert len(spec.trained_artists) == 448 and "Claude Monet" in spec.trained_artists
+    assert FeatureSpec(weights=("artists", "imagenet")).trained_artists == spec.trained_artists
+    assert FeatureSpec().trained_artists == frozenset()
+    assert spec.key != FeatureSpec().key

@@ -8,7 +8,7 @@ import keras
 
 from ..errors import BackboneError
 from ..layers import ImagePreprocess
-from .catalog import DEFAULT_BACKBONE, KERAS_APPS, VARIANTS, check_name, default_size, feature_layers
+from .catalog import DEFAULT_BACKBONE, KERAS_APPS, VARIANTS, check_name, check_weights, default_size, feature_layers
 from .efficientnet_lite import EfficientNetLite, WeightsError
 
 __all__ = ["get_backbone"]
@@ -41,7 +41,8 @@ def get_backbone(name: str = DEFAULT_BACKBONE, weights="imagenet", input_shape=(
     ----------
     name : str
         One of ``BACKBONES``; default ``"efficientnet_lite0"`` (works offline).
-    weights : ``"imagenet"``, None (random) or a path to a weights file.
+    weights : ``"imagenet"``, ``"artists"`` (EfficientNet-Lite0/1 fine-tuned to tell 560 artists
+        apart; packaged), None (random) or a path to a weights file.
     input_shape : tuple
         ``(H, W, 3)``; ``(None, None, 3)`` accepts any size (keras.applications models need
         a fixed size: pass one).
@@ -59,6 +60,7 @@ def get_backbone(name: str = DEFAULT_BACKBONE, weights="imagenet", input_shape=(
         Unknown name, or ImageNet weights not obtainable here; the message says what to do.
     """
     check_name(name)
+    check_weights(name, weights)
     if pooling not in (None, "avg", "max"):
         raise ValueError(f"pooling must be None, 'avg' or 'max', got {pooling!r}")
     if name in VARIANTS:

@@ -3,14 +3,16 @@ only (no Keras), so that reading a ``FeatureSpec`` or running an exported model 
 TensorFlow."""
 from __future__ import annotations
 
+import functools
 import math
+from pathlib import Path
 
 import numpy as np
 
 from ..errors import BackboneError
 
-__all__ = ["BACKBONES", "DEFAULT_BACKBONE", "VARIANTS", "KERAS_APPS", "default_size", "feature_layers",
-           "style_layers", "check_name"]
+__all__ = ["BACKBONES", "DEFAULT_BACKBONE", "VARIANTS", "KERAS_APPS", "ARTISTS_WEIGHTS", "default_size",
+           "feature_layers", "style_layers", "check_name", "check_weights", "trained_artists"]
 
 DEFAULT_BACKBONE = "efficientnet_lite0"
 
@@ -63,11 +65,38 @@ KERAS_APPS = {
 }
 BACKBONES = sorted(set(VARIANTS) | set(KERAS_APPS))
 
+# weights="artists": ImageNet's weights with the top stages fine-tuned to tell 560 artists apart
+# (a contrastive Siamese fit, issue 15). Each file in painter/backbones/artists_weights/ holds only
+# the layers the fit changed, in float16 (the packaged model must fit a 50 MB wheel); its SHA-256
+# is checked when it is read. How they were made: that folder's README.md.
+ARTISTS_DIR = Path(__file__).resolve().parent / "artists_weights"
+ARTISTS_WEIGHTS = {
+    "efficientnet_lite0": "f5fec5b83f30cf841daa7ebead227adc6ecdf1ed614fc20b2c511293c0669e13",
+    "efficientnet_lite1": "9f68d7bd14114576706f0b50c6248d0c1e0affe0c5edb74924ef7eb35db7e445",
+}
+
 
 def default_size(name: str) -> int:
     """The input side the backbone was trained at."""
     check_name(name)
     return VARIANTS[name][2] if name in VARIANTS else KERAS_APPS[name][2]
+
+
+def check_weights(name: str, weights) -> None:
+    """BackboneError unless ``weights`` (``"imagenet"``, ``"artists"``, None or a file path) can be
+    given to backbone ``name``."""
+    if weights == "artists" and name not in ARTISTS_WEIGHTS:
+        raise BackboneError(f"{name}: no 'artists' weights; they exist for {sorted(ARTISTS_WEIGHTS)}")
+
+
+@functools.cache
+def trained_artists(weights) -> frozenset:
+    """The artists whose paintings tuned ``weights`` (``artists.txt`` beside the ``"artists"``
+    files; none for the others): a training run holds out other artists for validation, so that
+    unseen-artist validation stays unseen by the backbone too."""
+    if weights != "artists":
+        return frozenset()
+    return frozenset((ARTISTS_DIR / "artists.txt").read_text(encoding="utf-8").splitlines())
 
 
 def feature_layers(name: str) -> list:

