@@ -40,6 +40,7 @@ import pandas as pd
 from .cache import cache_dir
 from .errors import no_usable_images
 from .data.images import ImageError
+from .features.spec import DEFAULT_FEATURES
 
 __all__ = ["NONE", "Calibration", "DEFAULT_CALIBRATION", "ReferenceSet", "load_reference", "attribute",
            "group_scores", "plot_attribution", "fit_attribution_calibration", "AGGREGATES"]
@@ -577,16 +578,16 @@ def plot_attribution(table: pd.DataFrame, path="attribution.png", thumb: int = 1
 
 # --- choosing the calibration on training paintings ------------------------------------------------
 
-def validation_queries(labels, seed: int = 0, val_artists: float = 0.2, val_images: float = 0.2):
+def validation_queries(labels, seed: int = 0, val_artists: float = 0.2, val_images: float = 0.2, prefer=None):
     """Indices ``(reference, known_queries, unknown_queries)`` of one split of training paintings.
 
     ``val_artists`` of the artists are held out whole (their paintings stand in for unknown
-    painters); ``val_images`` of every other artist's paintings are questioned paintings of
-    reference artists; the rest is the reference (and the validation model's training set).
+    painters; ``prefer``-red names first, e.g. those the features' backbone never saw);
+    ``val_images`` of every other artist's paintings are questioned paintings of reference
+    artists; the rest is the reference (and the validation model's training set).
     """
     from .data.pairs import validation_split
-    reference, known, unknown = validation_split(np.asarray(labels), val_artists, val_images, seed=seed)
-    return reference, known, unknown
+    return validation_split(np.asarray(labels), val_artists, val_images, seed=seed, prefer=prefer)
 
 
 def choose_calibration(data_dir, work_dir, seeds=(0, 1, 2), aggregates=AGGREGATES, train_kwargs=None,
@@ -608,8 +609,11 @@ def choose_calibration(data_dir, work_dir, seeds=(0, 1, 2), aggregates=AGGREGATE
     work_dir = Path(work_dir)
     paths, labels = load_training_images(data_dir)
     pooled = {how: ([], []) for how in aggregates}
+    # stand-ins for unknown painters unknown to the features too (weights="artists" know 448 artists)
+    known = (train_kwargs or {}).get("spec", DEFAULT_FEATURES).trained_artists
+    prefer = sorted(set(labels) - known) if known else None
     for seed in seeds:
-        ref_ids, known_ids, unknown_ids = validation_queries(labels, seed)
+        ref_ids, known_ids, unknown_ids = validation_queries(labels, seed, prefer=prefer)
         split = work_dir / f"split{seed}"
         model_dir = split / "model"
         if not (model_dir / "config.json").is_file():

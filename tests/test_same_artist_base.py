@@ -93,3 +93,17 @@ def test_the_combined_model_scores_the_sum_of_both_models_log_odds(two_collectio
     s_base = zb[0] @ zb[1] + info["base_bias"]
     expected = expit(a * s_user + b * s_base + info["offset"])
     assert predict_pair(x, y, model=tmp_path / "m") == pytest.approx(float(expected), abs=1e-5)
+
+
+def test_validation_holds_out_artists_the_features_backbone_never_saw(two_collections, tmp_path, monkeypatch):
+    """Features tuned on artists (weights="artists") know some training artists: the unseen-artist
+    validation takes the others first, as it does for a base model's artists."""
+    clean, _ = two_collections
+    known = {f"Artist {k:02d}" for k in range(1, 8)}     # all but Artist 00
+    monkeypatch.setattr(FeatureSpec, "trained_artists", property(lambda self: frozenset(known)))
+    model = train(clean, tmp_path / "m", spec=SMALL, base="none", val_artists=0.125, pca_dim=16, progress=False)
+    assert sorted(set(model.info["artists"])) == [f"Artist {k:02d}" for k in range(8)]
+    held = np.load(tmp_path / "m" / "validation_pairs.npz")["labels"]   # the held-out paintings' artists
+    labels = load_training_images(clean)[1]
+    whole = {a for a in set(labels) if (held == a).sum() == (labels == a).sum()}   # held out whole: unseen
+    assert whole == {"Artist 00"}

@@ -169,6 +169,23 @@ def test_validation_pairs_are_laid_out_as_the_test_pairs():
     assert np.isin(i[unseen & ~mixed], val_unseen).all()
 
 
+def test_preferred_artists_are_held_out_first_and_the_plain_draw_kept_when_they_agree():
+    """A backbone's own held-out artists as ``prefer`` give the plain draw's split exactly (the
+    held-out paintings of the seen artists too); other preferences are held out first."""
+    from painter.data.pairs import validation_split
+    labels = np.repeat([f"artist{k:02d}" for k in range(20)], 10)
+    plain = validation_split(labels, seed=0)
+    drawn = sorted(set(labels[plain[2]]))
+    for got, want in zip(validation_split(labels, seed=0, prefer=drawn), plain, strict=True):
+        np.testing.assert_array_equal(got, want)
+    others = sorted(set(labels) - set(drawn))
+    _, _, unseen = validation_split(labels, seed=0, prefer=others[:3])
+    held = set(labels[unseen])
+    assert len(held) == 4 and set(others[:3]) < held and (held - set(others[:3])) < set(drawn)
+    _, _, unseen = validation_split(labels, seed=0, prefer=others)   # more than needed: 4 of them
+    assert len(set(labels[unseen])) == 4 and set(labels[unseen]) < set(others)
+
+
 def test_choose_threshold_weighs_pair_kinds_equally():
     from painter.same_artist.calibration import choose_threshold
     same = np.array([1, 0, 0, 0, 1, 0])

@@ -113,12 +113,15 @@ def validation_split(labels, val_artists=0.2, val_images=0.2, seed=0, prefer=Non
     rng = np.random.default_rng(seed)
     names = np.unique(labels)
     n_held = int(round(val_artists * len(names))) if val_artists else 0
-    if prefer is None:
-        held = set(rng.choice(names, size=n_held, replace=False))
-    else:
-        first = rng.permutation(np.array(sorted(set(names) & set(prefer)), dtype=names.dtype))
-        rest = rng.permutation(np.array(sorted(set(names) - set(prefer)), dtype=names.dtype))
-        held = set(np.concatenate([first, rest])[:n_held])
+    # drawn whatever ``prefer`` says: the held-out paintings of the seen artists then depend only on
+    # which artists are held out (a preference that picks the artists a plain draw picked, e.g. a
+    # backbone's own held-out artists, gives that draw's split exactly)
+    drawn = rng.choice(names, size=n_held, replace=False)
+    held = set(drawn)
+    if prefer is not None:
+        preferred, drawn = np.isin(names, list(prefer)), np.isin(names, drawn)
+        order = np.lexsort((np.random.default_rng([seed, 1]).random(len(names)), ~drawn, ~preferred))
+        held = set(names[order[:n_held]])   # preferred first, then those drawn, then the rest at random
     unseen = np.flatnonzero([lab in held for lab in labels])
     seen_all = rng.permutation(np.flatnonzero([lab not in held for lab in labels]))
     n_val = int(round(val_images * len(seen_all)))

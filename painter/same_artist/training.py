@@ -102,7 +102,9 @@ def train(data_dir, out_dir, method: str = "lda", spec: FeatureSpec = DEFAULT_FE
         raise no_usable_images(data_dir, failed, "training images")
     paths, labels = np.array(paths)[keep], labels[keep]
     base_artists = base_model.info.get("artists") if base_model is not None else None
-    prefer = None if base_artists is None else sorted(set(labels) - set(base_artists))
+    # validation artists unseen by every learned part: the base, and a backbone tuned on artists
+    known = set(base_artists or []) | (set() if images_only else spec.trained_artists)
+    prefer = sorted(set(labels) - known) if base_artists is not None or known else None
     F_fit, y_fit, validation = _hold_out(F[keep] if not keep.all() else F, labels, data_dir, val_artists, seed, prefer)
     del F   # the fitting and held-out rows are copies
     t_fit = time.time()
