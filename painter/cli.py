@@ -64,8 +64,13 @@ def _progress() -> bool:
 
 
 def _spec(a):
+    from .backbones.catalog import ARTISTS_WEIGHTS
     from .features import DEFAULT_FEATURES, FeatureSpec
-    return FeatureSpec(a.backbone or DEFAULT_FEATURES.backbone, a.image_size)
+    backbone = a.backbone or DEFAULT_FEATURES.backbone
+    weights = a.weights or ("artists" if set(backbone.split("+")) <= set(ARTISTS_WEIGHTS) else "imagenet")
+    if weights not in ("artists", "imagenet"):   # weights files, one per backbone
+        weights = tuple(weights.split(","))
+    return FeatureSpec(backbone, a.image_size, weights=weights)
 
 
 def _cmd_submit(a):
@@ -86,7 +91,7 @@ def _cmd_predict_pair(a):
 
 
 def verdict(p: float, threshold: float) -> str:
-    """What a person reads: ``P(same artist) = 0.34; threshold 0.33 -> same artist``."""
+    """What a person reads: ``P(same artist) = 0.34; threshold 0.31 -> same artist``."""
     decision = "same artist" if p >= threshold else "different artists"
     return f"P(same artist) = {p:.2f}; threshold {threshold:.2f} -> {decision}"
 
@@ -179,6 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="backbone, or several joined by '+' (features concatenated); "
                         "default: efficientnet_lite0+efficientnet_lite1")
     s.add_argument("--image-size", type=int, default=None, help="default: each backbone's own size")
+    s.add_argument("--weights", default=None, help="backbone weights: 'artists' (tuned to tell artists apart; "
+                   "the default for Lite0 and Lite1), 'imagenet' (the default for the others), or weights files, "
+                   "one per backbone, joined by ','")
     s.add_argument("--also", action="append", default=[], metavar="DIR",
                    help="more training paintings (a cleaned folder or a folder per artist); repeatable")
     s.add_argument("--base", default="packaged",
@@ -223,6 +231,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--min-examples", type=int, default=2)
     t.add_argument("--backbone", default=None, help="default: efficientnet_lite0+efficientnet_lite1")
     t.add_argument("--image-size", type=int, default=None, help="default: each backbone's own size")
+    t.add_argument("--weights", default=None, help="backbone weights: 'artists' (tuned to tell artists apart; "
+                   "the default for Lite0 and Lite1), 'imagenet' (the default for the others), or weights files, "
+                   "one per backbone, joined by ','")
     t.set_defaults(func=_cmd_classify)
     t = csub.add_parser("predict")
     t.add_argument("model")
@@ -237,6 +248,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--index-type", choices=["flat", "ivf", "hnsw"], default="flat")
     s.add_argument("--backbone", default=None, help="with --embedding backbone; default: efficientnet_lite0+efficientnet_lite1")
     s.add_argument("--image-size", type=int, default=None)
+    s.add_argument("--weights", default=None, help="backbone weights: 'artists' (tuned to tell artists apart; "
+                   "the default for Lite0 and Lite1), 'imagenet' (the default for the others), or weights files, "
+                   "one per backbone, joined by ','")
     s.set_defaults(func=_cmd_index)
 
     s = sub.add_parser("similar", help="most similar paintings in an index")

@@ -107,4 +107,4 @@ def test_index_of_a_folder_per_artist_tree(clean_dir, tmp_path):
     assert len(loaded.metadata) == 12 and loaded.index.ntotal == 12
     expected = {str(root / r.artist / r.new_filename): r.artist for r in info.head(12).itertuples()}
     assert dict(zip(loaded.metadata["file"], loaded.metadata["artist"])) == expected
-    assert loaded.spec == FeatureSpec("efficientnet_lite0", 64)
+    assert loaded.spec == FeatureSpec("efficientnet_lite0", 64, weights="artists")   # the CLI default for Lite0

@@ -359,3 +359,20 @@ def test_an_interrupted_submit_leaves_no_part_file(paths, tmp_path, monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         submit(paths["model"], paths["data"], paths["info"], out, chunk_size=7, progress=False)
     assert len(calls) == 2 and out.read_bytes() == before and not list(tmp_path.glob("*.part"))
+
+
+def test_weights_default_to_artists_where_the_backbones_have_them(capsys):
+    from painter.cli import _spec, build_parser
+    from painter.features import DEFAULT_FEATURES
+
+    def spec(*extra):
+        return _spec(build_parser().parse_args(["train", "d", "--out", "o", *extra]))
+
+    assert spec() == DEFAULT_FEATURES and DEFAULT_FEATURES.weights == "artists"
+    assert spec("--backbone", "efficientnet_lite2").weights == "imagenet"
+    assert spec("--weights", "imagenet").weights == "imagenet"
+    assert spec("--backbone", "efficientnet_lite0", "--weights", "a.h5").weights == "a.h5"
+    assert spec("--weights", "a.h5,imagenet").weights == ("a.h5", "imagenet")
+    assert main(["train", "d", "--out", "o", "--backbone", "efficientnet_lite2", "--weights", "artists"]) == 1
+    assert capsys.readouterr().err == ("painter train: error: efficientnet_lite2: no 'artists' weights; they exist "
+                                       "for ['efficientnet_lite0', 'efficientnet_lite1']\n")

@@ -404,7 +404,7 @@ def test_long_commands_export_in_process(cache, clean_dir, tmp_path, monkeypatch
     from painter.cli import main
     monkeypatch.setattr(runtime, "export_in_background", lambda jobs: pytest.fail(f"deferred {jobs}"))
     features.feature_model.cache_clear()
-    spec = FeatureSpec("efficientnet_lite0", 48, "style")
+    spec = FeatureSpec("efficientnet_lite0", 48, "style", weights="artists")   # the CLI default for Lite0
     assert main(["index", str(clean_dir), "--out", str(tmp_path / "idx"), "--backbone", spec.backbone,
                  "--image-size", "48"]) == 0
     assert runtime.load_exported(runtime.export_dir(spec, runtime.DEFAULT_RUNTIME))

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..backbones import default_size, feature_layers
+from ..backbones.catalog import ARTISTS_WEIGHTS, check_weights, trained_artists
 from ..cache import content_key
 from ..errors import BackboneError, first_line
 
@@ -29,8 +30,9 @@ class FeatureSpec:
     summary : how feature maps become a vector: ``"style"`` (per-channel mean and std of every
         tapped layer, ``backbones.feature_layers``) or ``"pooled"`` (global average of the last map)
     flip : average the features of the image and its mirror image
-    weights : ``"imagenet"``, None, or a weights file path; for joined backbones also a tuple of
-        these, one per backbone (e.g. a fine-tuned Lite0 beside ImageNet's Lite1)
+    weights : ``"imagenet"``, ``"artists"`` (the packaged backbones fine-tuned to tell artists
+        apart), None, or a weights file path; for joined backbones also a tuple of these, one per
+        backbone (e.g. a fine-tuned Lite0 beside ImageNet's Lite1)
     """
     backbone: str = _DEFAULT_BACKBONES
     image_size: int | None = None
@@ -50,8 +52,11 @@ class FeatureSpec:
             raise ValueError(f"FeatureSpec.summary must be one of {SUMMARIES}, got {self.summary!r}")
         if self.image_size is not None and self.image_size < 32:
             raise ValueError(f"FeatureSpec.image_size must be >= 32, got {self.image_size}")
-        for name in self.backbone.split("+"):
+        names = self.backbone.split("+")
+        weights = self.weights if isinstance(self.weights, tuple) else [self.weights] * len(names)
+        for name, w in zip(names, weights):
             default_size(name)  # raises BackboneError for an unknown name
+            check_weights(name, w)
 
     def components(self) -> list:
         """One single-backbone spec per ``+``-joined backbone, each with a concrete size."""
@@ -59,6 +64,11 @@ class FeatureSpec:
         weights = self.weights if isinstance(self.weights, tuple) else [self.weights] * len(names)
         return [FeatureSpec(name, self.image_size or default_size(name), self.summary, self.flip, w)
                 for name, w in zip(names, weights)]
+
+    @property
+    def trained_artists(self) -> frozenset:
+        """Artists whose paintings tuned these features' weights (``"artists"``); empty for ImageNet's."""
+        return frozenset().union(*(trained_artists(part.weights) for part in self.components()))
 
     @property
     def key(self) -> str:
@@ -85,11 +95,15 @@ class FeatureSpec:
         return cls(**d)
 
 
-DEFAULT_FEATURES = FeatureSpec()
+# weights tuned to tell artists apart beat ImageNet's on validation (issue 15, benchmarks/RESULTS.md)
+DEFAULT_FEATURES = FeatureSpec(weights="artists")
 
 
 def _weights_key(weights):
-    """A weights file by its content, so that the cache follows the file, not its name."""
+    """A weights file by its content, so that the cache follows the file, not its name (the
+    packaged ``"artists"`` files by the SHA-256 painter records for them)."""
+    if weights == "artists":
+        return "artists-" + "-".join(ARTISTS_WEIGHTS[name][:12] for name in sorted(ARTISTS_WEIGHTS))
     return weights if weights in (None, "imagenet") else content_key(weights)[:12]
 
 
