@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import os
 
-import functools
-
 import numpy as np
 from tqdm.auto import tqdm
 
@@ -59,16 +57,29 @@ def feature_model(spec: FeatureSpec):
     """The fastest runner of ``build_feature_model(spec)`` for one backbone (an exported model
     under LiteRT, else Keras: ``painter.features.runtime.feature_runner``), once per spec and
     process, and again when its weights file changes (``spec.key`` follows the file's content)."""
-    return _runner(spec, spec.key)
+    key = (spec, spec.key)
+    if key not in _runners:
+        from .runtime import feature_runner
+        _runners[key] = feature_runner(spec)
+    return _runners[key]
 
 
-@functools.cache
-def _runner(spec, key):
-    from .runtime import feature_runner
-    return feature_runner(spec)
+_runners = {}   # (spec, spec.key) -> runner: a dict, so that extract_features can ask without making one
+feature_model.cache_clear = _runners.clear   # for tests: forget every runner
 
 
-feature_model.cache_clear = _runner.cache_clear   # for tests: forget every runner
+def _runtime_of(model) -> str:
+    return getattr(model, "runtime", "keras")
+
+
+def _store_runtime(spec, model) -> str:
+    """The runtime whose store serves ``spec``: ``model``'s, or the runner's made for ``spec`` in
+    this process, else the one it would have, foreseen without building or loading it."""
+    model = model if model is not None else _runners.get((spec, spec.key))
+    if model is not None:
+        return _runtime_of(model)
+    from .runtime import feature_runtime
+    return feature_runtime(spec)
 
 
 def image_batches(paths, size, batch_size, overlap=None):
@@ -162,7 +173,9 @@ def extract_features(paths, spec: FeatureSpec = DEFAULT_FEATURES, batch_size: in
     cache : bool
         Read and write the feature store (``$PAINTER_CACHE/features/<spec.key>/``).
     model : keras.Model, optional
-        A ``build_feature_model(spec)`` already built (saves rebuilding it).
+        A runner of ``spec`` already made (``build_feature_model``, ``feature_model``); its
+        ``runtime`` names the store. Without it, ``feature_model(spec)`` is made only when some
+        features are not in the store.
 
     Returns
     -------
@@ -177,17 +190,21 @@ def extract_features(paths, spec: FeatureSpec = DEFAULT_FEATURES, batch_size: in
         failed = {k: v for _, f in results for k, v in f.items()}
         return np.concatenate([x for x, _ in results], axis=1), failed
     digests, failed = _content_keys(paths, cache, progress)
-    model = model or feature_model(spec)   # its runtime names the store (an export loads in 0.02 s)
-    store = FeatureStore(spec, runtime=getattr(model, "runtime", "keras")) if cache else None
-    todo = [p for p in dict.fromkeys(paths) if p in digests and (store is None or store.get(digests[p]) is None)]
+    runtime = _store_runtime(spec, model) if cache else None
+    store = FeatureStore(spec, runtime=runtime) if cache else None
+    todo = _missing(paths, digests, store)
     computed = {}
     if todo:
+        model = model or feature_model(spec)
+        if cache and _runtime_of(model) != runtime:   # not the runtime foreseen (its export failed): its own store
+            store = FeatureStore(spec, runtime=_runtime_of(model))
+            todo = _missing(paths, digests, store)
         computed = _compute(model, spec, todo, digests, store, batch_size, failed, progress)
     rows = [computed.get(p) if p in computed else (store.get(digests[p]) if store and p in digests else None)
             for p in paths]
     dim = next((len(v) for v in rows if v is not None), None)
-    if dim is None:
-        dim = int(model.output_shape[-1])
+    if dim is None:   # no image usable: only the model knows the width
+        dim = int((model or feature_model(spec)).output_shape[-1])
     out = np.full((len(paths), dim), np.nan, dtype=np.float32)
     for i, v in enumerate(rows):
         if v is not None:
@@ -211,6 +228,11 @@ def _content_keys(paths, cache, progress):
         except OSError as e:
             failed[p] = f"cannot read file ({e.strerror or e})"
     return digests, failed
+
+
+def _missing(paths, digests, store):
+    """The distinct readable ``paths`` whose vectors ``store`` lacks (all of them without a store)."""
+    return [p for p in dict.fromkeys(paths) if p in digests and (store is None or store.get(digests[p]) is None)]
 
 
 def _compute(model, spec, todo, digests, store, batch_size, failed, progress):

@@ -40,8 +40,8 @@ except ImportError:   # Windows: no lock to hand over, so exports are made in-pr
     fcntl = None
 
 __all__ = ["RUNTIMES", "DEFAULT_RUNTIME", "ExportError", "ExportedModel", "export_model", "load_exported",
-           "feature_runner", "saved_model_runner", "load_keras_file", "chosen_runtime", "export_dir", "FORMATS",
-           "deferred_exports", "export_in_background", "wait_for_exports"]
+           "feature_runner", "feature_runtime", "saved_model_runner", "load_keras_file", "chosen_runtime",
+           "export_dir", "FORMATS", "deferred_exports", "export_in_background", "wait_for_exports"]
 
 # runtime: (Keras export format, files the export writes (the first is loaded), module to import,
 # what to pip install for it)
@@ -278,13 +278,28 @@ def feature_runner(spec, runtime: str | None = None):
     fails (one warning saying why). A damaged export is reported in one warning naming it,
     deleted and made again. ``runtime`` defaults to ``chosen_runtime()``.
     """
-    if "+" in spec.backbone:
-        raise ValueError(f"feature_runner takes one backbone, got {spec.backbone!r}; use spec.components()")
-    if spec.image_size is None:
-        spec = spec.components()[0]
+    spec = _one_backbone(spec)
     runtime = runtime or chosen_runtime()
     return _exported_or_keras(export_dir(spec, runtime) if runtime in RUNTIMES else None, lambda: _keras_model(spec),
                               runtime, spec.key, lambda: {"spec": spec.to_dict()}, expected_size=spec.image_size)
+
+
+def feature_runtime(spec, runtime: str | None = None) -> str:
+    """The runtime ``feature_runner(spec, runtime)`` answers with, told without building or loading
+    a model (it names the feature store, which a fully cached call reads alone): ``runtime``
+    when its export is there or is to be made now, else ``"keras"``. Unforeseen: an export that
+    fails to be made, or is found damaged while deferring (the runner is then Keras)."""
+    spec = _one_backbone(spec)
+    runtime = runtime or chosen_runtime()
+    if not _runs_exports(runtime):
+        return "keras"
+    return runtime if _deferred is None or (export_dir(spec, runtime) / MANIFEST).is_file() else "keras"
+
+
+def _one_backbone(spec):
+    if "+" in spec.backbone:
+        raise ValueError(f"feature_runner takes one backbone, got {spec.backbone!r}; use spec.components()")
+    return spec.components()[0] if spec.image_size is None else spec
 
 
 def saved_model_runner(keras_file, runtime: str | None = None):
@@ -312,9 +327,7 @@ def _exported_or_keras(directory, build_keras, runtime, what, job, expected_size
     Keras model when ``runtime`` is ``"keras"``, cannot be imported, or the export fails; inside
     ``deferred_exports()`` a missing export gives the Keras model too, and ``job()`` (what
     ``export_jobs`` needs to make it) is queued."""
-    if runtime not in RUNTIMES:
-        raise ValueError(f"unknown runtime {runtime!r}; choose from {', '.join(RUNTIMES)}")
-    if runtime == "keras" or not _importable(runtime):
+    if not _runs_exports(runtime):
         return build_keras()
     if directory.exists():
         try:
@@ -336,6 +349,13 @@ def _exported_or_keras(directory, build_keras, runtime, what, job, expected_size
         _warn(f"runtime {runtime}: export of {what} failed ({_one_line(e)}); using Keras")
         shutil.rmtree(directory, ignore_errors=True)
         return model
+
+
+def _runs_exports(runtime) -> bool:
+    """Whether ``runtime`` runs exports: not Keras, and importable (else one warning)."""
+    if runtime not in RUNTIMES:
+        raise ValueError(f"unknown runtime {runtime!r}; choose from {', '.join(RUNTIMES)}")
+    return runtime != "keras" and _importable(runtime)
 
 
 def _importable(runtime) -> bool:
