@@ -381,7 +381,7 @@ def deferred_exports():
     export anyway), and on leaving the block the skipped exports are started in a detached
     process (``export_in_background``). For one-shot commands, which a 20 s export would make
     wait; long jobs export in-process, where the export pays off at once. Its features go to the
-    Keras feature store, as every Keras model's (``FeatureStore(spec, root, runtime)``)."""
+    Keras feature store, as every Keras model's (``extract._feature_store``)."""
     global _deferred
     if _deferred is not None or fcntl is None:   # already deferring, or Windows
         yield
