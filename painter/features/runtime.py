@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..cache import cache_dir, file_digest
+from ..cache import cache_dir, content_key, file_digest
 from ..errors import first_line
 from ..quiet import native_stderr_silenced
 
@@ -77,12 +77,18 @@ def export_model(keras_model, directory, runtime: str) -> Path:
     ``directory`` (another process made the same one meanwhile) is kept, not replaced: a third
     process may be loading it.
     """
+    _write_export(keras_model, Path(directory), runtime)
+    return Path(directory)
+
+
+def _write_export(keras_model, directory: Path, runtime: str) -> dict | None:
+    """``export_model``'s work: the manifest of the files it put in ``directory``, or None when
+    another process's finished export was there first and kept."""
     from .. import __version__
 
     if runtime not in FORMATS:
         raise ValueError(f"cannot export for runtime {runtime!r}; choose from {', '.join(FORMATS)}")
     fmt, files = FORMATS[runtime][:2]
-    directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = directory.with_name(f".{directory.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -115,9 +121,10 @@ def export_model(keras_model, directory, runtime: str) -> Path:
         except OSError:
             if not (directory / MANIFEST).is_file():  # not another process's finished export of the same model
                 raise
+            return None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return directory
+    return manifest
 
 
 # --- load and run (numpy + the runtime only) -----------------------------------------------------
@@ -235,6 +242,10 @@ def load_exported(directory) -> ExportedModel:
     directory = Path(directory)
     manifest = _read_manifest(directory)
     _check_files(directory, manifest)
+    return _open_export(directory, manifest)
+
+
+def _open_export(directory: Path, manifest: dict) -> ExportedModel:
     importlib.import_module(FORMATS[manifest["runtime"]][2])
     return ExportedModel(directory, manifest)
 
@@ -304,10 +315,10 @@ def _one_backbone(spec):
 
 def saved_model_runner(keras_file, runtime: str | None = None):
     """A saved ``.keras`` model with one input (a same-artist embedder) exported once, cached by
-    the file's content (``<cache>/exports/model-<sha256>-<runtime>``), so that using a saved model
+    the file's content (``<cache>/exports/model-<SHA-1>-<runtime>``), so that using a saved model
     needs no TensorFlow; else, as ``feature_runner``, the Keras model with one warning."""
     runtime = runtime or chosen_runtime()
-    digest = file_digest(keras_file, "sha256")[:20]
+    digest = content_key(keras_file)[:20]   # hashed once per process while the file is unchanged
     directory = cache_dir() / "exports" / f"model-{digest}-{runtime}"
     return _exported_or_keras(directory, lambda: load_keras_file(keras_file), runtime, Path(keras_file).name,
                               lambda: {"keras_file": str(Path(keras_file).resolve())})
@@ -344,7 +355,9 @@ def _exported_or_keras(directory, build_keras, runtime, what, job, expected_size
         return build_keras()
     model = build_keras()
     try:
-        return load_exported(export_model(model, directory, runtime))
+        # files hashed for the manifest just now are not hashed again; another process's export is checked
+        manifest = _write_export(model, directory, runtime)
+        return _open_export(directory, manifest) if manifest else load_exported(directory)
     except Exception as e:  # noqa: BLE001 - any export failure leaves Keras, which always works
         _warn(f"runtime {runtime}: export of {what} failed ({_one_line(e)}); using Keras")
         shutil.rmtree(directory, ignore_errors=True)
