@@ -78,6 +78,30 @@ def test_extract_features_caches_and_names_every_failure(files, tmp_path, monkey
     np.testing.assert_allclose(F3, F[:2], rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("rt", ["keras", None])   # None: the default runtime, an export
+def test_a_fully_cached_call_makes_no_model(files, tmp_path, monkeypatch, rt):
+    from painter.features import extract
+    monkeypatch.setenv("PAINTER_CACHE", str(tmp_path / "cache"))
+    if rt:
+        monkeypatch.setenv("PAINTER_RUNTIME", rt)
+    else:
+        monkeypatch.delenv("PAINTER_RUNTIME", raising=False)
+    spec = FeatureSpec("efficientnet_lite0", 32, "pooled", weights=None)
+    good = [files[k] for k in (0, 1, 3, 4)]
+    extract.feature_model.cache_clear()   # runners are per process, made under another runtime by other tests
+    first, _ = extract_features(good, spec, batch_size=2, progress=False)
+    extract.feature_model.cache_clear()   # as in a new process: no runner made yet
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("a model was built or loaded for cached features")
+    monkeypatch.setattr(extract, "feature_model", no_model)
+    monkeypatch.setattr(extract, "build_feature_model", no_model)
+    missing = str(tmp_path / "missing.jpg")
+    again, failed = extract_features(good[::-1] + [missing], spec, progress=False)
+    np.testing.assert_array_equal(again[:4], first[::-1])
+    assert np.isnan(again[4]).all() and failed == {missing: "file not found"}
+
+
 def test_std_columns_mark_the_standard_deviations(files):
     spec = FeatureSpec("efficientnet_lite0", 64, "style", weights=None)
     mask = std_columns(spec)

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from painter.cache import file_digest
+from painter.cache import content_key, file_digest
 from painter.data.images import load_array
 from painter.features import FeatureSpec, build_feature_model, runtime
 from painter.features import extract as features
@@ -232,6 +232,26 @@ def test_small_dense_model_exports(tmp_path):
 
 
 @needs(runtime.DEFAULT_RUNTIME)
+def test_a_new_export_and_a_saved_model_are_hashed_once(cache, tmp_path, monkeypatch):
+    """An export is hashed when written and at each later load, not again right after writing;
+    the saved model once per process while it is unchanged."""
+    import keras
+    import painter.cache
+    keras.Sequential([keras.Input((40,)), keras.layers.Dense(8)]).save(tmp_path / "dense.keras")
+    hashed = []
+
+    def counting(path, algorithm="sha1"):
+        hashed.append(Path(path).name)
+        return file_digest(path, algorithm)
+    monkeypatch.setattr(runtime, "file_digest", counting)
+    monkeypatch.setattr(painter.cache, "file_digest", counting)
+    runners = [runtime.saved_model_runner(tmp_path / "dense.keras") for _ in range(2)]
+    assert all(isinstance(r, runtime.ExportedModel) for r in runners)
+    files = list(runtime.FORMATS[runtime.DEFAULT_RUNTIME][1])
+    assert hashed == ["dense.keras"] + files + files   # the model; the export written, then loaded
+
+
+@needs(runtime.DEFAULT_RUNTIME)
 def test_running_a_cached_export_does_not_import_tensorflow(cache):
     runner_quietly(LITE0)
     # feature_runner takes any object with the spec's backbone, image_size and key: FeatureSpec
@@ -309,7 +329,7 @@ def test_cold_one_shot_answers_with_keras_and_the_next_call_uses_the_background_
     assert runtime.wait_for_exports(timeout=240)
     log = (cache / "exports" / runtime.LOG).read_text()
     assert log.count(": exported") == 2, log   # the feature model and the embedder
-    embedder = file_digest(small_model / "embedder.keras", "sha256")[:20]
+    embedder = content_key(small_model / "embedder.keras")[:20]
     exports = [runtime.export_dir(SMALL, runtime.DEFAULT_RUNTIME),
                cache / "exports" / f"model-{embedder}-{runtime.DEFAULT_RUNTIME}"]
     for directory in exports:

@@ -78,6 +78,34 @@ def test_training_draws_are_augmented_evaluation_is_not(rich_clean, tmp_path, mo
     assert np.array_equal(once, again)
 
 
+def test_frozen_maps_name_unusable_files_and_store_one_shard_per_run(tmp_path, monkeypatch):
+    """Unusable files are reported as extract_features reports them, their maps zeros; the maps
+    are stored in one shard, not one per batch."""
+    from PIL import Image
+    from painter.backbones import get_backbone
+    from painter.data.images import ImageError, load_array
+    from painter.same_artist.siamese_fit import split_backbone
+    rng = np.random.default_rng(0)
+    paths = []
+    for k in range(4):
+        paths.append(str(tmp_path / f"img{k}.jpg"))
+        Image.fromarray(rng.integers(0, 256, (80, 90, 3), dtype=np.uint8)).save(paths[-1])
+    bad, missing = tmp_path / "bad.jpg", str(tmp_path / "missing.jpg")
+    bad.write_bytes(b"not a jpeg")
+    with pytest.raises(ImageError) as err:
+        load_array(bad, 73)
+    bottom, _ = split_backbone(get_backbone("efficientnet_lite0", None, (None, None, 3)), "block11")
+    monkeypatch.setenv("PAINTER_CACHE", str(tmp_path / "cache"))
+    maps, failed = frozen_maps(bottom, [paths[0], missing, str(bad), *paths[1:]], 64, 2, "test-mixed",
+                               batch_size=1, progress=False)
+    assert failed == {missing: "file not found", str(bad): err.value.reason}
+    assert maps.shape[:2] == (6, 2) and not maps[[1, 2]].any()
+    alone, _ = frozen_maps(bottom, paths, 64, 2, "test-alone", batch_size=1, progress=False)
+    np.testing.assert_array_equal(maps[[0, 3, 4, 5]], alone)
+    shards = list((tmp_path / "cache" / "features" / "test-mixed").glob("shard_*.keys.npy"))
+    assert len(shards) == 1 and len(np.load(shards[0])) == 4
+
+
 def test_fine_tuning_leaves_batchnorm_statistics_alone(rich_clean):
     paths, labels = load_training_images(rich_clean)
     P, y, val = ValidationPairs.hold_out(np.array(paths), labels, val_artists=0.25)

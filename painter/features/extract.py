@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import os
 
-import functools
-
 import numpy as np
 from tqdm.auto import tqdm
 
@@ -24,7 +22,7 @@ from .spec import DEFAULT_FEATURES, FeatureSpec
 from .store import FeatureStore
 
 __all__ = ["build_feature_model", "feature_model", "image_batches", "predict_padded", "predict_images",
-           "extract_features"]
+           "extract_features", "content_keys", "cached_rows"]
 
 EAGER_MAX = 4   # rows a Keras model runs eagerly (predict_padded); memory grows with them
 
@@ -59,16 +57,15 @@ def feature_model(spec: FeatureSpec):
     """The fastest runner of ``build_feature_model(spec)`` for one backbone (an exported model
     under LiteRT, else Keras: ``painter.features.runtime.feature_runner``), once per spec and
     process, and again when its weights file changes (``spec.key`` follows the file's content)."""
-    return _runner(spec, spec.key)
+    key = (spec, spec.key)
+    if key not in _runners:
+        from .runtime import feature_runner
+        _runners[key] = feature_runner(spec)
+    return _runners[key]
 
 
-@functools.cache
-def _runner(spec, key):
-    from .runtime import feature_runner
-    return feature_runner(spec)
-
-
-feature_model.cache_clear = _runner.cache_clear   # for tests: forget every runner
+_runners = {}   # (spec, spec.key) -> runner: a dict, so that extract_features can ask without making one
+feature_model.cache_clear = _runners.clear   # for tests: forget every runner
 
 
 def image_batches(paths, size, batch_size, overlap=None):
@@ -162,7 +159,9 @@ def extract_features(paths, spec: FeatureSpec = DEFAULT_FEATURES, batch_size: in
     cache : bool
         Read and write the feature store (``$PAINTER_CACHE/features/<spec.key>/``).
     model : keras.Model, optional
-        A ``build_feature_model(spec)`` already built (saves rebuilding it).
+        A runner of ``spec`` already made (``build_feature_model``, ``feature_model``); its
+        ``runtime`` names the store. Without it, ``feature_model(spec)`` is made only when some
+        features are not in the store.
 
     Returns
     -------
@@ -176,18 +175,14 @@ def extract_features(paths, spec: FeatureSpec = DEFAULT_FEATURES, batch_size: in
                    for part in parts]
         failed = {k: v for _, f in results for k, v in f.items()}
         return np.concatenate([x for x, _ in results], axis=1), failed
-    digests, failed = _content_keys(paths, cache, progress)
-    model = model or feature_model(spec)   # its runtime names the store (an export loads in 0.02 s)
-    store = FeatureStore(spec, runtime=getattr(model, "runtime", "keras")) if cache else None
-    todo = [p for p in dict.fromkeys(paths) if p in digests and (store is None or store.get(digests[p]) is None)]
-    computed = {}
-    if todo:
-        computed = _compute(model, spec, todo, digests, store, batch_size, failed, progress)
-    rows = [computed.get(p) if p in computed else (store.get(digests[p]) if store and p in digests else None)
-            for p in paths]
+    digests, failed = content_keys(paths, cache, progress)
+    store, model = _store_and_model(spec, model, paths, digests) if cache else (None, model)
+    rows = cached_rows(paths, digests, failed, store,
+                       lambda todo: predict_images(model or feature_model(spec), todo, spec.image_size, batch_size),
+                       f"embed {spec.backbone}", progress)
     dim = next((len(v) for v in rows if v is not None), None)
-    if dim is None:
-        dim = int(model.output_shape[-1])
+    if dim is None:   # no image usable: only the model knows the width
+        dim = int((model or feature_model(spec)).output_shape[-1])
     out = np.full((len(paths), dim), np.nan, dtype=np.float32)
     for i, v in enumerate(rows):
         if v is not None:
@@ -195,8 +190,42 @@ def extract_features(paths, spec: FeatureSpec = DEFAULT_FEATURES, batch_size: in
     return out, failed
 
 
-def _content_keys(paths, cache, progress):
-    """``({path: content hash}, {path: reason})``; without a cache only readability is checked."""
+def _store_and_model(spec, model, paths, digests):
+    """``(store, model)``: the store of ``spec``'s features as the runner computes them, and the
+    runner (``model``, else ``feature_model(spec)``, made only when the store lacks some of ``paths``)."""
+    runtime = _store_runtime(spec, model)
+    store = _feature_store(spec, runtime)
+    if model is None and _missing(paths, digests, store):
+        model = feature_model(spec)
+        if _runtime_of(model) != runtime:   # not the runtime foreseen (its export failed): its own store
+            store = _feature_store(spec, _runtime_of(model))
+    return store, model
+
+
+def _runtime_of(model) -> str:
+    return getattr(model, "runtime", "keras")
+
+
+def _store_runtime(spec, model) -> str:
+    """The runtime whose store serves ``spec``: ``model``'s, or the runner's made for ``spec`` in
+    this process, else the one it would have, foreseen without building or loading it."""
+    model = model if model is not None else _runners.get((spec, spec.key))
+    if model is not None:
+        return _runtime_of(model)
+    from .runtime import feature_runtime
+    return feature_runtime(spec)
+
+
+def _feature_store(spec, runtime):
+    # features of an exported model are kept apart from Keras's: runtimes agree to 4e-4 of the
+    # feature scale, but a nearly constant channel's std can differ by 10% between them, and a
+    # model should see one runtime's features throughout (benchmarks/runtime_choice.py)
+    return FeatureStore(spec.key if runtime == "keras" else f"{spec.key}-{runtime}")
+
+
+def content_keys(paths, cache=True, progress=True):
+    """``({path: content hash}, {path: reason})``; without a cache only readability is checked
+    (each readable path is its own key)."""
     digests, failed = {}, {}
     for p in tqdm(paths, desc="hash", unit="img", disable=not progress or not cache or len(paths) < 2000):
         if not os.path.isfile(p):
@@ -213,22 +242,38 @@ def _content_keys(paths, cache, progress):
     return digests, failed
 
 
-def _compute(model, spec, todo, digests, store, batch_size, failed, progress):
-    """Run the model over ``todo``; store new vectors every 2,048 images (an interrupted run
-    resumes there); add unreadable images to ``failed``. Returns ``{path: vector}``."""
+def _missing(paths, digests, store):
+    """The distinct readable ``paths`` whose vectors ``store`` lacks (all of them without a store)."""
+    return [p for p in dict.fromkeys(paths) if p in digests and (store is None or store.get(digests[p]) is None)]
+
+
+def cached_rows(paths, digests, failed, store, compute, desc, progress=True, dtype=np.float32):
+    """A vector per path of ``paths``, None for an unusable image (its reason added to ``failed``).
+
+    Vectors are read from ``store`` by ``digests`` (``content_keys``); the missing ones are
+    computed once by ``compute(todo)``, which yields ``(paths_chunk, vectors, failed)`` per batch
+    (as ``predict_images``), and stored as ``dtype`` every 2,048 images (an interrupted run
+    resumes there). Without a store every readable image is computed.
+    """
+    todo = _missing(paths, digests, store)
     computed, new_keys, new_vecs, done = {}, [], [], 0
-    bar = tqdm(total=len(todo), desc=f"embed {spec.backbone}", unit="img", disable=not progress)
-    for chunk, vecs, bad in predict_images(model, todo, spec.image_size, batch_size):
+    bar = tqdm(total=len(todo), desc=desc, unit="img", disable=not progress or not todo)
+    for chunk, vecs, bad in compute(todo) if todo else ():
         failed.update(bad)
-        for p, v in zip(chunk, vecs.astype(np.float32)):
-            if p not in bad:
+        for p, v in zip(chunk, vecs.astype(dtype)):
+            if p in bad:
+                continue
+            if store is None:
                 computed[p] = v
+            else:   # read back from the store with the rest: one copy in memory
                 new_keys.append(digests[p])
                 new_vecs.append(v)
-        bar.update(len(vecs))
-        done += len(vecs)
-        if store is not None and new_keys and (len(new_keys) >= 2048 or done == len(todo)):
+        bar.update(len(chunk))
+        done += len(chunk)
+        if new_keys and (len(new_keys) >= 2048 or done == len(todo)):
             store.add(new_keys, np.stack(new_vecs))
             new_keys, new_vecs = [], []
     bar.close()
-    return computed
+    if store is None:
+        return [computed.get(p) for p in paths]
+    return [store.get(digests[p]) if p in digests else None for p in paths]

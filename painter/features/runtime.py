@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..cache import cache_dir, file_digest
+from ..cache import cache_dir, content_key, file_digest
 from ..errors import first_line
 from ..quiet import native_stderr_silenced
 
@@ -40,8 +40,8 @@ except ImportError:   # Windows: no lock to hand over, so exports are made in-pr
     fcntl = None
 
 __all__ = ["RUNTIMES", "DEFAULT_RUNTIME", "ExportError", "ExportedModel", "export_model", "load_exported",
-           "feature_runner", "saved_model_runner", "load_keras_file", "chosen_runtime", "export_dir", "FORMATS",
-           "deferred_exports", "export_in_background", "wait_for_exports"]
+           "feature_runner", "feature_runtime", "saved_model_runner", "load_keras_file", "chosen_runtime",
+           "export_dir", "FORMATS", "deferred_exports", "export_in_background", "wait_for_exports"]
 
 # runtime: (Keras export format, files the export writes (the first is loaded), module to import,
 # what to pip install for it)
@@ -77,12 +77,18 @@ def export_model(keras_model, directory, runtime: str) -> Path:
     ``directory`` (another process made the same one meanwhile) is kept, not replaced: a third
     process may be loading it.
     """
+    _write_export(keras_model, Path(directory), runtime)
+    return Path(directory)
+
+
+def _write_export(keras_model, directory: Path, runtime: str) -> dict | None:
+    """``export_model``'s work: the manifest of the files it put in ``directory``, or None when
+    another process's finished export was there first and kept."""
     from .. import __version__
 
     if runtime not in FORMATS:
         raise ValueError(f"cannot export for runtime {runtime!r}; choose from {', '.join(FORMATS)}")
     fmt, files = FORMATS[runtime][:2]
-    directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = directory.with_name(f".{directory.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -115,9 +121,10 @@ def export_model(keras_model, directory, runtime: str) -> Path:
         except OSError:
             if not (directory / MANIFEST).is_file():  # not another process's finished export of the same model
                 raise
+            return None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return directory
+    return manifest
 
 
 # --- load and run (numpy + the runtime only) -----------------------------------------------------
@@ -235,6 +242,10 @@ def load_exported(directory) -> ExportedModel:
     directory = Path(directory)
     manifest = _read_manifest(directory)
     _check_files(directory, manifest)
+    return _open_export(directory, manifest)
+
+
+def _open_export(directory: Path, manifest: dict) -> ExportedModel:
     importlib.import_module(FORMATS[manifest["runtime"]][2])
     return ExportedModel(directory, manifest)
 
@@ -278,21 +289,36 @@ def feature_runner(spec, runtime: str | None = None):
     fails (one warning saying why). A damaged export is reported in one warning naming it,
     deleted and made again. ``runtime`` defaults to ``chosen_runtime()``.
     """
-    if "+" in spec.backbone:
-        raise ValueError(f"feature_runner takes one backbone, got {spec.backbone!r}; use spec.components()")
-    if spec.image_size is None:
-        spec = spec.components()[0]
+    spec = _one_backbone(spec)
     runtime = runtime or chosen_runtime()
     return _exported_or_keras(export_dir(spec, runtime) if runtime in RUNTIMES else None, lambda: _keras_model(spec),
                               runtime, spec.key, lambda: {"spec": spec.to_dict()}, expected_size=spec.image_size)
 
 
+def feature_runtime(spec, runtime: str | None = None) -> str:
+    """The runtime ``feature_runner(spec, runtime)`` answers with, told without building or loading
+    a model (it names the feature store, which a fully cached call reads alone): ``runtime``
+    when its export is there or is to be made now, else ``"keras"``. Unforeseen: an export that
+    fails to be made, or is found damaged while deferring (the runner is then Keras)."""
+    spec = _one_backbone(spec)
+    runtime = runtime or chosen_runtime()
+    if not _runs_exports(runtime):
+        return "keras"
+    return runtime if _deferred is None or (export_dir(spec, runtime) / MANIFEST).is_file() else "keras"
+
+
+def _one_backbone(spec):
+    if "+" in spec.backbone:
+        raise ValueError(f"feature_runner takes one backbone, got {spec.backbone!r}; use spec.components()")
+    return spec.components()[0] if spec.image_size is None else spec
+
+
 def saved_model_runner(keras_file, runtime: str | None = None):
     """A saved ``.keras`` model with one input (a same-artist embedder) exported once, cached by
-    the file's content (``<cache>/exports/model-<sha256>-<runtime>``), so that using a saved model
+    the file's content (``<cache>/exports/model-<SHA-1>-<runtime>``), so that using a saved model
     needs no TensorFlow; else, as ``feature_runner``, the Keras model with one warning."""
     runtime = runtime or chosen_runtime()
-    digest = file_digest(keras_file, "sha256")[:20]
+    digest = content_key(keras_file)[:20]   # hashed once per process while the file is unchanged
     directory = cache_dir() / "exports" / f"model-{digest}-{runtime}"
     return _exported_or_keras(directory, lambda: load_keras_file(keras_file), runtime, Path(keras_file).name,
                               lambda: {"keras_file": str(Path(keras_file).resolve())})
@@ -312,9 +338,7 @@ def _exported_or_keras(directory, build_keras, runtime, what, job, expected_size
     Keras model when ``runtime`` is ``"keras"``, cannot be imported, or the export fails; inside
     ``deferred_exports()`` a missing export gives the Keras model too, and ``job()`` (what
     ``export_jobs`` needs to make it) is queued."""
-    if runtime not in RUNTIMES:
-        raise ValueError(f"unknown runtime {runtime!r}; choose from {', '.join(RUNTIMES)}")
-    if runtime == "keras" or not _importable(runtime):
+    if not _runs_exports(runtime):
         return build_keras()
     if directory.exists():
         try:
@@ -331,11 +355,20 @@ def _exported_or_keras(directory, build_keras, runtime, what, job, expected_size
         return build_keras()
     model = build_keras()
     try:
-        return load_exported(export_model(model, directory, runtime))
+        # files hashed for the manifest just now are not hashed again; another process's export is checked
+        manifest = _write_export(model, directory, runtime)
+        return _open_export(directory, manifest) if manifest else load_exported(directory)
     except Exception as e:  # noqa: BLE001 - any export failure leaves Keras, which always works
         _warn(f"runtime {runtime}: export of {what} failed ({_one_line(e)}); using Keras")
         shutil.rmtree(directory, ignore_errors=True)
         return model
+
+
+def _runs_exports(runtime) -> bool:
+    """Whether ``runtime`` runs exports: not Keras, and importable (else one warning)."""
+    if runtime not in RUNTIMES:
+        raise ValueError(f"unknown runtime {runtime!r}; choose from {', '.join(RUNTIMES)}")
+    return runtime != "keras" and _importable(runtime)
 
 
 def _importable(runtime) -> bool:
@@ -361,7 +394,7 @@ def deferred_exports():
     export anyway), and on leaving the block the skipped exports are started in a detached
     process (``export_in_background``). For one-shot commands, which a 20 s export would make
     wait; long jobs export in-process, where the export pays off at once. Its features go to the
-    Keras feature store, as every Keras model's (``FeatureStore(spec, root, runtime)``)."""
+    Keras feature store, as every Keras model's (``extract._feature_store``)."""
     global _deferred
     if _deferred is not None or fcntl is None:   # already deferring, or Windows
         yield

@@ -1,4 +1,5 @@
-"""The on-disk store of feature vectors, one folder per ``FeatureSpec``, keyed by image content."""
+"""The on-disk store of vectors computed from images (features, frozen maps), one folder per
+name, keyed by image content."""
 from __future__ import annotations
 
 import os
@@ -14,7 +15,8 @@ __all__ = ["FeatureStore"]
 
 
 class FeatureStore:
-    """Append-only store of feature vectors for one spec, as pairs of files per shard:
+    """Append-only store of vectors in ``<root>/<name>/`` (root: ``$PAINTER_CACHE/features``), as
+    pairs of files per shard:
     ``shard_*.npy`` holds the vectors, read memory-mapped (a store of the real competition's
     103,250 paintings is 6.5 GB of default features, too much to load whole), and
     ``shard_*.keys.npy`` their content hashes, written last so that a shard without keys (an
@@ -24,11 +26,7 @@ class FeatureStore:
     moved to ``damaged/`` beside the shards, and its images are embedded again.
     """
 
-    def __init__(self, spec, root=None, runtime: str = "keras"):
-        # features of an exported model are kept apart from Keras's: runtimes agree to 4e-4 of
-        # the feature scale, but a nearly constant channel's std can differ by 10% between them,
-        # and a model should see one runtime's features throughout (benchmarks/runtime_choice.py)
-        name = spec.key if runtime == "keras" else f"{spec.key}-{runtime}"
+    def __init__(self, name: str, root=None):
         self.dir = Path(root or cache_dir() / "features") / name
         self.dir.mkdir(parents=True, exist_ok=True)
         self.index = {}

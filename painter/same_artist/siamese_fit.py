@@ -28,17 +28,14 @@ import contextlib
 import hashlib
 import json
 from pathlib import Path
-from types import SimpleNamespace
 
 import keras
 import numpy as np
 from scipy.special import expit
-from tqdm.auto import tqdm
 
 from ..backbones import get_backbone
-from ..cache import content_key
 from ..data.pairs import make_pairs
-from ..features.extract import image_batches, predict_padded
+from ..features.extract import cached_rows, content_keys, image_batches, predict_padded
 from ..features.store import FeatureStore
 from ..layers import ChannelStats
 from .calibration import dot_embedder, fit_calibration
@@ -321,34 +318,37 @@ def _centre_crops(paths, size):
 
 def frozen_maps(bottom, paths, image_size, crops, key, seed=0, batch_size=32, progress=True):
     """The frozen stages' maps of ``crops`` random crops of every painting (``crops=0``: the
-    centre crop), computed once and cached on disk under ``key`` by image content.
+    centre crop), computed once and cached on disk under ``key`` by image content
+    (``painter.features.cached_rows``, as features are).
 
-    Returns ``(maps (n, max(crops, 1), h, w, C) float16, failed {path: reason})``; an image's
-    crops depend on its content and ``seed`` only, not on which others are computed with it.
+    Returns ``(maps (n, max(crops, 1), h, w, C) float16, failed {path: reason})``, zeros for the
+    paintings in ``failed``; an image's crops depend on its content and ``seed`` only, not on
+    which others are computed with it.
     """
     paths = [str(p) for p in paths]
-    store = FeatureStore(SimpleNamespace(key=key))
-    digests = {p: content_key(p) for p in tqdm(paths, desc="hash", unit="img", disable=not progress or len(paths) < 2000)}
-    todo = [p for p in dict.fromkeys(paths) if store.get(digests[p]) is None]
-    failed, k = {}, max(crops, 1)
+    digests, failed = content_keys(paths, progress=progress)
+    k = max(crops, 1)
+    rows = cached_rows(paths, digests, failed, FeatureStore(key),
+                       lambda todo: _crop_maps(bottom, todo, digests, image_size, crops, seed, batch_size),
+                       f"frozen maps x{k}", progress, np.float16)
     shape = bottom.compute_output_shape((1, image_size, image_size, 3))[1:]
-    bar = tqdm(total=len(todo), desc=f"frozen maps x{k}", unit="img", disable=not progress or not todo)
-    for start, (images, reasons) in zip(range(0, len(todo), batch_size),
-                                        image_batches(todo, load_size(image_size), batch_size)):
-        chunk = todo[start:start + len(images)]
+    out = np.zeros((len(paths), k, *shape), np.float16)
+    for row, v in enumerate(rows):
+        if v is not None:
+            out[row] = np.asarray(v).reshape(k, *shape)
+    return out, failed
+
+
+def _crop_maps(bottom, paths, digests, image_size, crops, seed, batch_size):
+    """``(paths_chunk, maps, failed)`` per batch of paintings, as ``predict_images``: each one's
+    crops (drawn from its content and ``seed``) through ``bottom``, flattened into one row."""
+    batches = image_batches(paths, load_size(image_size), batch_size)
+    for start, (images, reasons) in zip(range(0, len(paths), batch_size), batches):
+        chunk = paths[start:start + len(images)]
         x = np.concatenate([_crops(im, image_size, crops, np.random.default_rng([seed, int(digests[p][:12], 16)]))
                             for p, im in zip(chunk, images)]).astype(np.float32)
-        maps = predict_padded(bottom, x, batch_size * k).astype(np.float16).reshape(len(chunk), -1)
-        good = np.array([r is None for r in reasons])
-        failed.update({p: r for p, r in zip(chunk, reasons) if r})
-        store.add([digests[p] for p, g in zip(chunk, good) if g], maps[good])
-        bar.update(len(chunk))
-    bar.close()
-    out = np.zeros((len(paths), k, *shape), np.float16)
-    for row, p in enumerate(paths):
-        if p not in failed:
-            out[row] = np.asarray(store.get(digests[p])).reshape(k, *shape)
-    return out, failed
+        maps = predict_padded(bottom, x, batch_size * max(crops, 1)).reshape(len(chunk), -1)
+        yield chunk, maps, {p: r for p, r in zip(chunk, reasons) if r}
 
 
 def _nearest_artists(inputs, codes, k=5):
