@@ -17,3 +17,24 @@ def clean_pbn_dev(out):
     from painter.data.cleaning import clean_kaggle
     clean_kaggle(require_pbn_dev(), out, size=256, progress=False)
     return Path(out)
+
+
+def validate(F, mask, labels, splits, reweigh=None, **lda):
+    """Mean over ``splits`` artist splits of the training paintings of the best profile score's
+    seen and unseen validation AUC: ``lda`` on the features ``F`` (``mask``: their std columns;
+    ``lda``: more ``lda_projection`` arguments). ``reweigh(E, C, fit, y, n_artists)`` may change
+    the embedding and class cosines before the scoring."""
+    import numpy as np
+    from painter.data.pairs import validation_pairs, validation_split
+    from painter.same_artist.lda import choose_scorer, lda_projection
+    rows = []
+    for seed in range(splits):
+        fit, val_seen, val_unseen = validation_split(labels, seed=seed)
+        pairs = validation_pairs(labels, val_seen, val_unseen, seed=seed + 1)
+        names, y = np.unique(labels[fit], return_inverse=True)
+        base = lda_projection(F[fit], y, len(names), log_columns=mask, **lda)
+        E, C = base.predict(F, batch_size=4096, verbose=0)
+        if reweigh is not None:
+            E, C = reweigh(E, C, fit, y, len(names))
+        rows.append(max(choose_scorer(E, C, *pairs)[2], key=lambda r: r["mean"]))
+    return {k: round(float(np.mean([r[k] for r in rows])), 4) for k in ("seen", "unseen", "mean")}
