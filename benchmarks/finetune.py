@@ -38,29 +38,11 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from shared_data import PBN_DEV, RUNS, clean_pbn_dev
+from shared_data import PBN_DEV, RUNS, artist_subset, clean_pbn_dev
 
 METHODS = "siamese,lda-learned,lda-lite0,lda"
-
-
-def subset(data, n_artists, out, seed=0):
-    """``data`` itself for all its training artists, else a folder-per-artist tree of ``n`` of them."""
-    info = pd.read_csv(data / "all_data_info.csv")
-    train = info[info["in_train"] & info["new_filename"].map(lambda f: (data / "train" / f).is_file())]
-    artists = np.sort(train["artist"].unique())
-    if n_artists >= len(artists):
-        return data, set()
-    chosen = set(np.random.default_rng(seed).choice(artists, n_artists, replace=False))
-    root = out / f"pbn_{n_artists}"
-    for row in train[train["artist"].isin(chosen)].itertuples():
-        link = root / row.artist.replace("/", "_") / row.new_filename
-        if not link.exists():
-            link.parent.mkdir(parents=True, exist_ok=True)
-            link.symlink_to((data / "train" / row.new_filename).resolve())
-    return root, set(artists) - chosen
 
 
 def run_one(args):
@@ -71,7 +53,7 @@ def run_one(args):
     from painter.same_artist.training import train
     data = Path(args.data)
     out = Path(args.out) / (f"{args.artists}+also" if args.also else str(args.artists))
-    train_dir, left_out = subset(data, args.artists, Path(args.out))
+    train_dir, _, left_out = artist_subset(data, args.artists, Path(args.out) / f"pbn_{args.artists}")
     name, _, loss = args.run.partition(":")      # siamese:triplet = the siamese method with loss="triplet"
     tuned = out / ("siamese" + (f":{loss}" if loss else "")) / "backbone.weights.h5"
     kwargs = {"siamese": dict(method="siamese", **json.loads(args.siamese), **({"loss": loss} if loss else {})),

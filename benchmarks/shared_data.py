@@ -38,3 +38,23 @@ def validate(F, mask, labels, splits, reweigh=None, **lda):
             E, C = reweigh(E, C, fit, y, len(names))
         rows.append(max(choose_scorer(E, C, *pairs)[2], key=lambda r: r["mean"]))
     return {k: round(float(np.mean([r[k] for r in rows])), 4) for k in ("seen", "unseen", "mean")}
+
+
+def artist_subset(data, n, root, seed=0):
+    """``(folder, chosen, left_out)``: ``n`` of cleaned ``data``'s training artists drawn at random
+    (``seed``), as a folder-per-artist tree of symlinks to their paintings in ``root`` (links made
+    once); ``data`` itself when ``n`` takes every artist."""
+    import numpy as np
+    from painter.same_artist.training import load_training_images
+    paths, labels = load_training_images(data)
+    artists = np.unique(labels)
+    if n >= len(artists):
+        return Path(data), set(artists), set()
+    chosen = set(np.random.default_rng(seed).choice(artists, n, replace=False))
+    for path, artist in zip(paths, labels):
+        if artist in chosen:
+            link = Path(root) / artist.replace("/", "_") / Path(path).name   # a "/" in a name would nest folders
+            if not link.exists():
+                link.parent.mkdir(parents=True, exist_ok=True)
+                link.symlink_to(Path(path).resolve())   # absolute: a relative --data would break the links
+    return Path(root), chosen, set(artists) - chosen
