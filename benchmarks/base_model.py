@@ -26,9 +26,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from shared_data import PBN_DEV, RUNS, artist_subset, clean_pbn_dev
+from shared_data import PBN_DEV, RUNS, artist_subset, clean_pbn_dev, pair_artists, solution, submit_and_score
 from painter.metrics import pair_metrics
-from painter.same_artist.submit import submit
 from painter.same_artist.training import train
 
 p = argparse.ArgumentParser()
@@ -39,20 +38,14 @@ p.add_argument("--sizes", default="30,70,175")
 p.add_argument("--seeds", default="0", help="draws of the smaller collections")
 args = p.parse_args()
 data, out = clean_pbn_dev(args.data), Path(args.out)
-info = pd.read_csv(data / "all_data_info.csv")
-artist_of = dict(zip(info.new_filename, info.artist))
-pairs = pd.read_csv(data / "submission_info.csv")
-sol = pd.read_csv(PBN_DEV / "solution_painter.csv")
-a1, a2 = pairs.image1.map(artist_of).to_numpy(), pairs.image2.map(artist_of).to_numpy()
+a1, a2 = pair_artists(data)
 
 
 def evaluate(name, model_dir, threshold, own_artists):
     t = time.time()
-    submit(model_dir, data, data / "submission_info.csv", model_dir / "submission.csv", progress=False)
-    p = pd.read_csv(model_dir / "submission.csv").sameArtist.to_numpy()
-    m = pair_metrics(sol.sameArtist, p, sol.pairKind, threshold=threshold)
+    m, p = submit_and_score(model_dir, data, threshold)
     own = np.isin(a1, list(own_artists)) & np.isin(a2, list(own_artists))
-    o = pair_metrics(sol.sameArtist[own], p[own], threshold=threshold)["all"]
+    o = pair_metrics(solution().sameArtist[own], p[own], threshold=threshold)["all"]
     row = {"model": name, "threshold": threshold, "seen AUC": m["seen"]["auc"], "unseen AUC": m["unseen"]["auc"],
            "own AUC": o["auc"], "seen acc": m["seen"]["accuracy"], "unseen acc": m["unseen"]["accuracy"],
            "own acc": o["accuracy"], "own pairs": int(own.sum()), "submit s": round(time.time() - t, 1)}

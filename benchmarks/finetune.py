@@ -38,9 +38,10 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from shared_data import PBN_DEV, RUNS, artist_subset, clean_pbn_dev
+from shared_data import RUNS, artist_subset, clean_pbn_dev, pair_artists, submit_and_score
 
 METHODS = "siamese,lda-learned,lda-lite0,lda"
 
@@ -48,8 +49,6 @@ METHODS = "siamese,lda-learned,lda-lite0,lda"
 def run_one(args):
     """Train, submit and score one method; print one JSON row."""
     from painter.features import FeatureSpec
-    from painter.metrics import pair_metrics
-    from painter.same_artist.submit import submit
     from painter.same_artist.training import train
     data = Path(args.data)
     out = Path(args.out) / (f"{args.artists}+also" if args.also else str(args.artists))
@@ -67,15 +66,11 @@ def run_one(args):
     also = [args.also] if args.also else []
     model = train(train_dir, out / args.run, also=also, base="none", progress=False, **kwargs)
     t_train = time.time() - t
+    a1, a2 = pair_artists(data)
+    keep = ~(np.isin(a1, list(left_out)) | np.isin(a2, list(left_out)))
     t = time.time()
-    submit(out / args.run, data, data / "submission_info.csv", out / args.run / "submission.csv", progress=False)
+    m, _ = submit_and_score(out / args.run, data, model.threshold, keep)
     t_submit = time.time() - t
-    sol = pd.read_csv(PBN_DEV / "solution_painter.csv")
-    sub = pd.read_csv(out / args.run / "submission.csv")
-    pairs = pd.read_csv(data / "submission_info.csv")
-    artist = pd.read_csv(data / "all_data_info.csv").set_index("new_filename")["artist"]
-    keep = ~(pairs["image1"].map(artist).isin(left_out) | pairs["image2"].map(artist).isin(left_out)).to_numpy()
-    m = pair_metrics(sol.sameArtist[keep], sub.sameArtist[keep], sol.pairKind[keep], threshold=model.threshold)
     v = model.info["validation"]
     print(json.dumps({"artists": args.artists, "also": args.also or "", "method": args.run, "seen AUC": m["seen"]["auc"],
                       "unseen AUC": m["unseen"]["auc"], "seen acc": m["seen"]["accuracy"],

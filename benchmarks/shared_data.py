@@ -1,4 +1,6 @@
-"""Shared by the benchmark scripts: the real data's location and a clear stop when it is absent."""
+"""Shared by the benchmark scripts: the real data's location and a clear stop when it is absent,
+the validation score of features, subsets of the training artists and the score on the test pairs."""
+import functools
 import sys
 from pathlib import Path
 
@@ -58,3 +60,34 @@ def artist_subset(data, n, root, seed=0):
                 link.parent.mkdir(parents=True, exist_ok=True)
                 link.symlink_to(Path(path).resolve())   # absolute: a relative --data would break the links
     return Path(root), chosen, set(artists) - chosen
+
+
+@functools.cache
+def solution():
+    """pbn_dev's answers (``sameArtist``, ``pairKind``), row for row with its ``submission_info.csv``."""
+    import pandas as pd
+    return pd.read_csv(require_pbn_dev() / "solution_painter.csv")
+
+
+def pair_artists(data):
+    """``(a1, a2)``: the artists of each test pair's two paintings, from cleaned pbn_dev ``data``."""
+    import pandas as pd
+    info = pd.read_csv(Path(data) / "all_data_info.csv")
+    artist_of = dict(zip(info.new_filename, info.artist))
+    pairs = pd.read_csv(Path(data) / "submission_info.csv")
+    return pairs.image1.map(artist_of).to_numpy(), pairs.image2.map(artist_of).to_numpy()
+
+
+def submit_and_score(model_dir, data, threshold, keep=None):
+    """Submit ``model_dir`` on cleaned pbn_dev ``data``'s test pairs (``model_dir/submission.csv``)
+    and score it against the solution: ``(pair_metrics of the pairs keep (a mask; default all),
+    every pair's score)``."""
+    import pandas as pd
+    from painter.metrics import pair_metrics
+    from painter.same_artist.submit import submit
+    model_dir, data = Path(model_dir), Path(data)
+    submit(model_dir, data, data / "submission_info.csv", model_dir / "submission.csv", progress=False)
+    scores = pd.read_csv(model_dir / "submission.csv").sameArtist.to_numpy()
+    same, kind = solution().sameArtist.to_numpy(), solution().pairKind.to_numpy()
+    keep = slice(None) if keep is None else keep
+    return pair_metrics(same[keep], scores[keep], kind[keep], threshold=threshold), scores
