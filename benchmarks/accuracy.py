@@ -14,10 +14,8 @@ import time
 
 import pandas as pd
 
-from shared_data import RUNS, PBN_DEV, clean_pbn_dev
+from shared_data import RUNS, clean_pbn_dev, submit_and_score
 from painter.features import FeatureSpec
-from painter.metrics import pair_metrics
-from painter.same_artist.submit import submit
 from painter.same_artist.training import train
 
 # "method-option-option": a train() method with options away from its defaults
@@ -33,7 +31,6 @@ args = p.parse_args()
 t = time.time()
 data = clean_pbn_dev(args.data)
 print(f"clean: {time.time() - t:.1f} s")
-sol = pd.read_csv(PBN_DEV / "solution_painter.csv")
 rows = []
 for method in args.methods.split(","):
     name, *options = method.split("-")
@@ -43,10 +40,8 @@ for method in args.methods.split(","):
     model = train(data, out, method=name, progress=False, **kwargs)
     t_train = time.time() - t
     t = time.time()
-    submit(out, data, data / "submission_info.csv", f"{out}/submission.csv", progress=False)
+    m, _ = submit_and_score(out, data, model.threshold)
     t_submit = time.time() - t
-    sub = pd.read_csv(f"{out}/submission.csv")
-    m = pair_metrics(sol.sameArtist, sub.sameArtist, sol.pairKind, threshold=model.threshold)
     row = {"method": method, "threshold": model.threshold, "seen AUC": m["seen"]["auc"], "unseen AUC": m["unseen"]["auc"], "all AUC": m["all"]["auc"],
            "seen acc": m["seen"]["accuracy"], "unseen acc": m["unseen"]["accuracy"],
            "val seen AUC": model.info["validation"]["seen"]["auc"], "val unseen AUC": model.info["validation"]["unseen"]["auc"],

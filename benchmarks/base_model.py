@@ -20,17 +20,15 @@ is reused.
 """
 import argparse
 import json
-import os
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from shared_data import PBN_DEV, RUNS, clean_pbn_dev
+from shared_data import PBN_DEV, RUNS, artist_subset, clean_pbn_dev, pair_artists, solution, submit_and_score
 from painter.metrics import pair_metrics
-from painter.same_artist.submit import submit
-from painter.same_artist.training import load_training_images, train
+from painter.same_artist.training import train
 
 p = argparse.ArgumentParser()
 p.add_argument("--data", default=str(RUNS / "pbn_clean"))
@@ -40,34 +38,14 @@ p.add_argument("--sizes", default="30,70,175")
 p.add_argument("--seeds", default="0", help="draws of the smaller collections")
 args = p.parse_args()
 data, out = clean_pbn_dev(args.data), Path(args.out)
-info = pd.read_csv(data / "all_data_info.csv")
-artist_of = dict(zip(info.new_filename, info.artist))
-pairs = pd.read_csv(data / "submission_info.csv")
-sol = pd.read_csv(PBN_DEV / "solution_painter.csv")
-a1, a2 = pairs.image1.map(artist_of).to_numpy(), pairs.image2.map(artist_of).to_numpy()
-
-
-def subset_tree(n, seed=0):
-    """A folder-per-artist tree of ``n`` training artists (symlinks to the cleaned paintings)."""
-    paths, labels = load_training_images(data)
-    chosen = set(np.random.default_rng(seed).choice(np.unique(labels), n, replace=False))
-    root = out / (f"collection_{n}" if seed == 0 else f"collection_{n}_seed{seed}")
-    for path, artist in zip(paths, labels):
-        if artist in chosen:
-            (root / artist).mkdir(parents=True, exist_ok=True)
-            link = root / artist / Path(path).name
-            if not link.exists():
-                os.symlink(path, link)
-    return root, chosen
+a1, a2 = pair_artists(data)
 
 
 def evaluate(name, model_dir, threshold, own_artists):
     t = time.time()
-    submit(model_dir, data, data / "submission_info.csv", model_dir / "submission.csv", progress=False)
-    p = pd.read_csv(model_dir / "submission.csv").sameArtist.to_numpy()
-    m = pair_metrics(sol.sameArtist, p, sol.pairKind, threshold=threshold)
+    m, p = submit_and_score(model_dir, data, threshold)
     own = np.isin(a1, list(own_artists)) & np.isin(a2, list(own_artists))
-    o = pair_metrics(sol.sameArtist[own], p[own], threshold=threshold)["all"]
+    o = pair_metrics(solution().sameArtist[own], p[own], threshold=threshold)["all"]
     row = {"model": name, "threshold": threshold, "seen AUC": m["seen"]["auc"], "unseen AUC": m["unseen"]["auc"],
            "own AUC": o["auc"], "seen acc": m["seen"]["accuracy"], "unseen acc": m["unseen"]["accuracy"],
            "own acc": o["accuracy"], "own pairs": int(own.sum()), "submit s": round(time.time() - t, 1)}
@@ -86,7 +64,8 @@ print(f"base: {base.info['n_images']} paintings, {base.info['n_artists']} artist
 rows.append(evaluate("base alone (zero-shot)", out / "base", base.threshold, set(base.info["artists"])))
 for n in map(int, args.sizes.split(",")):
     for seed in map(int, args.seeds.split(",")) if n < 175 else [0]:
-        source, artists = (data, set(load_training_images(data)[1])) if n >= 175 else subset_tree(n, seed)
+        collection = out / (f"collection_{n}" + (f"_seed{seed}" if seed else ""))
+        source, artists, _ = artist_subset(data, n, collection, seed)
         for with_base in ("none", str(out / "base")):
             label = f"{n} artists, " + ("no base" if with_base == "none" else "with base")
             folder = out / (f"{n}_{'plain' if with_base == 'none' else 'base'}" + (f"_seed{seed}" if seed else ""))

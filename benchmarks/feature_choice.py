@@ -18,13 +18,11 @@ import keras
 import numpy as np
 from tqdm import tqdm
 
-from shared_data import RUNS, clean_pbn_dev
+from shared_data import RUNS, clean_pbn_dev, validate
 from painter.backbones import default_size, get_backbone
 from painter.backbones.catalog import style_layers
-from painter.data.pairs import validation_pairs, validation_split
 from painter.features import predict_images
 from painter.layers import ChannelStats
-from painter.same_artist.lda import choose_scorer, lda_projection
 from painter.same_artist.training import load_training_images
 
 BACKBONES = ("efficientnet_lite0", "efficientnet_lite1")
@@ -72,19 +70,6 @@ def features(stats, taps):
     return np.concatenate(blocks, axis=1), mask
 
 
-def validate(F, mask, labels, splits, pca_dim):
-    """Mean over artist splits of the best profile score's seen and unseen validation AUC."""
-    rows = []
-    for seed in range(splits):
-        fit, val_seen, val_unseen = validation_split(labels, seed=seed)
-        pairs = validation_pairs(labels, val_seen, val_unseen, seed=seed + 1)
-        names, y = np.unique(labels[fit], return_inverse=True)
-        base = lda_projection(F[fit], y, len(names), pca_dim=pca_dim, log_columns=mask)
-        E, C = base.predict(F, batch_size=4096, verbose=0)
-        rows.append(max(choose_scorer(E, C, *pairs)[2], key=lambda r: r["mean"]))
-    return {k: round(float(np.mean([r[k] for r in rows])), 4) for k in ("seen", "unseen", "mean")}
-
-
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--data", default=str(RUNS / "pbn_clean224"))
@@ -103,7 +88,7 @@ def main():
     for bb, name, pca_dim in runs:
         parts = [features(stats[b], tap_sets(b)[name]) for b in bb.split("+")]
         F, mask = np.concatenate([f for f, _ in parts], 1), np.concatenate([m for _, m in parts])
-        r = validate(F, mask, labels, args.splits, pca_dim)
+        r = validate(F, mask, labels, args.splits, pca_dim=pca_dim)
         print(f"| {bb.replace('efficientnet_', '')} | {name} | {pca_dim} | {F.shape[1]:,} | {r['seen']} | "
               f"{r['unseen']} | {r['mean']} |", flush=True)
         with open(out_dir / "results.jsonl", "a") as f:

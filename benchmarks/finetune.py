@@ -41,37 +41,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from shared_data import PBN_DEV, RUNS, clean_pbn_dev
+from shared_data import RUNS, artist_subset, clean_pbn_dev, pair_artists, submit_and_score
 
 METHODS = "siamese,lda-learned,lda-lite0,lda"
-
-
-def subset(data, n_artists, out, seed=0):
-    """``data`` itself for all its training artists, else a folder-per-artist tree of ``n`` of them."""
-    info = pd.read_csv(data / "all_data_info.csv")
-    train = info[info["in_train"] & info["new_filename"].map(lambda f: (data / "train" / f).is_file())]
-    artists = np.sort(train["artist"].unique())
-    if n_artists >= len(artists):
-        return data, set()
-    chosen = set(np.random.default_rng(seed).choice(artists, n_artists, replace=False))
-    root = out / f"pbn_{n_artists}"
-    for row in train[train["artist"].isin(chosen)].itertuples():
-        link = root / row.artist.replace("/", "_") / row.new_filename
-        if not link.exists():
-            link.parent.mkdir(parents=True, exist_ok=True)
-            link.symlink_to((data / "train" / row.new_filename).resolve())
-    return root, set(artists) - chosen
 
 
 def run_one(args):
     """Train, submit and score one method; print one JSON row."""
     from painter.features import FeatureSpec
-    from painter.metrics import pair_metrics
-    from painter.same_artist.submit import submit
     from painter.same_artist.training import train
     data = Path(args.data)
     out = Path(args.out) / (f"{args.artists}+also" if args.also else str(args.artists))
-    train_dir, left_out = subset(data, args.artists, Path(args.out))
+    train_dir, _, left_out = artist_subset(data, args.artists, Path(args.out) / f"pbn_{args.artists}")
     name, _, loss = args.run.partition(":")      # siamese:triplet = the siamese method with loss="triplet"
     tuned = out / ("siamese" + (f":{loss}" if loss else "")) / "backbone.weights.h5"
     kwargs = {"siamese": dict(method="siamese", **json.loads(args.siamese), **({"loss": loss} if loss else {})),
@@ -85,15 +66,11 @@ def run_one(args):
     also = [args.also] if args.also else []
     model = train(train_dir, out / args.run, also=also, base="none", progress=False, **kwargs)
     t_train = time.time() - t
+    a1, a2 = pair_artists(data)
+    keep = ~(np.isin(a1, list(left_out)) | np.isin(a2, list(left_out)))
     t = time.time()
-    submit(out / args.run, data, data / "submission_info.csv", out / args.run / "submission.csv", progress=False)
+    m, _ = submit_and_score(out / args.run, data, model.threshold, keep)
     t_submit = time.time() - t
-    sol = pd.read_csv(PBN_DEV / "solution_painter.csv")
-    sub = pd.read_csv(out / args.run / "submission.csv")
-    pairs = pd.read_csv(data / "submission_info.csv")
-    artist = pd.read_csv(data / "all_data_info.csv").set_index("new_filename")["artist"]
-    keep = ~(pairs["image1"].map(artist).isin(left_out) | pairs["image2"].map(artist).isin(left_out)).to_numpy()
-    m = pair_metrics(sol.sameArtist[keep], sub.sameArtist[keep], sol.pairKind[keep], threshold=model.threshold)
     v = model.info["validation"]
     print(json.dumps({"artists": args.artists, "also": args.also or "", "method": args.run, "seen AUC": m["seen"]["auc"],
                       "unseen AUC": m["unseen"]["auc"], "seen acc": m["seen"]["accuracy"],

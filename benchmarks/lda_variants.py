@@ -8,8 +8,8 @@
    made scale-free and small).
 
 Each row: mean over four artist splits of the training paintings of the best (temperature, cosine
-weight) profile score's seen and unseen validation AUC, as in ``feature_choice.py``. No test
-painting and no solution is used.
+weight) profile score's seen and unseen validation AUC, as in ``feature_choice.py``
+(``shared_data.validate``). No test painting and no solution is used.
 
     python benchmarks/lda_variants.py [--data runs/pbn_clean] [--k 24] [--splits 4]
 
@@ -17,19 +17,18 @@ Tapped statistics are kept in ``runs/lda_variants/`` so a second run only scores
 """
 import argparse
 import warnings
+from functools import partial
 
 import keras
 import numpy as np
 from keras import ops
 from tqdm import tqdm
 
-from shared_data import RUNS, clean_pbn_dev
+from shared_data import RUNS, clean_pbn_dev, validate
 from painter.backbones import default_size, get_backbone
 from painter.backbones.catalog import style_layers
-from painter.data.pairs import validation_pairs, validation_split
 from painter.features import predict_images
 from painter.layers import ChannelStats
-from painter.same_artist.lda import choose_scorer, lda_projection
 from painter.same_artist.training import load_training_images
 
 BACKBONES = ("efficientnet_lite0", "efficientnet_lite1")
@@ -82,21 +81,6 @@ def tapped(backbone, paths, k, out_dir):
         return z["stats"], z["mask"], z["corr"]
 
 
-def validate(F, mask, labels, splits, weigh=None):
-    """Mean over artist splits of the best profile score's validation AUC; ``weigh(lam)`` scales the LDA directions."""
-    rows = []
-    for seed in range(splits):
-        fit, val_seen, val_unseen = validation_split(labels, seed=seed)
-        pairs = validation_pairs(labels, val_seen, val_unseen, seed=seed + 1)
-        names, y = np.unique(labels[fit], return_inverse=True)
-        base = lda_projection(F[fit], y, len(names), log_columns=mask)
-        E, C = base.predict(F, batch_size=4096, verbose=0)
-        if weigh is not None:
-            E, C = weighted(E, C, fit, y, len(names), weigh)
-        rows.append(max(choose_scorer(E, C, *pairs)[2], key=lambda r: r["mean"]))
-    return {k: round(float(np.mean([r[k] for r in rows])), 4) for k in ("seen", "unseen", "mean")}
-
-
 def weighted(E, C, fit, y, n, weigh):
     """Embedding and class cosines after scaling each LDA direction by ``weigh(lam)``.
 
@@ -127,7 +111,8 @@ def main():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         for name, weigh in WEIGHTS.items():
-            r = validate(stats, mask, labels, args.splits, None if name.startswith("equal") else weigh)
+            reweigh = None if name.startswith("equal") else partial(weighted, weigh=weigh)
+            r = validate(stats, mask, labels, args.splits, reweigh)
             print(f"| LDA directions weighted by {name} | {stats.shape[1]:,} | {r['seen']} | {r['unseen']} | {r['mean']} |", flush=True)
         no_log = np.zeros(corr.shape[1], bool)
         for name, F, m in (("channel correlations alone", corr, no_log),

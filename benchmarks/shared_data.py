@@ -1,4 +1,6 @@
-"""Shared by the benchmark scripts: the real data's location and a clear stop when it is absent."""
+"""Shared by the benchmark scripts: the real data's location and a clear stop when it is absent,
+the validation score of features, subsets of the training artists and the score on the test pairs."""
+import functools
 import sys
 from pathlib import Path
 
@@ -17,3 +19,75 @@ def clean_pbn_dev(out):
     from painter.data.cleaning import clean_kaggle
     clean_kaggle(require_pbn_dev(), out, size=256, progress=False)
     return Path(out)
+
+
+def validate(F, mask, labels, splits, reweigh=None, **lda):
+    """Mean over ``splits`` artist splits of the training paintings of the best profile score's
+    seen and unseen validation AUC: ``lda`` on the features ``F`` (``mask``: their std columns;
+    ``lda``: more ``lda_projection`` arguments). ``reweigh(E, C, fit, y, n_artists)`` may change
+    the embedding and class cosines before the scoring."""
+    import numpy as np
+    from painter.data.pairs import validation_pairs, validation_split
+    from painter.same_artist.lda import choose_scorer, lda_projection
+    rows = []
+    for seed in range(splits):
+        fit, val_seen, val_unseen = validation_split(labels, seed=seed)
+        pairs = validation_pairs(labels, val_seen, val_unseen, seed=seed + 1)
+        names, y = np.unique(labels[fit], return_inverse=True)
+        base = lda_projection(F[fit], y, len(names), log_columns=mask, **lda)
+        E, C = base.predict(F, batch_size=4096, verbose=0)
+        if reweigh is not None:
+            E, C = reweigh(E, C, fit, y, len(names))
+        rows.append(max(choose_scorer(E, C, *pairs)[2], key=lambda r: r["mean"]))
+    return {k: round(float(np.mean([r[k] for r in rows])), 4) for k in ("seen", "unseen", "mean")}
+
+
+def artist_subset(data, n, root, seed=0):
+    """``(folder, chosen, left_out)``: ``n`` of cleaned ``data``'s training artists drawn at random
+    (``seed``), as a folder-per-artist tree of symlinks to their paintings in ``root`` (links made
+    once); ``data`` itself when ``n`` takes every artist."""
+    import numpy as np
+    from painter.same_artist.training import load_training_images
+    paths, labels = load_training_images(data)
+    artists = np.unique(labels)
+    if n >= len(artists):
+        return Path(data), set(artists), set()
+    chosen = set(np.random.default_rng(seed).choice(artists, n, replace=False))
+    for path, artist in zip(paths, labels):
+        if artist in chosen:
+            link = Path(root) / artist.replace("/", "_") / Path(path).name   # a "/" in a name would nest folders
+            if not link.exists():
+                link.parent.mkdir(parents=True, exist_ok=True)
+                link.symlink_to(Path(path).resolve())   # absolute: a relative --data would break the links
+    return Path(root), chosen, set(artists) - chosen
+
+
+@functools.cache
+def solution():
+    """pbn_dev's answers (``sameArtist``, ``pairKind``), row for row with its ``submission_info.csv``."""
+    import pandas as pd
+    return pd.read_csv(require_pbn_dev() / "solution_painter.csv")
+
+
+def pair_artists(data):
+    """``(a1, a2)``: the artists of each test pair's two paintings, from cleaned pbn_dev ``data``."""
+    import pandas as pd
+    info = pd.read_csv(Path(data) / "all_data_info.csv")
+    artist_of = dict(zip(info.new_filename, info.artist))
+    pairs = pd.read_csv(Path(data) / "submission_info.csv")
+    return pairs.image1.map(artist_of).to_numpy(), pairs.image2.map(artist_of).to_numpy()
+
+
+def submit_and_score(model_dir, data, threshold, keep=None):
+    """Submit ``model_dir`` on cleaned pbn_dev ``data``'s test pairs (``model_dir/submission.csv``)
+    and score it against the solution: ``(pair_metrics of the pairs keep (a mask; default all),
+    every pair's score)``."""
+    import pandas as pd
+    from painter.metrics import pair_metrics
+    from painter.same_artist.submit import submit
+    model_dir, data = Path(model_dir), Path(data)
+    submit(model_dir, data, data / "submission_info.csv", model_dir / "submission.csv", progress=False)
+    scores = pd.read_csv(model_dir / "submission.csv").sameArtist.to_numpy()
+    same, kind = solution().sameArtist.to_numpy(), solution().pairKind.to_numpy()
+    keep = slice(None) if keep is None else keep
+    return pair_metrics(same[keep], scores[keep], kind[keep], threshold=threshold), scores

@@ -12,3 +12,15 @@ class Interrupt(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if epoch + 1 == self.after:
             raise KeyboardInterrupt
+
+
+class Steps(keras.callbacks.Callback):
+    """Records in ``steps[key]`` the optimizer's step count when a fit ends, to compare an
+    interrupted and resumed fit with a whole one."""
+
+    def __init__(self, steps, key):
+        super().__init__()
+        self.steps, self.key = steps, key
+
+    def on_train_end(self, logs=None):
+        self.steps[self.key] = int(self.model.optimizer.iterations.numpy())

@@ -15,8 +15,7 @@ needs_pbn_real = pytest.mark.skipif(not PBN_REAL.is_dir(), reason="../shared/dat
 @pytest.fixture(scope="session", autouse=True)
 def _cache(tmp_path_factory):
     # Converted weights are reused across runs (conversion takes seconds); features are per session.
-    os.environ.setdefault("PAINTER_CACHE", str(Path.home() / ".cache" / "painter"))
-    yield
+    yield Path(os.environ.setdefault("PAINTER_CACHE", str(Path.home() / ".cache" / "painter")))
     # a one-shot command run by a test may have left an export to a background process
     from painter.features.runtime import wait_for_exports
     wait_for_exports(timeout=600)
@@ -46,4 +45,18 @@ def rich_clean(tmp_path_factory):
                               size=96, seed=5)
     out = tmp_path_factory.mktemp("c")
     clean_kaggle(k, out, size=64, workers=2, progress=False)
+    return out
+
+
+@pytest.fixture(scope="session")
+def lda_model_dir(clean_dir, _cache, tmp_path_factory):
+    """The tiny same-artist model several modules use (``lda`` on 64 px Lite0 features of
+    ``clean_dir``), trained once. Always in the session's cache: training exports in-process, and
+    test_runtime's tests start from caches of their own that must not hold those exports."""
+    from painter.features import FeatureSpec
+    from painter.same_artist.training import train
+    out = tmp_path_factory.mktemp("lda_model")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PAINTER_CACHE", str(_cache))
+        train(clean_dir, out, method="lda", spec=FeatureSpec("efficientnet_lite0", 64), progress=False)
     return out

@@ -8,19 +8,10 @@ import pytest
 
 from painter import attribution as A
 from painter.data.images import ImageError
-from painter.features import FeatureSpec
-from painter.same_artist.training import train
 
 # the synthetic model's pair logits are about +15 within an artist and -16 across artists:
 # P(one of them) = sigmoid(best artist's score), temperature 1
 CAL = A.Calibration(aggregate="max", temperature=1.0, none_slope=1.0, none_bias=0.0, threshold=0.5)
-
-
-@pytest.fixture(scope="module")
-def model_dir(clean_dir, tmp_path_factory):
-    out = tmp_path_factory.mktemp("attr_model")
-    train(clean_dir, out, method="lda", spec=FeatureSpec("efficientnet_lite0", 64), progress=False)
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -90,9 +81,9 @@ def test_fit_attribution_calibration_separates_known_and_unknown():
     assert m["top1"] > 0.95 and m["none_rate"] > 0.9 and m["n_known"] == m["n_unknown"] == 300
 
 
-def test_attribute_ranks_the_painter_first_with_evidence(model_dir, paintings, tmp_path):
+def test_attribute_ranks_the_painter_first_with_evidence(lda_model_dir, paintings, tmp_path):
     ref_dir = _reference(paintings, tmp_path / "reference")
-    table = A.attribute(_query(paintings, "Artist 01"), ref_dir, model=model_dir, k=5, calibration=CAL)
+    table = A.attribute(_query(paintings, "Artist 01"), ref_dir, model=lda_model_dir, k=5, calibration=CAL)
     assert table["artist"].tolist()[0] == "Artist 01" and table.attrs["answer"] == "Artist 01"
     assert not table.attrs["none"]
     assert table["rank"].tolist() == [1, 2, 3, 0] and table["artist"].iloc[-1] == A.NONE  # 3 artists + none
@@ -105,44 +96,44 @@ def test_attribute_ranks_the_painter_first_with_evidence(model_dir, paintings, t
     original = sorted((ref_dir / "Artist 02").iterdir())[1]
     copy = tmp_path / "copy.jpg"
     shutil.copy(original, copy)
-    table = A.attribute(copy, ref_dir, model=model_dir, calibration=CAL)
+    table = A.attribute(copy, ref_dir, model=lda_model_dir, calibration=CAL)
     assert table["artist"][0] == "Artist 02" and table["best_matches"][0][0] == str(original)
     png = A.plot_attribution(table, tmp_path / "attribution.png")
     assert png.is_file() and png.stat().st_size > 10_000
 
 
-def test_attribute_answers_none_for_a_painter_outside_the_reference(model_dir, paintings, tmp_path):
+def test_attribute_answers_none_for_a_painter_outside_the_reference(lda_model_dir, paintings, tmp_path):
     ref_dir = _reference(paintings, tmp_path / "reference")
-    table = A.attribute(_query(paintings, "Artist 05"), ref_dir, model=model_dir, calibration=CAL)
+    table = A.attribute(_query(paintings, "Artist 05"), ref_dir, model=lda_model_dir, calibration=CAL)
     assert table.attrs["none"] and table.attrs["answer"] == A.NONE
     assert table.attrs["p_none"] == table["probability"].iloc[-1] > 0.5
     assert table["probability"].sum() == pytest.approx(1.0)
 
 
-def test_unreadable_reference_is_skipped_and_bad_query_is_one_line(model_dir, paintings, tmp_path):
+def test_unreadable_reference_is_skipped_and_bad_query_is_one_line(lda_model_dir, paintings, tmp_path):
     ref_dir = _reference(paintings, tmp_path / "reference")
     good = sorted((ref_dir / "Artist 00").iterdir())[0]
     (ref_dir / "Artist 00" / "truncated.jpg").write_bytes(good.read_bytes()[:300])
     (ref_dir / "Artist 01" / "notes.jpg").write_text("not a painting")
-    ref = A.load_reference(ref_dir, model_dir, progress=False)
+    ref = A.load_reference(ref_dir, lda_model_dir, progress=False)
     reasons = dict(zip(ref.skipped["file"], ref.skipped["reason"]))
     assert set(reasons) == {str(ref_dir / "Artist 00" / "truncated.jpg"), str(ref_dir / "Artist 01" / "notes.jpg")}
     assert "truncated" in reasons[str(ref_dir / "Artist 00" / "truncated.jpg")]
-    table = A.attribute(_query(paintings, "Artist 00"), ref, model=model_dir, calibration=CAL)
+    table = A.attribute(_query(paintings, "Artist 00"), ref, model=lda_model_dir, calibration=CAL)
     assert table["artist"][0] == "Artist 00" and len(table.attrs["skipped"]) == 2
     with pytest.raises(ImageError, match=r"nope\.jpg: file not found"):
-        A.attribute(tmp_path / "nope.jpg", ref, model=model_dir)
+        A.attribute(tmp_path / "nope.jpg", ref, model=lda_model_dir)
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(good.read_bytes()[:300])
     with pytest.raises(ImageError, match=r"broken\.jpg: truncated") as err:
-        A.attribute(broken, ref, model=model_dir)
+        A.attribute(broken, ref, model=lda_model_dir)
     assert "\n" not in str(err.value)
 
 
-def test_reference_cache_is_reused_refreshed_and_repaired(model_dir, paintings, tmp_path, monkeypatch):
+def test_reference_cache_is_reused_refreshed_and_repaired(lda_model_dir, paintings, tmp_path, monkeypatch):
     from painter.same_artist.predict import PACKAGED_MODEL, load_pair_model
     ref_dir = _reference(paintings, tmp_path / "reference")
-    model = load_pair_model(model_dir)
+    model = load_pair_model(lda_model_dir)
     first = A.load_reference(ref_dir, model, progress=False)
     assert A.load_reference(ref_dir, model, progress=False) is first          # in memory
     folder = A.cache_dir() / "references" / first.key
@@ -167,15 +158,15 @@ def test_reference_cache_is_reused_refreshed_and_repaired(model_dir, paintings, 
         A.attribute(_query(paintings, "Artist 00"), grown, model=other)
 
 
-def test_cli_attribute(model_dir, paintings, tmp_path, capsys):
+def test_cli_attribute(lda_model_dir, paintings, tmp_path, capsys):
     from painter.cli import main
     ref_dir = _reference(paintings, tmp_path / "reference")
     query = _query(paintings, "Artist 02")
-    assert main(["attribute", str(query), "--reference", str(ref_dir), "--model", str(model_dir), "-k", "2",
+    assert main(["attribute", str(query), "--reference", str(ref_dir), "--model", str(lda_model_dir), "-k", "2",
                  "--png", str(tmp_path / "a.png")]) == 0
     out = capsys.readouterr().out
     assert "Artist 02" in out and A.NONE in out and "answer:" in out and (tmp_path / "a.png").is_file()
     r = subprocess.run([sys.executable, "-m", "painter", "attribute", str(tmp_path / "missing.jpg"), "--reference",
-                        str(ref_dir), "--model", str(model_dir)], capture_output=True, text=True)
+                        str(ref_dir), "--model", str(lda_model_dir)], capture_output=True, text=True)
     assert r.returncode == 1
     assert r.stderr.strip().splitlines()[-1] == f"painter attribute: error: {tmp_path / 'missing.jpg'}: file not found"

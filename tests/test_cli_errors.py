@@ -14,7 +14,6 @@ from painter.classify import train_classifier
 from painter.cli import main
 from painter.features import FeatureSpec
 from painter.same_artist.submit import submit
-from painter.same_artist.training import train
 from painter.search import build_index_from_data
 
 SMALL = FeatureSpec("efficientnet_lite0", 64)
@@ -50,11 +49,10 @@ def _csv(path, df):
 
 
 @pytest.fixture(scope="module")
-def paths(kaggle_dir, clean_dir, tmp_path_factory):
+def paths(kaggle_dir, clean_dir, lda_model_dir, tmp_path_factory):
     """Every input the cases below use, by name: good ones (a tiny trained model, index and
     classifier) and bad ones."""
     root = tmp_path_factory.mktemp("inputs")
-    train(clean_dir, root / "model", spec=SMALL, progress=False)
     build_index_from_data(clean_dir, root / "index", spec=SMALL, progress=False)
     train_classifier(clean_dir, root / "classifier", spec=SMALL, epochs=2, progress=False)
     jpg, jpg2 = sorted((clean_dir / "test").glob("*.jpg"))[:2]
@@ -69,7 +67,7 @@ def paths(kaggle_dir, clean_dir, tmp_path_factory):
         for p in (clean_dir / split).glob("*.jpg"):
             _cut_copy(p, cut_images / split / p.name)
     return {
-        "kaggle": kaggle_dir, "data": clean_dir, "model": root / "model", "index": root / "index",
+        "kaggle": kaggle_dir, "data": clean_dir, "model": lda_model_dir, "index": root / "index",
         "classifier": root / "classifier", "jpg": jpg, "jpg2": jpg2, "info": kaggle_dir / "submission_info.csv",
         "solution": kaggle_dir / "solution_painter.csv", "submission": _csv(root / "submission.csv", sub),
         "missing": root / "no_such_file", "empty_dir": root / "empty_dir", "empty_file": root / "empty.csv",
@@ -81,13 +79,13 @@ def paths(kaggle_dir, clean_dir, tmp_path_factory):
         "cut_labels_kaggle": _cut_copy(kaggle_dir, root / "cut_labels_kaggle", "all_data_info.csv"),
         "cut_zip_kaggle": _cut_copy(kaggle_dir, root / "cut_zip_kaggle", "train_1.zip"),
         "cut_data": _cut_copy(clean_dir, root / "cut_data", "all_data_info.csv"),
-        "cut_model": _cut_copy(root / "model", root / "cut_model", "embedder.keras"),
-        "cut_model_config": _cut_copy(root / "model", root / "cut_model_config", "config.json"),
+        "cut_model": _cut_copy(lda_model_dir, root / "cut_model", "embedder.keras"),
+        "cut_model_config": _cut_copy(lda_model_dir, root / "cut_model_config", "config.json"),
         "cut_index": _cut_copy(root / "index", root / "cut_index", "index.faiss"),
         "cut_index_config": _cut_copy(root / "index", root / "cut_index_config", "config.json"),
         "cut_classifier": _cut_copy(root / "classifier", root / "cut_classifier", "classifier.keras"),
         "cut_classes": _cut_copy(root / "classifier", root / "cut_classes", "classes.json"),
-        "newer_model": _edited_copy(root / "model", root / "newer_model", "config.json",
+        "newer_model": _edited_copy(lda_model_dir, root / "newer_model", "config.json",
                                     lambda c: c["feature_spec"].update(resolution_of_painter_3=2)),
         "info_text_index": _csv(root / "info_text_index.csv", info.astype({"index": str}).assign(
             index=lambda d: d["index"].where(d.index != 5, "six"))),

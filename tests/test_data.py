@@ -50,6 +50,14 @@ def test_readdatainfo_bad_inputs(tmp_path, csv):
         readdatainfo(csv, label="style")
 
 
+def test_read_kaggle_csv_names_a_missing_required_column(tmp_path):
+    from painter.data.kaggle import read_kaggle_csv
+    labels = tmp_path / "labels.csv"
+    labels.write_text("new_filename,artist\nx.jpg,A\n")
+    with pytest.raises(ValueError, match=r"labels.csv: no column in_train \(has new_filename, artist\); expected Kaggle's"):
+        read_kaggle_csv(labels, required=("artist", "in_train"))
+
+
 @needs_pbn_real
 def test_readdatainfo_real_kaggle_counts():
     d = readdatainfo(PBN_REAL / "all_data_info.csv")

@@ -276,21 +276,6 @@ print(type(runner).__name__, y.shape, sorted(m for m in ("tensorflow", "keras") 
 SMALL = FeatureSpec("efficientnet_lite0", 64, "style")
 
 
-@pytest.fixture(scope="module")
-def small_model(clean_dir, tmp_path_factory):
-    """A same-artist model on 64 px Lite0 features, trained with a cache of its own (training
-    exports in-process: its exports must not be in the caches the tests start from)."""
-    from painter.same_artist.training import train
-    out = tmp_path_factory.mktemp("small_model")
-    saved = os.environ.get("PAINTER_CACHE")
-    os.environ["PAINTER_CACHE"] = str(tmp_path_factory.mktemp("training_cache"))
-    try:
-        train(clean_dir, out, method="lda", spec=SMALL, progress=False)
-    finally:
-        os.environ["PAINTER_CACHE"] = saved
-    return out
-
-
 def _predict_pair_process(cache, a, b, model_dir):
     """``painter predict-pair`` in a new process, then in the same process (the models it used
     still loaded) the exact probability, which runtimes answered and whether TensorFlow was imported."""
@@ -316,10 +301,10 @@ print(json.dumps({{"code": code, "p": predict_pair({str(a)!r}, {str(b)!r}, model
 
 @needs(runtime.DEFAULT_RUNTIME)
 def test_cold_one_shot_answers_with_keras_and_the_next_call_uses_the_background_export(
-        small_model, clean_dir, tmp_path, monkeypatch):
+        lda_model_dir, clean_dir, tmp_path, monkeypatch):
     a, b = sorted((clean_dir / "test").glob("*.jpg"))[:2]
     cache = tmp_path / "cache"
-    cold_verdict, cold = _predict_pair_process(cache, a, b, small_model)
+    cold_verdict, cold = _predict_pair_process(cache, a, b, lda_model_dir)
     assert cold["code"] == 0 and cold["tensorflow"]
     assert cold["embedder"] != "ExportedModel" and cold["features"] != "ExportedModel"   # Keras answered
     keras_store, litert_store = cache / "features" / SMALL.key, cache / "features" / f"{SMALL.key}-litert"
@@ -329,14 +314,14 @@ def test_cold_one_shot_answers_with_keras_and_the_next_call_uses_the_background_
     assert runtime.wait_for_exports(timeout=240)
     log = (cache / "exports" / runtime.LOG).read_text()
     assert log.count(": exported") == 2, log   # the feature model and the embedder
-    embedder = content_key(small_model / "embedder.keras")[:20]
+    embedder = content_key(lda_model_dir / "embedder.keras")[:20]
     exports = [runtime.export_dir(SMALL, runtime.DEFAULT_RUNTIME),
                cache / "exports" / f"model-{embedder}-{runtime.DEFAULT_RUNTIME}"]
     for directory in exports:
         assert runtime.load_exported(directory).runtime == runtime.DEFAULT_RUNTIME
     assert not [p for p in (cache / "exports").iterdir() if ".tmp-" in p.name]
 
-    warm_verdict, warm = _predict_pair_process(cache, a, b, small_model)
+    warm_verdict, warm = _predict_pair_process(cache, a, b, lda_model_dir)
     assert warm["embedder"] == warm["features"] == "ExportedModel" and not warm["tensorflow"]
     assert list(litert_store.glob("shard_*.keys.npy"))
     assert warm_verdict == cold_verdict and warm["p"] == pytest.approx(cold["p"], abs=1e-3)

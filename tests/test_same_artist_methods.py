@@ -8,7 +8,7 @@ from painter.layers import AbsDiff
 from painter.same_artist import make_method, method_names
 from painter.same_artist.siamese import build_pair_head, build_siamese
 from painter.same_artist.training import train
-from tests.callbacks import Interrupt
+from tests.callbacks import Interrupt, Steps
 
 SMALL = FeatureSpec("efficientnet_lite0", 64)
 
@@ -78,22 +78,13 @@ def test_training_resumes_after_interruption(rich_clean, tmp_path):
 def test_resumed_fit_continues_the_optimizer_state(rich_clean, tmp_path):
     """The optimizer's step counter after an interrupted + resumed fit equals an uninterrupted fit's."""
     steps = {}
-
-    class _Steps(keras.callbacks.Callback):
-        def __init__(self, key):
-            super().__init__()
-            self.key = key
-
-        def on_train_end(self, logs=None):
-            steps[self.key] = int(self.model.optimizer.iterations.numpy())
-
     with pytest.raises(KeyboardInterrupt):
         train(rich_clean, tmp_path / "a", method="contrastive", spec=SMALL, epochs=3, patience=10, progress=False,
               callbacks=[Interrupt(1)])
     train(rich_clean, tmp_path / "a", method="contrastive", spec=SMALL, epochs=3, patience=10, progress=False,
-          callbacks=[_Steps("resumed")])
+          callbacks=[Steps(steps, "resumed")])
     train(rich_clean, tmp_path / "b", method="contrastive", spec=SMALL, epochs=3, patience=10, progress=False,
-          callbacks=[_Steps("whole")])
+          callbacks=[Steps(steps, "whole")])
     assert steps["resumed"] == steps["whole"] > 0
 
 

@@ -15,37 +15,30 @@ from painter.same_artist.training import train
 SMALL = FeatureSpec("efficientnet_lite0", 64)
 
 
-@pytest.fixture(scope="module")
-def model_dir(clean_dir, tmp_path_factory):
-    out = tmp_path_factory.mktemp("model")
-    train(clean_dir, out, method="lda", spec=SMALL, progress=False)
-    return out
-
-
 def _test_images(clean_dir, n=4):
     return sorted((clean_dir / "test").glob("*.jpg"))[:n]
 
 
-def test_predict_pair_symmetric_probability(model_dir, clean_dir):
+def test_predict_pair_symmetric_probability(lda_model_dir, clean_dir):
     a, b, c, _ = _test_images(clean_dir)
-    p = predict_pair(a, b, model=model_dir)
+    p = predict_pair(a, b, model=lda_model_dir)
     assert 0.0 <= p <= 1.0
-    assert p == pytest.approx(predict_pair(b, a, model=model_dir), abs=1e-6)
-    many = predict_pairs([(a, b), (b, c), (a, a)], model=model_dir)
+    assert p == pytest.approx(predict_pair(b, a, model=lda_model_dir), abs=1e-6)
+    many = predict_pairs([(a, b), (b, c), (a, a)], model=lda_model_dir)
     assert many.shape == (3,) and many[0] == pytest.approx(p, abs=1e-6)
 
 
-def test_predict_pair_bad_files(model_dir, clean_dir, tmp_path):
+def test_predict_pair_bad_files(lda_model_dir, clean_dir, tmp_path):
     a = _test_images(clean_dir)[0]
     with pytest.raises(ImageError, match=r"nope\.jpg: file not found"):
-        predict_pair(a, tmp_path / "nope.jpg", model=model_dir)
+        predict_pair(a, tmp_path / "nope.jpg", model=lda_model_dir)
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(a.read_bytes()[:300])
     with pytest.raises(ImageError, match=r"broken\.jpg: truncated"):
-        predict_pair(broken, a, model=model_dir)
+        predict_pair(broken, a, model=lda_model_dir)
 
 
-def test_submit_order_rows_equality_and_missing(model_dir, clean_dir, kaggle_dir, tmp_path):
+def test_submit_order_rows_equality_and_missing(lda_model_dir, clean_dir, kaggle_dir, tmp_path):
     info = pd.read_csv(kaggle_dir / "submission_info.csv")
     rng = np.random.default_rng(0)
     info = info.iloc[rng.permutation(len(info))].reset_index(drop=True)  # indices out of order on purpose
@@ -55,7 +48,7 @@ def test_submit_order_rows_equality_and_missing(model_dir, clean_dir, kaggle_dir
     data = tmp_path / "data"
     shutil.copytree(clean_dir, data)
     (data / "test" / lost).unlink()
-    summary = submit(model_dir, data, info_path, tmp_path / "sub.csv", chunk_size=7, progress=False)
+    summary = submit(lda_model_dir, data, info_path, tmp_path / "sub.csv", chunk_size=7, progress=False)
     sub = pd.read_csv(tmp_path / "sub.csv")
     assert list(sub.columns) == ["index", "sameArtist"]
     assert sub["index"].tolist() == info["index"].tolist()
@@ -63,7 +56,7 @@ def test_submit_order_rows_equality_and_missing(model_dir, clean_dir, kaggle_dir
     has_lost = (info.image1 == lost) | (info.image2 == lost)
     assert summary["neutral_pairs"] == has_lost.sum() and np.all(sub.sameArtist[has_lost] == 0.5)
     for k in np.flatnonzero(~has_lost)[:5]:
-        direct = predict_pair(data / "test" / info.image1[k], data / "test" / info.image2[k], model=model_dir)
+        direct = predict_pair(data / "test" / info.image1[k], data / "test" / info.image2[k], model=lda_model_dir)
         assert sub.sameArtist[k] == pytest.approx(direct, abs=2e-6)
 
 
@@ -94,9 +87,9 @@ def test_packaged_default_model_works_offline(clean_dir):
     assert 0 < p < 1
 
 
-def test_the_default_model_is_the_newest_model_not_an_index(model_dir, tmp_path, monkeypatch):
+def test_the_default_model_is_the_newest_model_not_an_index(lda_model_dir, tmp_path, monkeypatch):
     root = tmp_path / "models_1"
-    shutil.copytree(model_dir, root / "m")
+    shutil.copytree(lda_model_dir, root / "m")
     (root / "idx").mkdir()                       # a search index beside it, saved later
     (root / "idx" / "index.faiss").write_bytes(b"")
     (root / "idx" / "config.json").write_text("{}")
@@ -104,13 +97,13 @@ def test_the_default_model_is_the_newest_model_not_an_index(model_dir, tmp_path,
     assert default_model_dir() == root / "m"
 
 
-def test_cli_predict_pair(model_dir, clean_dir):
+def test_cli_predict_pair(lda_model_dir, clean_dir):
     a, b = _test_images(clean_dir, 2)
-    r = subprocess.run([sys.executable, "-m", "painter", "predict-pair", str(a), str(b), "--model", str(model_dir)],
+    r = subprocess.run([sys.executable, "-m", "painter", "predict-pair", str(a), str(b), "--model", str(lda_model_dir)],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    model = load_pair_model(model_dir)
-    p = predict_pair(a, b, model=model_dir)
+    model = load_pair_model(lda_model_dir)
+    p = predict_pair(a, b, model=lda_model_dir)
     decision = "same artist" if p >= model.threshold else "different artists"
     assert r.stdout.strip() == f"P(same artist) = {p:.2f}; threshold {model.threshold:.2f} -> {decision}"
 

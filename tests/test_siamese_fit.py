@@ -11,7 +11,7 @@ from painter.same_artist.model import PairModel
 from painter.same_artist.predict import predict_pair
 from painter.same_artist.siamese_fit import PairSampler, frozen_maps
 from painter.same_artist.training import load_training_images, train
-from tests.callbacks import Interrupt
+from tests.callbacks import Interrupt, Steps
 
 SMALL = dict(image_size=64, pairs_per_epoch=256, batch_size=32, crops_per_image=3)
 
@@ -122,25 +122,16 @@ def test_fine_tuning_leaves_batchnorm_statistics_alone(rich_clean):
     assert not np.array_equal(before[1], np.array(conv.kernel))      # the backbone did train
 
 
-class _Steps(keras.callbacks.Callback):
-    def __init__(self, steps, key):
-        super().__init__()
-        self.steps, self.key = steps, key
-
-    def on_train_end(self, logs=None):
-        self.steps[self.key] = int(self.model.optimizer.iterations.numpy())
-
-
 def test_interrupted_fine_tuning_resumes_and_a_finished_folder_starts_afresh(rich_clean, tmp_path):
     run = dict(method="siamese", progress=False, epochs_head=1, epochs_finetune=2, patience=5, **SMALL)
     steps = {}
     with pytest.raises(KeyboardInterrupt):     # stopped after the first fine-tuning epoch
         train(rich_clean, tmp_path / "a", callbacks=[Interrupt(2)], **run)
     assert (tmp_path / "a" / "backup").is_dir() and (tmp_path / "a" / "head_phase.npz").is_file()
-    train(rich_clean, tmp_path / "a", callbacks=[_Steps(steps, "resumed")], **run)
+    train(rich_clean, tmp_path / "a", callbacks=[Steps(steps, "resumed")], **run)
     assert pd.read_csv(tmp_path / "a" / "history.csv")["epoch"].tolist() == [0, 1, 2]
     assert not (tmp_path / "a" / "backup").exists() and not (tmp_path / "a" / "head_phase.npz").exists()
-    train(rich_clean, tmp_path / "b", callbacks=[_Steps(steps, "whole")], **run)
+    train(rich_clean, tmp_path / "b", callbacks=[Steps(steps, "whole")], **run)
     assert steps["resumed"] == steps["whole"] == 2 * 256 // 32       # the fine-tuning optimizer's steps
     train(rich_clean, tmp_path / "a", **{**run, "epochs_finetune": 1})   # finished: afresh, not continued
     assert pd.read_csv(tmp_path / "a" / "history.csv")["epoch"].tolist() == [0, 1]

@@ -68,15 +68,20 @@ def _read(path, expected: str, columns, chunksize=None, **read_csv):
         # utf-8-sig: a spreadsheet's "CSV UTF-8" starts with a byte-order mark that would join the first column's name
         reader = pd.read_csv(path, chunksize=chunksize, encoding="utf-8-sig", **read_csv)
         for k, chunk in enumerate([reader] if chunksize is None else reader):
-            missing = [c for c in columns if c not in chunk.columns]
-            if missing:
-                raise InputError(f"{path}: no column {', '.join(missing)} (has {', '.join(map(str, chunk.columns))}); "
-                                 f"expected {expected}")
+            _require(path, chunk, columns, expected)
             if k == 0 and chunk.empty:
                 raise InputError(f"{path}: has a header but no rows; expected {expected}")
             yield chunk
     except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
         raise InputError(f"{path}: not a readable CSV ({first_line(e)}); expected {expected}") from None
+
+
+def _require(path, df: pd.DataFrame, columns, expected: str):
+    """``InputError`` naming the ``columns`` that ``df`` (read from ``path``) lacks, if any."""
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise InputError(f"{path}: no column {', '.join(missing)} (has {', '.join(map(str, df.columns))}); "
+                         f"expected {expected}")
 
 
 def _column(path, chunk: pd.DataFrame, column: str, kind: str, offset: int = 0) -> pd.Series:
@@ -124,9 +129,7 @@ def read_kaggle_csv(csv_path, required=()) -> pd.DataFrame:
         raise InputError(f"{csv_path}: no 'new_filename' or 'filename' column (columns: {', '.join(df.columns)}); "
                          "needs columns 'new_filename' and 'in_train' (Kaggle's all_data_info.csv) or 'filename' "
                          "(train_info.csv)")
-    missing = [c for c in required if c not in df.columns]
-    if missing:
-        raise InputError(f"{csv_path}: missing columns {missing} (has: {', '.join(df.columns)}); expected {LABELS_CSV}")
+    _require(csv_path, df, required, LABELS_CSV)     # after the file-name column: its message says more
     _column(csv_path, df, name, "text")
     if "in_train" in df.columns:
         _column(csv_path, df, "in_train", "flag")

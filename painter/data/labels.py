@@ -92,7 +92,11 @@ def readfolders(root) -> LabelDict:
     File names are relative to ``root`` (``"Monet/water.jpg"``) so that
     ``datagenerator(d, root)`` finds them.
     """
-    root = check_folder(root, "data")
+    return _label_folders(check_folder(root, "data"))
+
+
+def _label_folders(root: Path) -> LabelDict:
+    """``readfolders`` of a folder already checked (``_is_cleaned_kaggle`` checks it first)."""
     d = {}
     for sub in sorted(p for p in root.iterdir() if p.is_dir()):
         files = sorted(f"{sub.name}/{f.name}" for f in sub.iterdir() if f.is_file() and is_image_name(f.name))
@@ -123,7 +127,7 @@ def read_training_images(data_dir, label: str = "artist") -> tuple[LabelDict, Pa
     if _is_cleaned_kaggle(data_dir):
         d = readdatainfo(data_dir / "all_data_info.csv", images_dir=data_dir / "train", in_train=True, label=label)
         return d, data_dir / "train"
-    return readfolders(data_dir), data_dir
+    return _label_folders(data_dir), data_dir
 
 
 def read_collection(data_dir) -> pd.DataFrame:
@@ -136,7 +140,7 @@ def read_collection(data_dir) -> pd.DataFrame:
     """
     data_dir = Path(data_dir)
     if not _is_cleaned_kaggle(data_dir):
-        files, artists = flatten(readfolders(data_dir))
+        files, artists = flatten(_label_folders(data_dir))
         return pd.DataFrame({"file": [str(data_dir / f) for f in files], "artist": artists, "style": "",
                              "artist_in_train": "True"})
     info = read_kaggle_csv(data_dir / "all_data_info.csv", required=("artist", "in_train"))
