@@ -91,7 +91,7 @@ def _cmd_predict_pair(a):
 
 
 def verdict(p: float, threshold: float) -> str:
-    """What a person reads: ``P(same artist) = 0.34; threshold 0.31 -> same artist``."""
+    """What a person reads: ``P(same artist) = 0.34; threshold 0.30 -> same artist``."""
     decision = "same artist" if p >= threshold else "different artists"
     return f"P(same artist) = {p:.2f}; threshold {threshold:.2f} -> {decision}"
 

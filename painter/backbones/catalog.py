@@ -71,7 +71,7 @@ BACKBONES = sorted(set(VARIANTS) | set(KERAS_APPS))
 # is checked when it is read. How they were made: that folder's README.md.
 ARTISTS_DIR = Path(__file__).resolve().parent / "artists_weights"
 ARTISTS_WEIGHTS = {
-    "efficientnet_lite0": "f5fec5b83f30cf841daa7ebead227adc6ecdf1ed614fc20b2c511293c0669e13",
+    "efficientnet_lite0": "0b5ff5b8f62701c51751d6269d54ff452f9627eace7224708c12474226764ba0",
     "efficientnet_lite1": "9f68d7bd14114576706f0b50c6248d0c1e0affe0c5edb74924ef7eb35db7e445",
 }
 

@@ -81,12 +81,12 @@ def predict_pair(path_a, path_b, model=None) -> float:
     """P(same artist): the probability in [0, 1] that one artist painted both images.
 
     The probability is calibrated on held-out validation pairs: among pairs scored 0.3, about
-    three in ten are by one artist. It is not the yes/no answer: ``model.threshold`` (about 0.31
+    three in ten are by one artist. It is not the yes/no answer: ``model.threshold`` (about 0.30
     for the packaged model) is the decision threshold, chosen on the validation pairs so that
     balanced accuracy is best for pairs of artists the model was trained on and for pairs of
     artists it never saw alike (same-artist pairs are rarer among the latter, so the threshold
     sits below 0.5). ``painter predict-pair`` prints both, e.g.
-    ``P(same artist) = 0.34; threshold 0.31 -> same artist``.
+    ``P(same artist) = 0.34; threshold 0.30 -> same artist``.
 
     Raises ``ImageError`` (one line: file and reason) for a missing or unreadable image.
     """
