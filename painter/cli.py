@@ -153,6 +153,10 @@ def _cmd_demo(a):
     run_demo(a.out)
 
 
+WEIGHTS_HELP = ("backbone weights: 'artists' (tuned to tell artists apart; the default for Lite0 and Lite1), "
+                "'imagenet' (the default for the others), or weights files, one per backbone, joined by ','")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="painter", description="Same-artist detection for paintings.")
     p.add_argument("--debug", action="store_true", help="show the Python traceback of an error in an input")
@@ -184,9 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="backbone, or several joined by '+' (features concatenated); "
                         "default: efficientnet_lite0+efficientnet_lite1")
     s.add_argument("--image-size", type=int, default=None, help="default: each backbone's own size")
-    s.add_argument("--weights", default=None, help="backbone weights: 'artists' (tuned to tell artists apart; "
-                   "the default for Lite0 and Lite1), 'imagenet' (the default for the others), or weights files, "
-                   "one per backbone, joined by ','")
+    s.add_argument("--weights", default=None, help=WEIGHTS_HELP)
     s.add_argument("--also", action="append", default=[], metavar="DIR",
                    help="more training paintings (a cleaned folder or a folder per artist); repeatable")
     s.add_argument("--base", default="packaged",
@@ -231,9 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--min-examples", type=int, default=2)
     t.add_argument("--backbone", default=None, help="default: efficientnet_lite0+efficientnet_lite1")
     t.add_argument("--image-size", type=int, default=None, help="default: each backbone's own size")
-    t.add_argument("--weights", default=None, help="backbone weights: 'artists' (tuned to tell artists apart; "
-                   "the default for Lite0 and Lite1), 'imagenet' (the default for the others), or weights files, "
-                   "one per backbone, joined by ','")
+    t.add_argument("--weights", default=None, help=WEIGHTS_HELP)
     t.set_defaults(func=_cmd_classify)
     t = csub.add_parser("predict")
     t.add_argument("model")
@@ -248,9 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--index-type", choices=["flat", "ivf", "hnsw"], default="flat")
     s.add_argument("--backbone", default=None, help="with --embedding backbone; default: efficientnet_lite0+efficientnet_lite1")
     s.add_argument("--image-size", type=int, default=None)
-    s.add_argument("--weights", default=None, help="backbone weights: 'artists' (tuned to tell artists apart; "
-                   "the default for Lite0 and Lite1), 'imagenet' (the default for the others), or weights files, "
-                   "one per backbone, joined by ','")
+    s.add_argument("--weights", default=None, help=WEIGHTS_HELP)
     s.set_defaults(func=_cmd_index)
 
     s = sub.add_parser("similar", help="most similar paintings in an index")

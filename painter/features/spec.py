@@ -52,23 +52,24 @@ class FeatureSpec:
             raise ValueError(f"FeatureSpec.summary must be one of {SUMMARIES}, got {self.summary!r}")
         if self.image_size is not None and self.image_size < 32:
             raise ValueError(f"FeatureSpec.image_size must be >= 32, got {self.image_size}")
-        names = self.backbone.split("+")
-        weights = self.weights if isinstance(self.weights, tuple) else [self.weights] * len(names)
-        for name, w in zip(names, weights):
+        for name, w in self._per_backbone():
             default_size(name)  # raises BackboneError for an unknown name
             check_weights(name, w)
 
+    def _per_backbone(self) -> list:
+        """``(backbone name, its weights)`` of each ``+``-joined backbone."""
+        names = self.backbone.split("+")
+        return list(zip(names, self.weights if isinstance(self.weights, tuple) else [self.weights] * len(names)))
+
     def components(self) -> list:
         """One single-backbone spec per ``+``-joined backbone, each with a concrete size."""
-        names = self.backbone.split("+")
-        weights = self.weights if isinstance(self.weights, tuple) else [self.weights] * len(names)
         return [FeatureSpec(name, self.image_size or default_size(name), self.summary, self.flip, w)
-                for name, w in zip(names, weights)]
+                for name, w in self._per_backbone()]
 
     @property
     def trained_artists(self) -> frozenset:
         """Artists whose paintings tuned these features' weights (``"artists"``); empty for ImageNet's."""
-        return frozenset().union(*(trained_artists(part.weights) for part in self.components()))
+        return frozenset().union(*(trained_artists(w) for _, w in self._per_backbone()))
 
     @property
     def key(self) -> str:
