@@ -53,14 +53,18 @@ def test_maps_are_deterministic(pair, explanation):
     assert np.array_equal(again.map_b, explanation.map_b, equal_nan=True)
 
 
-def test_maps_change_when_the_model_is_randomised(pair, explanation):
-    # Adebayo et al. (2018): an explanation that survives random weights does not explain the model
+@pytest.mark.parametrize("part", ["embedder", "both"])
+def test_maps_change_when_the_model_is_randomised(pair, explanation, part):
+    """Adebayo et al. (2018): an explanation that survives random weights does not explain the
+    model. One draw of random weights can happen to rank 32 patches alike (on real pairs the rank
+    correlation of one draw ranges from -0.6 to 0.7), so the mean over three draws is tested."""
     model = load_pair_model(PACKAGED_MODEL)
-    random = explain_pair(*pair, model=randomized_model(model, "embedder", seed=0), grid=GRID)
     trained = np.concatenate([explanation.map_a[:, 12:52].ravel(), explanation.map_b.ravel()])
-    shuffled = np.concatenate([random.map_a[:, 12:52].ravel(), random.map_b.ravel()])
-    rho = spearmanr(trained, shuffled)[0]
-    assert rho < 0.5, rho
+    rhos = []
+    for seed in range(3):
+        random = explain_pair(*pair, model=randomized_model(model, part, seed=seed), grid=GRID)
+        rhos.append(spearmanr(trained, np.concatenate([random.map_a[:, 12:52].ravel(), random.map_b.ravel()]))[0])
+    assert np.mean(rhos) < 0.5, rhos
     assert load_pair_model(PACKAGED_MODEL, exported=False).embedder.get_weights()[0].std() > 0   # the original is untouched
     with pytest.raises(ValueError, match="part must be"):
         randomized_model(model, "head")
