@@ -19,6 +19,7 @@ from painter.features import FeatureSpec
 from painter.same_artist.training import train
 
 # "method-option-option": a train() method with options away from its defaults
+# (ImageNet weights: only Lite0 and Lite1 have artist-tuned ones, the default since session 7)
 OPTIONS = {"lite0": {"spec": FeatureSpec("efficientnet_lite0")},
            "lite02": {"spec": FeatureSpec("efficientnet_lite0+efficientnet_lite2")},
            "nolog": {"log_std": False},

@@ -16,7 +16,7 @@ their validation pairs; each in its own process, so its peak memory is its own):
 * ``lda-weights``: ``lda`` on the default features with the weights of ``--weights``, a JSON list
   of one entry per backbone (e.g. the fine-tuned Lite0 and Lite1 of two earlier runs)
 * ``lda-lite0``: ``lda`` on Lite0's ImageNet weights (the same backbone before fine-tuning)
-* ``lda``: today's default (Lite0 + Lite1, ImageNet)
+* ``lda``: today's default features (Lite0 + Lite1 ``weights="artists"`` since session 7; ImageNet's before)
 
 ``siamese:triplet`` / ``lda-learned:triplet``: the same with the siamese method's ``loss="triplet"``
 (or ``contrastive``).

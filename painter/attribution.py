@@ -606,20 +606,23 @@ def choose_calibration(data_dir, work_dir, seeds=(0, 1, 2), aggregates=AGGREGATE
     validation figures (``attribution_metrics``); ``curve`` is the chosen one's ``tradeoff``.
     Work files (split folders, models) go in ``work_dir``.
     """
-    from .same_artist.training import load_training_images, train
+    from .same_artist.training import load_training_images, train, unseen_first
     work_dir = Path(work_dir)
     paths, labels = load_training_images(data_dir)
     pooled = {how: ([], []) for how in aggregates}
-    # stand-ins for unknown painters unknown to the features too (weights="artists" know 448 artists)
-    known = (train_kwargs or {}).get("spec", DEFAULT_FEATURES).trained_artists
-    prefer = sorted(set(labels) - known) if known else None
+    # stand-ins for unknown painters unknown to the features too (weights="artists" know 448 artists);
+    # a network fitted on the paintings (siamese) starts from ImageNet's
+    kwargs = train_kwargs or {}
+    prefer = unseen_first(labels, None if kwargs.get("method") == "siamese" else kwargs.get("spec") or DEFAULT_FEATURES)
     for seed in seeds:
         ref_ids, known_ids, unknown_ids = validation_queries(labels, seed, prefer=prefer)
-        split = work_dir / f"split{seed}"
+        # named by its reference paintings and training: a folder of another split or features is not reused
+        what = json.dumps([np.array(paths)[ref_ids].tolist(), repr(sorted(kwargs.items()))]).encode()
+        split = work_dir / f"split{seed}-{hashlib.sha1(what).hexdigest()[:10]}"
         model_dir = split / "model"
         if not (model_dir / "config.json").is_file():
             data = _symlink_folder(split / "reference", np.array(paths)[ref_ids], labels[ref_ids])
-            train(data, model_dir, progress=progress, **{"base": "none", **(train_kwargs or {})})   # no base: it knows the held-out artists
+            train(data, model_dir, progress=progress, **{"base": "none", **kwargs})   # no base: it knows the held-out artists
         from .same_artist.predict import load_pair_model
         model = load_pair_model(model_dir)
         ref = load_reference(split / "reference", model, progress=progress)

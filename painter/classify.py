@@ -47,7 +47,7 @@ def _feature_maps(paths, spec: FeatureSpec, batch_size=32):
     from .backbones import feature_layers, get_backbone
     part = spec.components()[0]
     size = part.image_size
-    model = get_backbone(part.backbone, input_shape=(size, size, 3), outputs=feature_layers(part.backbone)[-1:])
+    model = get_backbone(part.backbone, part.weights, (size, size, 3), outputs=feature_layers(part.backbone)[-1:])
     out, failed = [], {}
     for chunk, m, bad in predict_images(model, paths, size, batch_size):
         m = (m[0] if isinstance(m, list) else m).astype(np.float16)

@@ -26,7 +26,7 @@ import sys
 import traceback
 import warnings
 
-from .errors import BackboneError, check_out_file, describe, first_line
+from .errors import BackboneError, InputError, check_out_file, describe, first_line
 from .features.runtime import deferred_exports
 from .quiet import import_tensorflow_quietly
 
@@ -64,13 +64,24 @@ def _progress() -> bool:
 
 
 def _spec(a):
-    from .backbones.catalog import ARTISTS_WEIGHTS
+    from .backbones.catalog import default_weights
     from .features import DEFAULT_FEATURES, FeatureSpec
     backbone = a.backbone or DEFAULT_FEATURES.backbone
-    weights = a.weights or ("artists" if set(backbone.split("+")) <= set(ARTISTS_WEIGHTS) else "imagenet")
-    if weights not in ("artists", "imagenet"):   # weights files, one per backbone
-        weights = tuple(weights.split(","))
-    return FeatureSpec(backbone, a.image_size, weights=weights)
+    if not a.weights:
+        return FeatureSpec(backbone, a.image_size, weights=default_weights(backbone))
+    weights = tuple(_weights_entry(w) for w in a.weights.split(","))
+    return FeatureSpec(backbone, a.image_size, weights=weights[0] if len(weights) == 1 else weights)   # one: for all
+
+
+def _weights_entry(text: str) -> str:
+    """One entry of ``--weights``: a name, or a weights file made absolute (the model's config
+    keeps it, and is read from other folders)."""
+    if text in ("artists", "imagenet"):
+        return text
+    if not os.path.isfile(text):
+        raise InputError(f"--weights {text}: not 'artists', 'imagenet' or a weights file; give one entry per "
+                         "backbone, joined by ','")
+    return os.path.abspath(text)
 
 
 def _cmd_submit(a):
@@ -154,7 +165,7 @@ def _cmd_demo(a):
 
 
 WEIGHTS_HELP = ("backbone weights: 'artists' (tuned to tell artists apart; the default for Lite0 and Lite1), "
-                "'imagenet' (the default for the others), or weights files, one per backbone, joined by ','")
+                "'imagenet' (the default for the others), or weights files; one entry per backbone, joined by ','")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,5 +1,6 @@
 import keras
 import pickle
+import re
 import shutil
 import zipfile
 
@@ -9,7 +10,8 @@ from PIL import Image
 from skimage import data as skdata
 
 from painter.backbones import BackboneError, feature_layers, get_backbone
-from painter.backbones.efficientnet_lite import EfficientNetLite, imagenet_weights, write_artists_weights
+from painter.backbones.efficientnet_lite import (EfficientNetLite, WeightsError, artists_weights_path, imagenet_weights,
+                                                 write_artists_weights)
 from painter.backbones.torch_checkpoint import CheckpointError, load_state_dict
 from painter.cache import file_digest
 from painter.data.images import fit_square
@@ -150,13 +152,15 @@ def test_real_checkpoint_reads_as_arrays():
     assert sd["_bn0.num_batches_tracked"].dtype == np.int64
 
 
-def test_artists_weights_change_the_top_stages_only_and_stay_close_to_the_fit(monkeypatch, tmp_path):
+def test_artists_weights_change_the_top_stages_only_and_stay_close_to_the_fit(tmp_path):
     """ImageNet's layers below block11, the packaged float16 ones from block11 on; a backbone
     tuned and written by write_artists_weights reads back to its float16 values."""
     imagenet = get_backbone("efficientnet_lite0", "imagenet", (64, 64, 3))
     artists = get_backbone("efficientnet_lite0", "artists", (64, 64, 3))
     changed = {layer.name for layer, base in zip(artists.layers, imagenet.layers)
                if any(not np.array_equal(a, b) for a, b in zip(layer.get_weights(), base.get_weights()))}
+    with np.load(artists_weights_path("efficientnet_lite0")) as stored:
+        assert changed == {key.rsplit("/", 1)[0] for key in stored.files}   # exactly the stored layers
     assert "block11_expand_conv" in changed and "top_conv" in changed
     assert not any(name.startswith(("stem", "block1_", "block10_")) for name in changed)
     # a "tuned" backbone: ImageNet's with top_conv changed; only that layer is written, in float16
@@ -172,15 +176,14 @@ def test_artists_weights_change_the_top_stages_only_and_stay_close_to_the_fit(mo
 
 def test_damaged_artists_weights_are_named(monkeypatch, tmp_path):
     from painter.backbones import efficientnet_lite
-    from painter.backbones.efficientnet_lite import artists_weights_path
     good = artists_weights_path("efficientnet_lite0")
     damaged = tmp_path / good.name
     damaged.write_bytes(good.read_bytes()[:-100])
     monkeypatch.setattr(efficientnet_lite, "ARTISTS_DIR", tmp_path)
-    with pytest.raises(BackboneError, match=f"{damaged}: SHA-256 does not match.*reinstall painter"):
+    with pytest.raises(BackboneError, match=f"{re.escape(str(damaged))}: SHA-256 does not match.*reinstall painter"):
         get_backbone("efficientnet_lite0", "artists", (64, 64, 3))
     damaged.unlink()
-    with pytest.raises(BackboneError, match=f"{damaged}: missing"):
+    with pytest.raises(BackboneError, match=f"{re.escape(str(damaged))}: missing"):
         get_backbone("efficientnet_lite0", "artists", (64, 64, 3))
 
 
@@ -188,6 +191,8 @@ def test_artists_weights_exist_for_lite0_and_lite1_only():
     from painter.features import FeatureSpec
     with pytest.raises(BackboneError, match="efficientnet_lite2: no 'artists' weights"):
         get_backbone("efficientnet_lite2", "artists")
+    with pytest.raises(WeightsError, match="no ImageNet classifier fitted to them; pass include_top=False"):
+        EfficientNetLite("efficientnet_lite0", weights="artists")
     with pytest.raises(BackboneError, match="resnet50: no 'artists' weights"):
         FeatureSpec("efficientnet_lite0+resnet50", weights="artists")
     spec = FeatureSpec(weights="artists")

@@ -359,7 +359,7 @@ def test_an_interrupted_submit_leaves_no_part_file(paths, tmp_path, monkeypatch)
     assert len(calls) == 2 and out.read_bytes() == before and not list(tmp_path.glob("*.part"))
 
 
-def test_weights_default_to_artists_where_the_backbones_have_them(capsys):
+def test_weights_default_to_artists_where_the_backbones_have_them(capsys, tmp_path, monkeypatch):
     from painter.cli import _spec, build_parser
     from painter.features import DEFAULT_FEATURES
 
@@ -369,8 +369,15 @@ def test_weights_default_to_artists_where_the_backbones_have_them(capsys):
     assert spec() == DEFAULT_FEATURES and DEFAULT_FEATURES.weights == "artists"
     assert spec("--backbone", "efficientnet_lite2").weights == "imagenet"
     assert spec("--weights", "imagenet").weights == "imagenet"
-    assert spec("--backbone", "efficientnet_lite0", "--weights", "a.h5").weights == "a.h5"
-    assert spec("--weights", "a.h5,imagenet").weights == ("a.h5", "imagenet")
+    assert spec("--backbone", "efficientnet_lite0+efficientnet_lite2").weights == ("artists", "imagenet")
+    h5 = tmp_path / "a.h5"
+    h5.write_bytes(b"")
+    monkeypatch.chdir(tmp_path)   # a relative path is kept absolute: the model's config is read from elsewhere
+    assert spec("--backbone", "efficientnet_lite0", "--weights", "a.h5").weights == str(h5)
+    assert spec("--weights", "a.h5,imagenet").weights == (str(h5), "imagenet")
     assert main(["train", "d", "--out", "o", "--backbone", "efficientnet_lite2", "--weights", "artists"]) == 1
-    assert capsys.readouterr().err == ("painter train: error: efficientnet_lite2: no 'artists' weights; they exist "
-                                       "for ['efficientnet_lite0', 'efficientnet_lite1']\n")
+    assert capsys.readouterr().err == ("painter train: error: efficientnet_lite2: no 'artists' weights (only "
+                                       "efficientnet_lite0 and efficientnet_lite1 have them); use weights='imagenet'\n")
+    assert main(["train", "d", "--out", "o", "--weights", "Imagenet,artists"]) == 1
+    assert capsys.readouterr().err == ("painter train: error: --weights Imagenet: not 'artists', 'imagenet' or a "
+                                       "weights file; give one entry per backbone, joined by ','\n")

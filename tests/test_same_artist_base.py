@@ -70,11 +70,16 @@ def test_base_none_is_the_plain_model(two_collections, tmp_path):
 
 def test_a_base_with_other_features_is_refused_in_one_line(two_collections, base_dir, tmp_path):
     clean, _ = two_collections
-    with pytest.raises(InputError, match=f"{base_dir}: the base model reads efficientnet_lite0 features at 64 px"
+    with pytest.raises(InputError, match=f"{base_dir}: the base model reads efficientnet_lite0 at 64 px "
+                                         r"\(style, weights imagenet\); this training reads efficientnet_lite0 at 96 px"
                                          r".*; pass --base none or a base trained on the same features") as e:
         train(clean, tmp_path / "m", spec=FeatureSpec("efficientnet_lite0", 96), base=base_dir, progress=False)
     assert "\n" not in str(e.value)
     assert not (tmp_path / "m").exists()
+    with pytest.raises(InputError, match=r"weights imagenet\); this training reads efficientnet_lite0 at 64 px "
+                                         r"\(style, weights artists\)"):   # only the weights differ
+        train(clean, tmp_path / "m", spec=FeatureSpec("efficientnet_lite0", 64, weights="artists"), base=base_dir,
+              progress=False)
 
 
 def test_the_combined_model_scores_the_sum_of_both_models_log_odds(two_collections, base_dir, tmp_path):
@@ -107,3 +112,13 @@ def test_validation_holds_out_artists_the_features_backbone_never_saw(two_collec
     labels = load_training_images(clean)[1]
     whole = {a for a in set(labels) if (held == a).sum() == (labels == a).sum()}   # held out whole: unseen
     assert whole == {"Artist 00"}
+
+
+def test_unseen_first_leaves_out_what_the_base_and_the_backbones_learned_from():
+    from painter.same_artist.training import unseen_first
+    labels = np.array(["Claude Monet", "Nobody Known", "Artist 00", "Claude Monet"])
+    assert unseen_first(labels) is None and unseen_first(labels, FeatureSpec()) is None   # nothing known
+    assert unseen_first(labels, FeatureSpec(weights="artists")) == ["Artist 00", "Nobody Known"]
+    assert unseen_first(labels, FeatureSpec(weights="artists"), base_artists=["Artist 00"]) == ["Nobody Known"]
+    assert unseen_first(labels, None, base_artists=["Artist 00"]) == ["Claude Monet", "Nobody Known"]
+    assert unseen_first(labels, None, base_artists=list(labels) + ["Nobody Known"]) == []

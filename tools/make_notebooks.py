@@ -57,7 +57,7 @@ save("ProjectCode.ipynb", [
          "MODEL_DIR = Path(os.environ.get('PAINTER_MODEL_DIR', 'models_1/notebook'))\n"
          "METHOD = os.environ.get('PAINTER_METHOD', 'lda')           # lda | cosface | bce | contrastive | triplet\n"
          "BACKBONE = os.environ.get('PAINTER_BACKBONE', 'efficientnet_lite0+efficientnet_lite1')  # or 'resnet50' with internet\n"
-         "WEIGHTS = os.environ.get('PAINTER_WEIGHTS', 'artists')  # Lite0/Lite1 tuned to tell artists apart; 'imagenet' for others\n"
+         "WEIGHTS = os.environ.get('PAINTER_WEIGHTS')   # None: 'artists' (tuned to tell artists apart) for Lite0/Lite1, else 'imagenet'\n"
          "IMAGE_SIZE = int(os.environ['PAINTER_IMAGE_SIZE']) if 'PAINTER_IMAGE_SIZE' in os.environ else None\n"
          "# the seed's Siamese network fitted end to end: 'full' run, 'short' CPU check, 'auto' = full with a GPU\n"
          "SIAMESE_FIT = os.environ.get('PAINTER_SIAMESE_FIT', 'auto')\n"
@@ -95,7 +95,8 @@ save("ProjectCode.ipynb", [
          "print(metrics.pair_metrics(sv['same'], sv['p'], sv['kind'], threshold=siamese.threshold))\n"
          "display(Image(filename=str(plots.plot_roc(sv['same'], sv['p'], sv['kind'], SIAMESE_DIR / 'plots' / 'roc.png'))))"),
     md("## Train (early stopping on validation AUC; held-out artists give the unseen-artist figures)"),
-    code("SPEC = FeatureSpec(BACKBONE, IMAGE_SIZE, weights=WEIGHTS)\n"
+    code("from painter.backbones.catalog import default_weights\n"
+         "SPEC = FeatureSpec(BACKBONE, IMAGE_SIZE, weights=WEIGHTS or default_weights(BACKBONE))\n"
          "model = train(DATA_DIR, MODEL_DIR, method=METHOD, spec=SPEC)\n"
          "model.info['validation']"),
     md("## Evaluation: seen and unseen artists apart"),

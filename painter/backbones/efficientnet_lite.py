@@ -12,7 +12,7 @@ assigns it to the model being built: 0.1 s, where loading a converted ``.weights
 0.5 s plus a second, full model to read it into (its layers are saved by position, not name).
 ``imagenet_weights()`` still writes that file, SHA-256-checked, for ``weights=PATH``.
 
-``weights="artists"`` (Lite0 and Lite1) are ImageNet's with the top stages fine-tuned on 560
+``weights="artists"`` (Lite0 and Lite1) are ImageNet's with the top stages fine-tuned on 448
 artists' paintings: the packaged file holds only the layers that differ from ImageNet's
 (``write_artists_weights``), applied after the checkpoint.
 """
@@ -30,7 +30,8 @@ import numpy as np
 
 from ..cache import cache_dir, file_digest
 from ..layers import ImagePreprocess
-from .catalog import ARTISTS_DIR, ARTISTS_WEIGHTS, VARIANTS, round_filters, stages
+from ..errors import BackboneError
+from .catalog import ARTISTS_DIR, ARTISTS_WEIGHTS, VARIANTS, check_weights, round_filters, stages
 from .torch_checkpoint import load_state_dict
 
 __all__ = ["EfficientNetLite", "imagenet_weights", "artists_weights_path", "write_artists_weights", "WeightsError"]
@@ -111,6 +112,9 @@ def EfficientNetLite(variant="efficientnet_lite0", input_shape=None, include_top
     elif pooling == "max":
         x = layers.GlobalMaxPooling2D(name="max_pool")(x)
     model = keras.Model(inputs, x, name=variant)
+    if weights == "artists" and include_top:
+        raise WeightsError(f"{variant}: weights='artists' have no ImageNet classifier fitted to them; "
+                           "pass include_top=False")
     if weights in ("imagenet", "artists"):
         _torch_to_keras(model, load_state_dict(_pth_path(variant)), top=include_top)
     if weights == "artists":
@@ -178,8 +182,10 @@ def _torch_to_keras(model, state, top=True):
 
 def artists_weights_path(variant) -> Path:
     """The packaged ``weights="artists"`` file of ``variant``, checked against its SHA-256."""
-    if variant not in ARTISTS_WEIGHTS:
-        raise WeightsError(f"{variant}: no 'artists' weights; they exist for {sorted(ARTISTS_WEIGHTS)}")
+    try:
+        check_weights(variant, "artists")
+    except BackboneError as e:
+        raise WeightsError(str(e)) from None
     path = ARTISTS_DIR / f"{variant}.npz"
     if not path.is_file():
         raise WeightsError(f"{path}: missing from the installed painter; reinstall painter")

@@ -32,7 +32,10 @@ class FeatureSpec:
     flip : average the features of the image and its mirror image
     weights : ``"imagenet"``, ``"artists"`` (the packaged backbones fine-tuned to tell artists
         apart), None, or a weights file path; for joined backbones also a tuple of these, one per
-        backbone (e.g. a fine-tuned Lite0 beside ImageNet's Lite1)
+        backbone (e.g. a fine-tuned Lite0 beside ImageNet's Lite1). The field's default stays
+        ``"imagenet"`` (configs written before ``"artists"`` existed read back as they were): the
+        default features are ``DEFAULT_FEATURES``, and ``backbones.catalog.default_weights(backbone)``
+        gives the best weights for other backbones.
     """
     backbone: str = _DEFAULT_BACKBONES
     image_size: int | None = None

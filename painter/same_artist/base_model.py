@@ -37,9 +37,7 @@ def resolve_base(base, spec):
     path = PACKAGED_MODEL if str(base) == "packaged" else Path(base)
     model = load_pair_model(path, exported=False)   # its Keras embedder goes into the new model
     if model.spec != spec:
-        message = (f"{path}: the base model reads {model.spec.backbone} features at {model.spec.image_size or 'native'} px "
-                   f"({model.spec.summary}); this training reads {spec.backbone} at {spec.image_size or 'native'} px "
-                   f"({spec.summary})")
+        message = (f"{path}: the base model reads {_features(model.spec)}; this training reads {_features(spec)}")
         if str(base) == "packaged":
             print(f"{message}: trained without a base model")
             return None
@@ -103,3 +101,8 @@ def _concat_embedder(user, base, a, b):
             parts.append(keras.layers.Rescaling(float(np.sqrt(w)), name=f"{name}_weight")(named(x_in)))
     z = parts[0] if len(parts) == 1 else keras.layers.Concatenate(name="user_and_base")(parts)
     return keras.Model(x_in, z, name="pair_embedder_with_base")
+
+
+def _features(spec) -> str:
+    """What a person reads of a FeatureSpec: ``efficientnet_lite0 at 64 px (style, weights artists)``."""
+    return f"{spec.backbone} at {spec.image_size or 'native'} px ({spec.summary}, weights {spec.weights})"

@@ -102,9 +102,12 @@ def train(data_dir, out_dir, method: str = "lda", spec: FeatureSpec = DEFAULT_FE
         raise no_usable_images(data_dir, failed, "training images")
     paths, labels = np.array(paths)[keep], labels[keep]
     base_artists = base_model.info.get("artists") if base_model is not None else None
-    # validation artists unseen by every learned part: the base, and a backbone tuned on artists
-    known = set(base_artists or []) | (set() if images_only else spec.trained_artists)
-    prefer = sorted(set(labels) - known) if base_artists is not None or known else None
+    prefer = unseen_first(labels, None if images_only else spec, base_artists)
+    n_held = int(round(val_artists * len(np.unique(labels))))
+    if prefer is not None and len(prefer) < n_held:
+        print(f"validation: {n_held - len(prefer)} of the {n_held} held-out artists are known to the base model "
+              "or the features' backbone (the collection has no more unknown ones): unseen-artist validation "
+              "figures are optimistic")
     F_fit, y_fit, validation = _hold_out(F[keep] if not keep.all() else F, labels, data_dir, val_artists, seed, prefer)
     del F   # the fitting and held-out rows are copies
     t_fit = time.time()
@@ -123,6 +126,14 @@ def train(data_dir, out_dir, method: str = "lda", spec: FeatureSpec = DEFAULT_FE
     print(f"trained {method} in {model.info['total_seconds']} s; validation: " +
           ", ".join(f"{k} AUC {v['auc']:.3f} acc {v['accuracy']:.3f}" for k, v in metrics.items()))
     return model
+
+
+def unseen_first(labels, spec=None, base_artists=None):
+    """The artists of ``labels`` to hold out for validation first, so that unseen-artist validation
+    stays unseen by every learned part: those neither the base model (``base_artists``) nor the
+    backbone of ``spec`` (``FeatureSpec.trained_artists``) learned from. None when nothing is known."""
+    known = set(base_artists or []) | (spec.trained_artists if spec is not None else frozenset())
+    return sorted(set(labels) - known) if base_artists is not None or known else None
 
 
 def _hold_out(F, labels, data_dir, val_artists, seed, prefer):
