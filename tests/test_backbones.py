@@ -200,3 +200,15 @@ def test_artists_weights_exist_for_lite0_and_lite1_only():
     assert FeatureSpec(weights=("artists", "imagenet")).trained_artists == spec.trained_artists
     assert FeatureSpec().trained_artists == frozenset()
     assert spec.key != FeatureSpec().key
+
+
+def test_artists_features_are_keyed_by_their_own_backbones_file(monkeypatch):
+    """A new Lite1 file changes the keys of Lite1's features, not of Lite0's (their caches stay)."""
+    from painter.backbones import catalog
+    from painter.features import FeatureSpec
+    lite0, lite1 = (FeatureSpec(name, weights="artists") for name in ("efficientnet_lite0", "efficientnet_lite1"))
+    joined = FeatureSpec(weights="artists")
+    before = [lite0.key, lite1.key, joined.key]
+    monkeypatch.setitem(catalog.ARTISTS_WEIGHTS, "efficientnet_lite1", "0" * 64)
+    after = [lite0.key, lite1.key, joined.key]
+    assert after[0] == before[0] and after[1] != before[1] and after[2] != before[2]

@@ -100,7 +100,7 @@ def test_the_combined_model_scores_the_sum_of_both_models_log_odds(two_collectio
     assert predict_pair(x, y, model=tmp_path / "m") == pytest.approx(float(expected), abs=1e-5)
 
 
-def test_validation_holds_out_artists_the_features_backbone_never_saw(two_collections, tmp_path, monkeypatch):
+def test_validation_holds_out_artists_the_features_backbone_never_saw(two_collections, tmp_path, monkeypatch, capsys):
     """Features tuned on artists (weights="artists") know some training artists: the unseen-artist
     validation takes the others first, as it does for a base model's artists."""
     clean, _ = two_collections
@@ -112,6 +112,10 @@ def test_validation_holds_out_artists_the_features_backbone_never_saw(two_collec
     labels = load_training_images(clean)[1]
     whole = {a for a in set(labels) if (held == a).sum() == (labels == a).sum()}   # held out whole: unseen
     assert whole == {"Artist 00"}
+    capsys.readouterr()
+    train(clean, tmp_path / "m2", spec=SMALL, base="none", val_artists=0.25, pca_dim=16, progress=False)
+    assert "validation: 1 of the 2 held-out artists are known to the base model or the features' backbone" \
+        in capsys.readouterr().out
 
 
 def test_unseen_first_leaves_out_what_the_base_and_the_backbones_learned_from():

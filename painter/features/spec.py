@@ -77,7 +77,9 @@ class FeatureSpec:
     @property
     def key(self) -> str:
         """Names the cache of these features: changes whenever the features would."""
-        weights = [_weights_key(w) for w in self.weights] if isinstance(self.weights, tuple) else _weights_key(self.weights)
+        names = self.backbone.split("+")
+        weights = ([_weights_key(w, [name]) for name, w in self._per_backbone()] if isinstance(self.weights, tuple)
+                   else _weights_key(self.weights, names))
         # "kind" is the summary's name in the first versions: kept so that caches stay valid
         fields = {"backbone": self.backbone, "image_size": self.image_size, "kind": self.summary,
                   "flip": self.flip, "weights": weights, "v": 2}
@@ -103,11 +105,12 @@ class FeatureSpec:
 DEFAULT_FEATURES = FeatureSpec(weights="artists")
 
 
-def _weights_key(weights):
+def _weights_key(weights, names):
     """A weights file by its content, so that the cache follows the file, not its name (the
-    packaged ``"artists"`` files by the SHA-256 painter records for them)."""
+    packaged ``"artists"`` files of backbones ``names`` by the SHA-256 painter records for them:
+    a new Lite0 file leaves Lite1's features cached)."""
     if weights == "artists":
-        return "artists-" + "-".join(ARTISTS_WEIGHTS[name][:12] for name in sorted(ARTISTS_WEIGHTS))
+        return "artists-" + "-".join(ARTISTS_WEIGHTS[name][:12] for name in names)
     return weights if weights in (None, "imagenet") else content_key(weights)[:12]
 
 

@@ -103,13 +103,13 @@ def train(data_dir, out_dir, method: str = "lda", spec: FeatureSpec = DEFAULT_FE
     paths, labels = np.array(paths)[keep], labels[keep]
     base_artists = base_model.info.get("artists") if base_model is not None else None
     prefer = unseen_first(labels, None if images_only else spec, base_artists)
-    n_held = int(round(val_artists * len(np.unique(labels))))
-    if prefer is not None and len(prefer) < n_held:
-        print(f"validation: {n_held - len(prefer)} of the {n_held} held-out artists are known to the base model "
-              "or the features' backbone (the collection has no more unknown ones): unseen-artist validation "
-              "figures are optimistic")
     F_fit, y_fit, validation = _hold_out(F[keep] if not keep.all() else F, labels, data_dir, val_artists, seed, prefer)
     del F   # the fitting and held-out rows are copies
+    held = set(validation.labels) - set(y_fit)   # the artists held out whole
+    if prefer is not None and held - set(prefer):
+        print(f"validation: {len(held - set(prefer))} of the {len(held)} held-out artists are known to the base "
+              "model or the features' backbone (the collection has no more unknown ones): unseen-artist "
+              "validation figures are optimistic")
     t_fit = time.time()
     out_dir.mkdir(parents=True, exist_ok=True)   # only now: a folder given is left as it was until the fit
     estimator.fit(F_fit, y_fit, validation, spec=spec)
