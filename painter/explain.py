@@ -159,8 +159,9 @@ def randomized_model(model=None, part: str = "embedder", seed: int = 0):
     """A copy of a ``PairModel`` with random weights, for the sanity check of Adebayo et al. (2018).
 
     part : ``"embedder"`` (every embedder weight replaced by Gaussian noise of the same mean and
-        spread, the bias kept) or ``"backbone"`` (the frozen backbones with their random
-        initial weights instead of ImageNet's), or ``"both"``. An explanation that barely
+        spread, the bias kept) or ``"backbone"`` (the frozen backbones with random initial
+        weights instead of the trained ones, drawn from ``seed`` when features are next computed,
+        never cached), or ``"both"``. An explanation that barely
         changes under either does not depend on what the model learned.
     """
     import keras

@@ -58,7 +58,7 @@ def test_maps_change_when_the_model_is_randomised(pair, explanation, part):
     """Adebayo et al. (2018): an explanation that survives random weights does not explain the
     model. One draw of random weights can happen to rank 32 patches alike (on real pairs the rank
     correlation of one draw ranges from -0.6 to 0.7), so the mean over three draws of the embedder
-    is tested ("both": with random backbones too, one draw: their cache is keyed by spec, not seed)."""
+    is tested ("both": with random backbones too, a draw per seed)."""
     model = load_pair_model(PACKAGED_MODEL)
     trained = np.concatenate([explanation.map_a[:, 12:52].ravel(), explanation.map_b.ravel()])
     rhos = []

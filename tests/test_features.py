@@ -62,7 +62,7 @@ def test_predict_images_pads_the_last_batch_and_trims_the_output(files):
 
 def test_extract_features_caches_and_names_every_failure(files, tmp_path, monkeypatch):
     monkeypatch.setenv("PAINTER_CACHE", str(tmp_path / "cache"))
-    spec = FeatureSpec("efficientnet_lite0", 32, "pooled", weights=None)
+    spec = FeatureSpec("efficientnet_lite0", 32, "pooled")
     paths = files + [str(tmp_path / "missing.jpg")]
     F, failed = extract_features(paths, spec, batch_size=2, progress=False)
     assert F.shape == (6, 1280)
@@ -86,7 +86,7 @@ def test_a_fully_cached_call_makes_no_model(files, tmp_path, monkeypatch, rt):
         monkeypatch.setenv("PAINTER_RUNTIME", rt)
     else:
         monkeypatch.delenv("PAINTER_RUNTIME", raising=False)
-    spec = FeatureSpec("efficientnet_lite0", 32, "pooled", weights=None)
+    spec = FeatureSpec("efficientnet_lite0", 32, "pooled")
     good = [files[k] for k in (0, 1, 3, 4)]
     extract.feature_model.cache_clear()   # runners are per process, made under another runtime by other tests
     first, _ = extract_features(good, spec, batch_size=2, progress=False)
@@ -133,7 +133,7 @@ def _damage(path, how):
 @pytest.mark.parametrize("how,which", [("truncate", "vectors"), ("garble", "keys")])
 def test_damaged_cache_shard_is_named_set_aside_and_recomputed(files, tmp_path, monkeypatch, how, which):
     monkeypatch.setenv("PAINTER_CACHE", str(tmp_path / "cache"))
-    spec = FeatureSpec("efficientnet_lite0", 32, "pooled", weights=None)
+    spec = FeatureSpec("efficientnet_lite0", 32, "pooled")
     good = [files[k] for k in (0, 1, 3, 4)]
     clean, _ = extract_features(good, spec, batch_size=2, progress=False)
     runtime = getattr(feature_model(spec), "runtime", "keras")
@@ -202,13 +202,28 @@ def test_each_joined_backbone_takes_its_own_weights(files, tmp_path, monkeypatch
     assert FeatureSpec("efficientnet_lite0", 64, weights=["imagenet"]).weights == "imagenet"   # one value: one spec
     assert both.key != FeatureSpec("efficientnet_lite0+efficientnet_lite0", 64).key
     joined, failed = extract_features(good, both, progress=False)
-    random_init, _ = extract_features(good, FeatureSpec("efficientnet_lite0", 64, weights=None), progress=False)
     imagenet, _ = extract_features(good, FeatureSpec("efficientnet_lite0", 64), progress=False)
-    assert not failed
-    np.testing.assert_allclose(joined, np.concatenate([random_init, imagenet], axis=1), rtol=1e-6)
-    assert not np.allclose(random_init, imagenet, rtol=0.1)
+    assert not failed and joined.shape == (len(good), 2 * imagenet.shape[1])
+    np.testing.assert_allclose(joined[:, imagenet.shape[1]:], imagenet, rtol=1e-6)
+    assert not np.allclose(joined[:, :imagenet.shape[1]], imagenet, rtol=0.1)   # the random Lite0
     with pytest.raises(ValueError, match="2 entries for the 1 backbones"):
         FeatureSpec("efficientnet_lite0", 64, weights=("imagenet", None))
+
+
+def test_random_backbones_are_drawn_anew_and_never_cached(files, tmp_path, monkeypatch):
+    import keras
+
+    monkeypatch.setenv("PAINTER_CACHE", str(tmp_path / "cache"))
+    spec = FeatureSpec("efficientnet_lite0", 32, "pooled", weights=None)
+    assert spec.random_weights and not FeatureSpec("efficientnet_lite0", 32).random_weights
+    assert FeatureSpec("efficientnet_lite0+efficientnet_lite1", 32, weights=("imagenet", None)).random_weights
+    draws = []
+    for seed in (0, 1, 0):
+        keras.utils.set_random_seed(seed)
+        draws.append(extract_features(files[:2], spec, progress=False)[0])
+    assert not np.allclose(draws[0], draws[1], rtol=0.1, atol=0)   # another seed, another backbone
+    np.testing.assert_allclose(draws[0], draws[2], rtol=1e-5)   # the same seed, the same draw
+    assert not (tmp_path / "cache" / "features").exists() and not (tmp_path / "cache" / "exports").exists()
 
 
 def test_a_rewritten_weights_file_gets_a_new_feature_model(tmp_path, monkeypatch):

@@ -56,7 +56,10 @@ def build_feature_model(spec: FeatureSpec = DEFAULT_FEATURES):
 def feature_model(spec: FeatureSpec):
     """The fastest runner of ``build_feature_model(spec)`` for one backbone (an exported model
     under LiteRT, else Keras: ``painter.features.runtime.feature_runner``), once per spec and
-    process, and again when its weights file changes (``spec.key`` follows the file's content)."""
+    process, and again when its weights file changes (``spec.key`` follows the file's content).
+    Random backbones (``spec.random_weights``) are a fresh Keras draw on every call."""
+    if spec.random_weights:
+        return build_feature_model(spec)
     key = (spec, spec.key)
     if key not in _runners:
         from .runtime import feature_runner
@@ -175,6 +178,7 @@ def extract_features(paths, spec: FeatureSpec = DEFAULT_FEATURES, batch_size: in
                    for part in parts]
         failed = {k: v for _, f in results for k, v in f.items()}
         return np.concatenate([x for x, _ in results], axis=1), failed
+    cache = cache and not spec.random_weights   # a random draw's features are not the spec's
     digests, failed = content_keys(paths, cache, progress)
     store, model = _store_and_model(spec, model, paths, digests) if cache else (None, model)
     rows = cached_rows(paths, digests, failed, store,

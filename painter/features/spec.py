@@ -70,6 +70,12 @@ class FeatureSpec:
                 for name, w in self._per_backbone()]
 
     @property
+    def random_weights(self) -> bool:
+        """Some backbone at its random initialisation (weights None): drawn anew each time it is
+        built, so its features are neither cached nor exported."""
+        return any(w is None for _, w in self._per_backbone())
+
+    @property
     def trained_artists(self) -> frozenset:
         """Artists whose paintings tuned these features' weights (``"artists"``); empty for ImageNet's."""
         return frozenset().union(*(trained_artists(w) for _, w in self._per_backbone()))
