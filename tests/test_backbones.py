@@ -172,6 +172,14 @@ def test_artists_weights_change_the_top_stages_only_and_stay_close_to_the_fit(tm
     with np.load(out) as stored:
         assert stored.files == ["top_conv/0"] and stored["top_conv/0"].dtype == np.float16
         np.testing.assert_array_equal(stored["top_conv/0"], (kernel + 0.01).astype(np.float16))
+    from painter.backbones.efficientnet_lite import _assign_layers
+    fresh = get_backbone("efficientnet_lite0", "imagenet", (64, 64, 3))
+    _assign_layers(fresh, out)   # read back: the written layer in float16, every other one untouched
+    np.testing.assert_array_equal(fresh.get_layer("top_conv").get_weights()[0],
+                                  (kernel + 0.01).astype(np.float16).astype(np.float32))
+    for layer in ("stem_conv", "block11_expand_conv", "top_bn"):
+        for a, b in zip(fresh.get_layer(layer).get_weights(), imagenet.get_layer(layer).get_weights()):
+            np.testing.assert_array_equal(a, b)
 
 
 def test_damaged_artists_weights_are_named(monkeypatch, tmp_path):

@@ -150,3 +150,13 @@ def test_hold_out_indexes_its_own_rows_and_rejoins_the_collection():
     G, g = v.rejoin(fit_F, fit_labels)
     np.testing.assert_array_equal(G, F)                                  # the collection's own order
     np.testing.assert_array_equal(g, labels)
+    np.testing.assert_array_equal(v.unseen_artists, sorted(set(labels) - set(fit_labels)))
+
+
+def test_held_out_artists_are_recorded_even_when_in_no_pair():
+    """An artist with one painting held out makes no same pair and may make no pair at all."""
+    from painter.data.pairs import ValidationPairs
+    labels = np.array([f"artist{k}" for k in range(10) for _ in range(8)] + ["solo"])
+    F = np.zeros((len(labels), 2), np.float32)
+    _, fit_labels, v = ValidationPairs.hold_out(F, labels, val_artists=0.2, seed=0, n_pairs=4, prefer=["solo"])
+    assert "solo" in v.unseen_artists and "solo" not in fit_labels and len(v.unseen_artists) == 2

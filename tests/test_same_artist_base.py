@@ -1,4 +1,5 @@
 """Training from several sources, and on a base model (issue 16)."""
+import os
 import shutil
 
 import numpy as np
@@ -112,6 +113,8 @@ def test_validation_holds_out_artists_the_features_backbone_never_saw(two_collec
     labels = load_training_images(clean)[1]
     whole = {a for a in set(labels) if (held == a).sum() == (labels == a).sum()}   # held out whole: unseen
     assert whole == {"Artist 00"}
+    assert list(np.load(tmp_path / "m" / "validation_pairs.npz")["unseen_artists"]) == ["Artist 00"]   # recorded
+    assert model.info["sources"] == [os.path.abspath(clean)]   # absolute: a run read from elsewhere finds them
     capsys.readouterr()
     train(clean, tmp_path / "m2", spec=SMALL, base="none", val_artists=0.25, pca_dim=16, progress=False)
     assert "validation: 1 of the 2 held-out artists are known to the base model or the features' backbone" \

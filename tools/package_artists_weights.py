@@ -1,32 +1,63 @@
-"""Write painter/backbones/artists_weights/ from two fine-tuned backbones (issue 15).
+"""Write painter/backbones/artists_weights/ from two fine-tuning runs (issue 15).
 
-    python tools/package_artists_weights.py LITE0.weights.h5 LITE1.weights.h5 --data runs/pbn_clean \
-        --also ../shared/data/wikiart_extra
+    python tools/package_artists_weights.py runs/finetune_long/175+also/siamese:contrastive \
+        runs/finetune_lite1/175+also/siamese:contrastive [--out DIR]
 
-Each ``.npz`` holds the layers that differ from ImageNet's, in float16; ``artists.txt`` the
-artists the fits trained on (the training sources minus the split's held-out artists, seed 0, as
-``painter train`` draws them). Prints the SHA-256 values for ``painter/backbones/catalog.py``.
+Each run folder (``painter train --method siamese``, or ``benchmarks/finetune.py``) holds the
+fine-tuned ``backbone.weights.h5``, its ``config.json`` (the artists it trained on, held-out ones
+included) and ``validation_pairs.npz`` (which artists were held out). Each ``.npz`` written holds
+the layers that differ from ImageNet's, in float16; ``artists.txt`` the artists the fits learned
+from (both runs must have learned from the same ones). Prints the SHA-256 values for
+``painter/backbones/catalog.py``.
 """
 import argparse
+import json
+import sys
+from pathlib import Path
 
 import numpy as np
 
 from painter.backbones.catalog import ARTISTS_DIR
 from painter.backbones.efficientnet_lite import _sha256, write_artists_weights
-from painter.data.pairs import validation_split
-from painter.same_artist.training import load_training_images
+
+
+def learned_artists(run: Path) -> list:
+    """The run's training artists minus its validation's held-out ones."""
+    info = json.loads((run / "config.json").read_text())["info"]
+    with np.load(run / "validation_pairs.npz", allow_pickle=False) as v:
+        held_out = set(v["unseen_artists"]) if "unseen_artists" in v.files else _held_out_again(info, args.sources)
+    return sorted(set(info["artists"]) - held_out)
+
+
+def _held_out_again(info, sources=None) -> set:
+    """Runs written before ``unseen_artists`` was saved: the split drawn again from their sources
+    (``painter train``'s: seed 0, 20% of the artists; an artist with a single painting can be in
+    no validation pair, so the pairs do not tell)."""
+    from painter.data.pairs import validation_split
+    from painter.same_artist.training import load_training_images
+    sources = sources or info["sources"]
+    print(f"{sources}: held-out artists not recorded, drawn again as painter train draws them")
+    _, labels = load_training_images(sources)
+    return set(labels[validation_split(labels, val_artists=0.2, seed=0)[2]])
+
 
 p = argparse.ArgumentParser()
-p.add_argument("lite0")
-p.add_argument("lite1")
-p.add_argument("--data", required=True, help="the cleaned folder the fits trained on")
-p.add_argument("--also", action="append", default=[], help="their other sources")
+p.add_argument("lite0_run", type=Path)
+p.add_argument("lite1_run", type=Path)
+p.add_argument("--sources", nargs="+", help="the runs' training folders, if their recorded paths moved")
+p.add_argument("--out", type=Path, default=ARTISTS_DIR, help="where to write (default: the package's folder)")
 args = p.parse_args()
-for variant, tuned in (("efficientnet_lite0", args.lite0), ("efficientnet_lite1", args.lite1)):
-    out = write_artists_weights(variant, tuned, ARTISTS_DIR / f"{variant}.npz")
+runs = {"efficientnet_lite0": args.lite0_run, "efficientnet_lite1": args.lite1_run}
+for variant, run in runs.items():
+    backbone = json.loads((run / "config.json").read_text())["info"]["backbone"]
+    if backbone != variant:
+        sys.exit(f"{run}: a fine-tuned {backbone}, expected {variant}")
+trained = [learned_artists(run) for run in runs.values()]
+if trained[0] != trained[1]:
+    sys.exit(f"{args.lite0_run} and {args.lite1_run} learned from different artists "
+             f"({len(set(trained[0]) ^ set(trained[1]))} differ): fit both on the same split")
+for variant, run in runs.items():
+    out = write_artists_weights(variant, run / "backbone.weights.h5", args.out / f"{variant}.npz")
     print(f'"{variant}": "{_sha256(out)}",  # {out.stat().st_size / 1e6:.1f} MB')
-_, labels = load_training_images([args.data, *args.also])
-_, _, unseen = validation_split(labels, val_artists=0.2, seed=0)
-trained = sorted(set(labels) - set(labels[unseen]))
-(ARTISTS_DIR / "artists.txt").write_text("\n".join(trained) + "\n", encoding="utf-8")
-print(f"{len(trained)} training artists of {len(np.unique(labels))}")
+(args.out / "artists.txt").write_text("\n".join(trained[0]) + "\n", encoding="utf-8")
+print(f"{len(trained[0])} artists learned from")

@@ -166,6 +166,8 @@ class ValidationPairs:
     same : ``(n,)`` 1 for a same-artist pair
     kind : ``(n,)`` ``"seen"`` (both artists in training) or ``"unseen"``
     rows : ``(m,)`` optional: where the held-out paintings are in the collection ``hold_out`` split
+    unseen_artists : optional: the artists held out whole (``hold_out`` sets it; an artist with
+        one painting may be in no pair, so the pairs alone do not tell)
     """
     features: np.ndarray
     labels: np.ndarray
@@ -174,6 +176,7 @@ class ValidationPairs:
     same: np.ndarray
     kind: np.ndarray
     rows: np.ndarray | None = None
+    unseen_artists: np.ndarray | None = None
 
     @classmethod
     def hold_out(cls, features, labels, val_artists=0.2, seed=0, n_pairs=10000, prefer=None):
@@ -187,7 +190,8 @@ class ValidationPairs:
         fit, val_seen, val_unseen = validation_split(labels, val_artists=val_artists, seed=seed, prefer=prefer)
         i, j, same, kind = validation_pairs(labels, val_seen, val_unseen, n=n_pairs, seed=seed + 1)
         held = np.sort(np.concatenate([val_seen, val_unseen]))
-        validation = cls(features[held], labels[held], np.searchsorted(held, i), np.searchsorted(held, j), same, kind, held)
+        validation = cls(features[held], labels[held], np.searchsorted(held, i), np.searchsorted(held, j), same, kind, held,
+                         np.unique(labels[val_unseen]))
         return features[fit], labels[fit], validation
 
     def rejoin(self, fit_features, fit_labels):

@@ -86,7 +86,8 @@ def _pairs_unknown_to_base(validation, base_artists) -> np.ndarray:
     if base_artists is None:
         return validation.kind == "seen"
     unseen = validation.kind == "unseen"
-    held_out = np.unique(validation.labels[validation.j[unseen]])   # an unseen pair's second painting is held out
+    held_out = (validation.unseen_artists if validation.unseen_artists is not None
+                else np.unique(validation.labels[validation.j[unseen]]))   # an unseen pair's second painting is held out
     leaked = np.isin(validation.labels, held_out) & np.isin(validation.labels, list(base_artists))
     return ~unseen | ~(leaked[validation.i] | leaked[validation.j])
 

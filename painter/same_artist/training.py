@@ -14,6 +14,7 @@ import functools
 
 import inspect
 import json
+import os
 import time
 
 from pathlib import Path
@@ -119,7 +120,7 @@ def train(data_dir, out_dir, method: str = "lda", spec: FeatureSpec = DEFAULT_FE
     model.info = {**model.info, "validation": metrics, "n_images": int(len(labels)),
                   "n_artists": int(len(np.unique(labels))), "n_failed": len(failed),
                   "artists": sorted(set(labels.tolist()) | set(base_artists or [])),
-                  "sources": [str(d) for d in (data_dir, *also)], "params": _jsonable(estimator.get_params()),
+                  "sources": [os.path.abspath(d) for d in (data_dir, *also)], "params": _jsonable(estimator.get_params()),
                   **_seconds(t0, t_fit)}
     model.save(out_dir)
     _save_validation(out_dir, validation, metrics, scores, paths[validation.rows])
@@ -173,7 +174,9 @@ def _jsonable(params):
 
 def _save_validation(out_dir, validation, metrics, scores, paths):
     """The validation pairs and their scores, for plots (``validation_pairs.npz``: ``paths`` and
-    ``labels`` of the held-out paintings, pairs ``i``, ``j`` indexing them; ``validation.json``)."""
+    ``labels`` of the held-out paintings, pairs ``i``, ``j`` indexing them, ``unseen_artists``;
+    ``validation.json``)."""
     np.savez(out_dir / "validation_pairs.npz", i=validation.i, j=validation.j, same=validation.same,
-             kind=validation.kind, p=scores, labels=validation.labels, paths=paths)
+             kind=validation.kind, p=scores, labels=validation.labels, paths=paths,
+             unseen_artists=np.asarray(validation.unseen_artists if validation.unseen_artists is not None else [], str))
     (out_dir / "validation.json").write_text(json.dumps(metrics, indent=2))
