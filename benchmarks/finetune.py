@@ -18,6 +18,9 @@ their validation pairs; each in its own process, so its peak memory is its own):
 * ``lda-lite0``: ``lda`` on Lite0's ImageNet weights (the same backbone before fine-tuning)
 * ``lda``: today's default features (Lite0 + Lite1 ``weights="artists"`` since session 7; ImageNet's before)
 
+``--flip``: the ``lda`` methods' features averaged over each painting and its mirror image
+(``FeatureSpec(flip=True)``: twice the embedding time).
+
 ``siamese:triplet`` / ``lda-learned:triplet``: the same with the siamese method's ``loss="triplet"``
 (or ``contrastive``).
 
@@ -62,6 +65,11 @@ def run_one(args):
               "lda-weights": dict(spec=FeatureSpec(weights=tuple(json.loads(args.weights)))) if args.weights else None,
               "lda-lite0": dict(spec=FeatureSpec("efficientnet_lite0")),
               "lda": {}}[name]
+    if args.flip and name != "siamese":
+        from dataclasses import replace
+
+        from painter.features import DEFAULT_FEATURES
+        kwargs["spec"] = replace(kwargs.get("spec", DEFAULT_FEATURES), flip=True)
     t = time.time()
     also = [args.also] if args.also else []
     model = train(train_dir, out / args.run, also=also, base="none", progress=False, **kwargs)
@@ -72,7 +80,7 @@ def run_one(args):
     m, _ = submit_and_score(out / args.run, data, model.threshold, keep)
     t_submit = time.time() - t
     v = model.info["validation"]
-    print(json.dumps({"artists": args.artists, "also": args.also or "", "method": args.run, "seen AUC": m["seen"]["auc"],
+    print(json.dumps({"artists": args.artists, "also": args.also or "", "method": args.run + ("+flip" if args.flip else ""), "seen AUC": m["seen"]["auc"],
                       "unseen AUC": m["unseen"]["auc"], "seen acc": m["seen"]["accuracy"],
                       "unseen acc": m["unseen"]["accuracy"], "val seen AUC": v["seen"]["auc"],
                       "val unseen AUC": v["unseen"]["auc"], "train s": round(t_train, 1),
@@ -89,6 +97,7 @@ def main():
     p.add_argument("--siamese", default="{}", help="the siamese method's hyperparameters, as JSON")
     p.add_argument("--also", default=None, help="more training paintings, a folder per artist (for every method)")
     p.add_argument("--weights", default=None, help="lda-weights: a JSON list, one weights entry per default backbone")
+    p.add_argument("--flip", action="store_true", help="lda methods: features of each painting and its mirror image")
     p.add_argument("--run", default=None, help=argparse.SUPPRESS)   # one method in this process
     args = p.parse_args()
     if "lda-weights" in args.methods.split(",") and not args.weights:
@@ -103,7 +112,7 @@ def main():
         for method in args.methods.split(","):
             cmd = [sys.executable, __file__, "--run", method, "--artists", n, "--data", args.data, "--out", args.out,
                    "--siamese", args.siamese] + (["--also", args.also] if args.also else []) + \
-                  (["--weights", args.weights] if args.weights else [])
+                  (["--weights", args.weights] if args.weights else []) + (["--flip"] if args.flip else [])
             with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) as child:
                 for line in child.stdout:      # the child's log, as it goes
                     print(line, end="", flush=True)
