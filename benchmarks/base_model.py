@@ -12,7 +12,7 @@ the user's collection (for the subsets, most of the solution's seen pairs are ar
 never had). Every choice is made on validation pairs of the training paintings.
 
     python benchmarks/base_model.py [--data runs/pbn_clean] [--extra ../shared/data/wikiart_extra]
-                                    [--sizes 30,70,175] [--seeds 0,1,2]
+                                    [--sizes 30,70,175] [--seeds 0,1,2] [--base-params '{"refit": false}']
 
 ``--seeds``: one collection of 30 (70) artists per seed; the last table gives each figure's mean over
 the draws, and the base's gains on unseen and own pairs. A base already trained in ``--out/base``
@@ -36,6 +36,7 @@ p.add_argument("--extra", default=str(PBN_DEV.parent / "wikiart_extra"))
 p.add_argument("--out", default=str(RUNS / "base_model"))
 p.add_argument("--sizes", default="30,70,175")
 p.add_argument("--seeds", default="0", help="draws of the smaller collections")
+p.add_argument("--base-params", default="{}", help="the base's lda parameters, as JSON (e.g. '{\"refit\": false}')")
 args = p.parse_args()
 data, out = clean_pbn_dev(args.data), Path(args.out)
 a1, a2 = pair_artists(data)
@@ -59,7 +60,7 @@ if (out / "base" / "config.json").is_file():
     from painter.same_artist.predict import load_pair_model
     base = load_pair_model(out / "base")
 else:
-    base = train(data, out / "base", also=[args.extra], base="none", progress=False)
+    base = train(data, out / "base", also=[args.extra], base="none", progress=False, **json.loads(args.base_params))
 print(f"base: {base.info['n_images']} paintings, {base.info['n_artists']} artists, {time.time() - t:.1f} s")
 rows.append(evaluate("base alone (zero-shot)", out / "base", base.threshold, set(base.info["artists"])))
 for n in map(int, args.sizes.split(",")):

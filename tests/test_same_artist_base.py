@@ -67,6 +67,11 @@ def test_base_none_is_the_plain_model(two_collections, tmp_path):
     x, y = load_training_images(clean)[0][:2]
     assert predict_pair(x, y, model=tmp_path / "a") == predict_pair(x, y, model=tmp_path / "b")
     assert a.info["artists"] == sorted(set(load_training_images(clean)[1]))
+    # without the refit on every painting the held-out artists stay unknown to the model, and a
+    # model built on it can validate on them
+    c = train(clean, tmp_path / "c", spec=SMALL, base="none", pca_dim=16, refit=False, progress=False)
+    held = set(np.load(tmp_path / "c" / "validation_pairs.npz")["unseen_artists"])
+    assert held and c.info["artists"] == sorted(set(load_training_images(clean)[1]) - held)
 
 
 def test_a_base_with_other_features_is_refused_in_one_line(two_collections, base_dir, tmp_path):

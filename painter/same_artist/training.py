@@ -119,7 +119,7 @@ def train(data_dir, out_dir, method: str = "lda", spec: FeatureSpec = DEFAULT_FE
         model, metrics, scores = _build_on(model, base_model, validation, estimator, base_artists)
     model.info = {**model.info, "validation": metrics, "n_images": int(len(labels)),
                   "n_artists": int(len(np.unique(labels))), "n_failed": len(failed),
-                  "artists": sorted(set(labels.tolist()) | set(base_artists or [])),
+                  "artists": _learned_artists(estimator, labels, y_fit, base_artists),
                   "sources": [os.path.abspath(d) for d in (data_dir, *also)], "params": _jsonable(estimator.get_params()),
                   **_seconds(t0, t_fit)}
     model.save(out_dir)
@@ -127,6 +127,14 @@ def train(data_dir, out_dir, method: str = "lda", spec: FeatureSpec = DEFAULT_FE
     print(f"trained {method} in {model.info['total_seconds']} s; validation: " +
           ", ".join(f"{k} AUC {v['auc']:.3f} acc {v['accuracy']:.3f}" for k, v in metrics.items()))
     return model
+
+
+def _learned_artists(estimator, labels, fit_labels, base_artists) -> list:
+    """The artists the model learned from: every training artist when it was refitted on all the
+    paintings, else the fitting ones (a model built on it can then validate on the others), and
+    its base's."""
+    learned = labels if getattr(estimator, "refit", False) else fit_labels
+    return sorted(set(learned.tolist()) | set(base_artists or []))
 
 
 def unseen_first(labels, spec=None, base_artists=None):
