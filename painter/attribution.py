@@ -592,7 +592,7 @@ def validation_queries(labels, seed: int = 0, val_artists: float = 0.2, val_imag
 
 
 def choose_calibration(data_dir, work_dir, seeds=(0, 1, 2), aggregates=AGGREGATES, train_kwargs=None,
-                       progress: bool = True):
+                       also=(), progress: bool = True):
     """Choose the aggregate and fit the calibration on splits of ``data_dir``'s training paintings.
 
     For every seed: split (``validation_queries``), train a same-artist model on the reference
@@ -601,6 +601,11 @@ def choose_calibration(data_dir, work_dir, seeds=(0, 1, 2), aggregates=AGGREGATE
     reference. The splits' scores are pooled per aggregate (the same number of artists in every
     split) and ``fit_attribution_calibration`` fits each; the aggregate with the best balanced answer
     accuracy wins (ties: lower log loss).
+
+    ``also``: more training sources for the split models, for a model that learned from more
+    artists than its reference (such as the packaged one); each split leaves out of them every
+    painting of its held-out artists and every questioned painting, so that the stand-ins for
+    unknown painters stay unknown.
 
     Returns ``(Calibration, table, curve)``: the table has one row per aggregate with its
     validation figures (``attribution_metrics``); ``curve`` is the chosen one's ``tradeoff``.
@@ -617,12 +622,16 @@ def choose_calibration(data_dir, work_dir, seeds=(0, 1, 2), aggregates=AGGREGATE
     for seed in seeds:
         ref_ids, known_ids, unknown_ids = validation_queries(labels, seed, prefer=prefer)
         # named by its reference paintings and training: a folder of another split or features is not reused
-        what = json.dumps([np.array(paths)[ref_ids].tolist(), repr(sorted(kwargs.items()))]).encode()
+        what = json.dumps([np.array(paths)[ref_ids].tolist(), repr(sorted(kwargs.items())),
+                           [os.path.abspath(d) for d in also]]).encode()
         split = work_dir / f"split{seed}-{hashlib.sha1(what).hexdigest()[:10]}"
         model_dir = split / "model"
         if not (model_dir / "config.json").is_file():
             data = _symlink_folder(split / "reference", np.array(paths)[ref_ids], labels[ref_ids])
-            train(data, model_dir, progress=progress, **{"base": "none", **kwargs})   # no base: it knows the held-out artists
+            extra = [_sources_without(also, set(labels[unknown_ids]), np.array(paths)[known_ids], split / "also")] \
+                if also else []
+            # no base: it knows the held-out artists
+            train(data, model_dir, progress=progress, **{"base": "none", **kwargs, "also": extra})
         from .same_artist.predict import load_pair_model
         model = load_pair_model(model_dir)
         ref = load_reference(split / "reference", model, progress=progress)
@@ -648,6 +657,17 @@ def choose_calibration(data_dir, work_dir, seeds=(0, 1, 2), aggregates=AGGREGATE
     note = (f"chosen on {len(seeds)} splits of {data_dir}'s training paintings: balanced answer accuracy "
             f"{table['balanced'][0]:.3f}, top-1 {table['top1'][0]:.3f}, none rate {table['none_rate'][0]:.3f}")
     return Calibration(**{**best.to_dict(), "note": note}), table, curve
+
+
+def _sources_without(sources, artists, paintings, out) -> Path:
+    """One cleaned-layout folder of links to the paintings of ``sources`` minus those of ``artists``
+    and any copy of ``paintings`` (by content)."""
+    from .cache import content_key
+    from .same_artist.training import load_training_images
+    paths, labels = load_training_images(list(sources))
+    questioned = {content_key(p) for p in paintings}
+    keep = [k for k, (p, a) in enumerate(zip(paths, labels)) if a not in artists and content_key(p) not in questioned]
+    return _symlink_folder(out, np.array(paths)[keep], np.asarray(labels)[keep])
 
 
 def _symlink_folder(out, paths, labels) -> Path:

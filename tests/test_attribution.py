@@ -170,3 +170,29 @@ def test_cli_attribute(lda_model_dir, paintings, tmp_path, capsys):
                         str(ref_dir), "--model", str(lda_model_dir)], capture_output=True, text=True)
     assert r.returncode == 1
     assert r.stderr.strip().splitlines()[-1] == f"painter attribute: error: {tmp_path / 'missing.jpg'}: file not found"
+
+
+def test_validation_for_a_model_of_more_artists_keeps_the_stand_ins_unknown(clean_dir, paintings, tmp_path):
+    """choose_calibration(also=...): the split models learn from the extra source too, but never
+    from a held-out artist's painting nor from a copy of a questioned painting."""
+    from painter.features import FeatureSpec
+    from painter.same_artist.predict import load_pair_model
+    from painter.same_artist.training import load_training_images
+    extra = _reference(paintings, tmp_path / "extra", artists=("Artist 00", "Artist 01", "Artist 02", "Artist 03"))
+    (tmp_path / "extra" / "Somebody Else").mkdir()
+    for k, f in enumerate(paintings[paintings.part == "test"]["file"].iloc[:6]):
+        shutil.copy(f, tmp_path / "extra" / "Somebody Else" / f"{k}.jpg")
+    kwargs = {"method": "lda", "spec": FeatureSpec("efficientnet_lite0", 64), "pca_dim": 16}
+    cal, table, _ = A.choose_calibration(clean_dir, tmp_path / "work", seeds=(0,), aggregates=("max",),
+                                         train_kwargs=kwargs, also=[extra], progress=False)
+    paths, labels = load_training_images(clean_dir)
+    ref, known, unknown = A.validation_queries(labels, 0)
+    held = set(labels[unknown])
+    assert held and set(table["aggregate"]) == {"max"}
+    split = next((tmp_path / "work").glob("split0-*"))
+    kept = pd.read_csv(split / "also" / "all_data_info.csv")
+    assert not held & set(kept.artist) and "Somebody Else" in set(kept.artist)
+    from painter.cache import content_key
+    assert not {content_key(p) for p in np.array(paths)[known]} & {content_key(p) for p in (split / "also" / "train").iterdir()}
+    learned = set(load_pair_model(split / "model").info["artists"])
+    assert "Somebody Else" in learned and not held & learned
