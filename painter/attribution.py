@@ -472,8 +472,11 @@ def _model_calibration(model_arg) -> Calibration:
     from .same_artist.predict import default_model_dir
     from .same_artist.model import PairModel
     if isinstance(model_arg, PairModel):
-        return Calibration.from_dict(model_arg.info["attribution"]) if "attribution" in model_arg.info \
-            else DEFAULT_CALIBRATION
+        if "attribution" in model_arg.info:
+            return Calibration.from_dict(model_arg.info["attribution"])
+        if model_arg.directory is None:
+            return DEFAULT_CALIBRATION
+        model_arg = model_arg.directory   # a loaded model: its folder's file, as for its path
     path = Path(model_arg) if model_arg is not None else default_model_dir()
     f = path / "attribution.json"
     return Calibration.from_dict(json.loads(f.read_text())) if f.is_file() else DEFAULT_CALIBRATION

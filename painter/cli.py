@@ -272,9 +272,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("attribute", help="which reference artist painted an image, or none of them")
     s.add_argument("image")
     s.add_argument("--reference", required=True, help="a folder per artist, or a cleaned data folder")
-    s.add_argument("--model", default=None,
-                   help="same-artist model (default: the packaged one); for a reference of many artists, one "
-                        "trained on it with --base none answers 'none' better (benchmarks/RESULTS.md)")
+    s.add_argument("--model", default=None, help="same-artist model (default: the packaged one); its folder's "
+                                                 "attribution.json calibrates the answer")
     s.add_argument("-k", type=int, default=5, help="candidate artists listed")
     s.add_argument("--prior-none", type=float, default=0.5,
                    help="prior probability that the painter is none of the reference artists")

@@ -196,3 +196,11 @@ def test_validation_for_a_model_of_more_artists_keeps_the_stand_ins_unknown(clea
     assert not {content_key(p) for p in np.array(paths)[known]} & {content_key(p) for p in (split / "also" / "train").iterdir()}
     learned = set(load_pair_model(split / "model").info["artists"])
     assert "Somebody Else" in learned and not held & learned
+
+
+def test_a_model_folder_calibration_serves_its_path_and_its_loaded_model(lda_model_dir, tmp_path):
+    from painter.same_artist.predict import load_pair_model
+    folder = shutil.copytree(lda_model_dir, tmp_path / "m")
+    assert A._model_calibration(folder) == A.DEFAULT_CALIBRATION == A._model_calibration(load_pair_model(folder))
+    CAL.save(folder)
+    assert A._model_calibration(folder) == CAL == A._model_calibration(load_pair_model(folder))
