@@ -15,8 +15,10 @@ calibration error of the top outcome 0.085 at 0.5, 0.031 at 0.69). The "none" mo
 best artist's score, not a sum over artists, which would grow with their number; the best score
 still rises a little with more reference artists (fitted on 140-artist references, it answered
 "none" for 89% of the unknown artists' paintings of the 175-artist test reference, 90% on
-validation; 79% against 88% with ImageNet's features). The calibration fits the model it was chosen for (``DEFAULT_CALIBRATION``: the
-default lda model); ``choose_calibration`` fits another.
+validation; 79% against 88% with ImageNet's features). A calibration fits the kind of model it
+was chosen for: ``DEFAULT_CALIBRATION`` an lda model trained on its reference alone; the packaged
+model, which learned from more artists, ships its own ``attribution.json``; ``choose_calibration``
+fits another (``also=``: for a model of more artists than its reference).
 
 A reference (a folder per artist or a cleaned data folder) is embedded once per model: its
 ``z`` matrix, artist labels and skipped files are cached under ``$PAINTER_CACHE/references``,
@@ -493,7 +495,7 @@ def attribute(image, reference, model=None, k: int = 5, calibration: Calibration
     model : ``PairModel``, model folder or None (the default model); a ``"dot"``-scorer model
     k : number of candidate artists listed
     calibration : a ``Calibration``; default: the model folder's ``attribution.json``, else
-        ``DEFAULT_CALIBRATION`` (chosen for the default lda model)
+        ``DEFAULT_CALIBRATION`` (chosen for an lda model trained on its reference alone)
     prior_none : prior probability that the painter is none of the reference artists
     n_evidence : reference paintings listed per candidate
 
