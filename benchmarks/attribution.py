@@ -31,6 +31,7 @@ from shared_data import RUNS, clean_pbn_dev
 from painter.attribution import (attribute, attribution_metrics, choose_calibration, load_reference,
                                  probabilities, tradeoff, ReferenceSet)
 from painter.cache import cache_dir
+from painter.features import DEFAULT_FEATURES
 from painter.same_artist.predict import PACKAGED_MODEL, load_pair_model
 
 
@@ -75,7 +76,11 @@ print(f"validation ({time.time() - t:.0f} s), pooled over seeds {args.seeds}, ea
 print(table.round(4).to_string(index=False))
 print("chosen:", json.dumps(cal.to_dict()))
 (out / "attribution.json").write_text(json.dumps(cal.to_dict(), indent=2))
-if args.save_calibration:
+if args.save_calibration:   # the split models are default lda models: only such a model takes their calibration
+    target = load_pair_model(args.model, exported=False)
+    if target.method != "lda" or target.spec != DEFAULT_FEATURES:
+        sys.exit(f"{args.model}: a {target.method} model on {target.spec.key}; the calibration was chosen for "
+                 "lda on the default features")
     print(f"calibration written to {cal.save(args.model)}")
 
 # --- 2. test paintings -----------------------------------------------------------------------------

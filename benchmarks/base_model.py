@@ -59,6 +59,9 @@ t = time.time()
 if (out / "base" / "config.json").is_file():
     from painter.same_artist.predict import load_pair_model
     base = load_pair_model(out / "base")
+    asked = json.loads(args.base_params)
+    if any(base.info["params"].get(k) != v for k, v in asked.items()):
+        raise SystemExit(f"{out / 'base'} was trained with {base.info['params']}, not {asked}: use another --out")
 else:
     base = train(data, out / "base", also=[args.extra], base="none", progress=False, **json.loads(args.base_params))
 print(f"base: {base.info['n_images']} paintings, {base.info['n_artists']} artists, {time.time() - t:.1f} s")

@@ -65,22 +65,24 @@ def run_one(args):
               "lda-weights": dict(spec=FeatureSpec(weights=tuple(json.loads(args.weights)))) if args.weights else None,
               "lda-lite0": dict(spec=FeatureSpec("efficientnet_lite0")),
               "lda": {}}[name]
-    if args.flip and name != "siamese":
+    flip = args.flip and name != "siamese"
+    run = args.run + ("+flip" if flip else "")   # its own folder and row
+    if flip:
         from dataclasses import replace
 
         from painter.features import DEFAULT_FEATURES
         kwargs["spec"] = replace(kwargs.get("spec", DEFAULT_FEATURES), flip=True)
     t = time.time()
     also = [args.also] if args.also else []
-    model = train(train_dir, out / args.run, also=also, base="none", progress=False, **kwargs)
+    model = train(train_dir, out / run, also=also, base="none", progress=False, **kwargs)
     t_train = time.time() - t
     a1, a2 = pair_artists(data)
     keep = ~(np.isin(a1, list(left_out)) | np.isin(a2, list(left_out)))
     t = time.time()
-    m, _ = submit_and_score(out / args.run, data, model.threshold, keep)
+    m, _ = submit_and_score(out / run, data, model.threshold, keep)
     t_submit = time.time() - t
     v = model.info["validation"]
-    print(json.dumps({"artists": args.artists, "also": args.also or "", "method": args.run + ("+flip" if args.flip else ""), "seen AUC": m["seen"]["auc"],
+    print(json.dumps({"artists": args.artists, "also": args.also or "", "method": run, "seen AUC": m["seen"]["auc"],
                       "unseen AUC": m["unseen"]["auc"], "seen acc": m["seen"]["accuracy"],
                       "unseen acc": m["unseen"]["accuracy"], "val seen AUC": v["seen"]["auc"],
                       "val unseen AUC": v["unseen"]["auc"], "train s": round(t_train, 1),

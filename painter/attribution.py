@@ -439,7 +439,9 @@ def load_reference(reference, model=None, cache: bool = True, progress: bool = T
         raise ValueError("attribution needs a model with the 'dot' scorer (lda, cosface, contrastive, triplet)")
     paths, artists, missing = _reference_files(reference)
     key = _list_key(model, paths + missing)
-    if key in _loaded_refs:
+    random = model.spec is not None and model.spec.random_weights   # a random draw's embeddings are its own
+    cache = cache and not random
+    if key in _loaded_refs and not random:
         return _loaded_refs[key]
     folder = cache_dir() / "references" / key
     ref = None
@@ -463,7 +465,8 @@ def load_reference(reference, model=None, cache: bool = True, progress: bool = T
         print(f"{len(ref.skipped)} reference paintings skipped (see .skipped): " +
               "; ".join(f"{f}: {r}" for f, r in ref.skipped.head(3).itertuples(index=False, name=None)) +
               (" ..." if len(ref.skipped) > 3 else ""))
-    _loaded_refs[key] = ref
+    if not random:
+        _loaded_refs[key] = ref
     return ref
 
 
@@ -627,14 +630,14 @@ def choose_calibration(data_dir, work_dir, seeds=(0, 1, 2), aggregates=AGGREGATE
     for seed in seeds:
         ref_ids, known_ids, unknown_ids = validation_queries(labels, seed, prefer=prefer)
         # named by its reference paintings and training: a folder of another split or features is not reused
-        what = json.dumps([np.array(paths)[ref_ids].tolist(), repr(sorted(kwargs.items())),
-                           [os.path.abspath(d) for d in also]]).encode()
+        what = json.dumps([np.array(paths)[ref_ids].tolist(), repr(sorted(kwargs.items()))]
+                          + ([[os.path.abspath(d) for d in also]] if also else [])).encode()   # earlier folders kept
         split = work_dir / f"split{seed}-{hashlib.sha1(what).hexdigest()[:10]}"
         model_dir = split / "model"
         if not (model_dir / "config.json").is_file():
             data = _symlink_folder(split / "reference", np.array(paths)[ref_ids], labels[ref_ids])
-            extra = [_sources_without(also, set(labels[unknown_ids]), np.array(paths)[known_ids], split / "also")] \
-                if also else []
+            questioned = np.array(paths)[np.concatenate([known_ids, unknown_ids])]
+            extra = [_sources_without(also, set(labels[unknown_ids]), questioned, split / "also")] if also else []
             # no base: it knows the held-out artists
             train(data, model_dir, progress=progress, **{"base": "none", **kwargs, "also": extra})
         from .same_artist.predict import load_pair_model
@@ -683,9 +686,11 @@ def _symlink_folder(out, paths, labels) -> Path:
     names = []
     for k, p in enumerate(paths):
         name = f"{k:06d}_{Path(p).name}"
-        link = out / "train" / name
+        link, target = out / "train" / name, Path(p).resolve()
+        if link.is_symlink() and Path(os.readlink(link)) != target:   # a half-written folder of another list
+            link.unlink()
         if not link.is_symlink():
-            link.symlink_to(Path(p).resolve())
+            link.symlink_to(target)
         names.append(name)
     info = pd.DataFrame({"artist": labels, "in_train": True, "new_filename": names})
     info.to_csv(out / "all_data_info.csv", index=False)

@@ -160,8 +160,8 @@ def randomized_model(model=None, part: str = "embedder", seed: int = 0):
 
     part : ``"embedder"`` (every embedder weight replaced by Gaussian noise of the same mean and
         spread, the bias kept) or ``"backbone"`` (the frozen backbones with random initial
-        weights instead of the trained ones, drawn from ``seed`` when features are next computed,
-        never cached), or ``"both"``. An explanation that barely
+        weights instead of the trained ones, drawn here from ``seed``: the process's random
+        backbones until the next draw; their features are never cached), or ``"both"``. An explanation that barely
         changes under either does not depend on what the model learned.
     """
     import keras
@@ -182,8 +182,11 @@ def randomized_model(model=None, part: str = "embedder", seed: int = 0):
         embedder.set_weights([w if w.ndim < 2 else (rng.normal(w.mean(), w.std() + 1e-12, w.shape)).astype(w.dtype)
                               for w in weights])
     if part in ("backbone", "both"):
+        from .features.extract import draw_random
         keras.utils.set_random_seed(seed)   # the backbones' initialisers draw from it
         spec = FeatureSpec(spec.backbone, spec.image_size, spec.summary, spec.flip, weights=None)
+        for component in spec.components():   # drawn once: every later use of this model sees them
+            draw_random(component)
     return PairModel(spec, embedder, model.scorer, model.bias, model.head, model.threshold, model.method,
                      {**model.info, "randomized": part})
 

@@ -178,22 +178,25 @@ def test_validation_for_a_model_of_more_artists_keeps_the_stand_ins_unknown(clea
     from painter.features import FeatureSpec
     from painter.same_artist.predict import load_pair_model
     from painter.same_artist.training import load_training_images
-    extra = _reference(paintings, tmp_path / "extra", artists=("Artist 00", "Artist 01", "Artist 02", "Artist 03"))
-    (tmp_path / "extra" / "Somebody Else").mkdir()
-    for k, f in enumerate(paintings[paintings.part == "test"]["file"].iloc[:6]):
-        shutil.copy(f, tmp_path / "extra" / "Somebody Else" / f"{k}.jpg")
-    kwargs = {"method": "lda", "spec": FeatureSpec("efficientnet_lite0", 64), "pca_dim": 16}
-    cal, table, _ = A.choose_calibration(clean_dir, tmp_path / "work", seeds=(0,), aggregates=("max",),
-                                         train_kwargs=kwargs, also=[extra], progress=False)
     paths, labels = load_training_images(clean_dir)
     ref, known, unknown = A.validation_queries(labels, 0)
     held = set(labels[unknown])
-    assert held and set(table["aggregate"]) == {"max"}
+    extra = _reference(paintings, tmp_path / "extra", artists=tuple(sorted(set(labels))))   # held-out ones too
+    (tmp_path / "extra" / "Somebody Else").mkdir()
+    for k, f in enumerate(paintings[paintings.part == "test"]["file"].iloc[:6]):
+        shutil.copy(f, tmp_path / "extra" / "Somebody Else" / f"{k}.jpg")
+    shutil.copy(np.array(paths)[unknown][0], tmp_path / "extra" / "Somebody Else" / "held_out_copy.jpg")
+    kwargs = {"method": "lda", "spec": FeatureSpec("efficientnet_lite0", 64), "pca_dim": 16}
+    cal, table, _ = A.choose_calibration(clean_dir, tmp_path / "work", seeds=(0,), aggregates=("max",),
+                                         train_kwargs=kwargs, also=[extra], progress=False)
+    assert held and held <= {p.name for p in extra.iterdir()} and set(table["aggregate"]) == {"max"}
     split = next((tmp_path / "work").glob("split0-*"))
     kept = pd.read_csv(split / "also" / "all_data_info.csv")
     assert not held & set(kept.artist) and "Somebody Else" in set(kept.artist)
     from painter.cache import content_key
-    assert not {content_key(p) for p in np.array(paths)[known]} & {content_key(p) for p in (split / "also" / "train").iterdir()}
+    kept_contents = {content_key(p) for p in (split / "also" / "train").iterdir()}
+    assert not {content_key(p) for p in np.array(paths)[np.concatenate([known, unknown])]} & kept_contents
+    assert len(kept) > 6   # the rest of the extra source is kept
     learned = set(load_pair_model(split / "model").info["artists"])
     assert "Somebody Else" in learned and not held & learned
 

@@ -210,19 +210,24 @@ def test_each_joined_backbone_takes_its_own_weights(files, tmp_path, monkeypatch
         FeatureSpec("efficientnet_lite0", 64, weights=("imagenet", None))
 
 
-def test_random_backbones_are_drawn_anew_and_never_cached(files, tmp_path, monkeypatch):
+def test_random_backbones_are_drawn_on_demand_and_never_cached(files, tmp_path, monkeypatch):
     import keras
 
     monkeypatch.setenv("PAINTER_CACHE", str(tmp_path / "cache"))
     spec = FeatureSpec("efficientnet_lite0", 32, "pooled", weights=None)
     assert spec.random_weights and not FeatureSpec("efficientnet_lite0", 32).random_weights
     assert FeatureSpec("efficientnet_lite0+efficientnet_lite1", 32, weights=("imagenet", None)).random_weights
+    from painter.features.extract import draw_random
     draws = []
     for seed in (0, 1, 0):
         keras.utils.set_random_seed(seed)
+        draw_random(spec)
         draws.append(extract_features(files[:2], spec, progress=False)[0])
+        np.testing.assert_array_equal(extract_features(files[:2], spec, progress=False)[0], draws[-1])   # kept
     assert not np.allclose(draws[0], draws[1], rtol=0.1, atol=0)   # another seed, another backbone
     np.testing.assert_allclose(draws[0], draws[2], rtol=1e-5)   # the same seed, the same draw
+    with pytest.raises(ValueError, match="no random backbone"):
+        draw_random(FeatureSpec("efficientnet_lite0", 32))
     assert not (tmp_path / "cache" / "features").exists() and not (tmp_path / "cache" / "exports").exists()
 
 

@@ -74,6 +74,13 @@ def test_base_none_is_the_plain_model(two_collections, tmp_path):
     assert held and c.info["artists"] == sorted(set(load_training_images(clean)[1]) - held)
 
 
+def test_training_on_random_backbones_is_refused(two_collections, tmp_path):
+    clean, _ = two_collections
+    with pytest.raises(InputError, match="efficientnet_lite0 with weights None: random backbones"):
+        train(clean, tmp_path / "m", spec=FeatureSpec("efficientnet_lite0", 64, weights=None), progress=False)
+    assert not (tmp_path / "m").exists()
+
+
 def test_a_base_with_other_features_is_refused_in_one_line(two_collections, base_dir, tmp_path):
     clean, _ = two_collections
     with pytest.raises(InputError, match=f"{base_dir}: the base model reads efficientnet_lite0 at 64 px "

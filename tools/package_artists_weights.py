@@ -4,8 +4,8 @@
         runs/finetune_lite1/175+also/siamese:contrastive [--out DIR]
 
 Each run folder (``painter train --method siamese``, or ``benchmarks/finetune.py``) holds the
-fine-tuned ``backbone.weights.h5``, its ``config.json`` (the artists it trained on, held-out ones
-included) and ``validation_pairs.npz`` (which artists were held out). Each ``.npz`` written holds
+fine-tuned ``backbone.weights.h5``, its ``config.json`` (its artists: before session 8 the held-out
+ones included) and ``validation_pairs.npz`` (which artists were held out). Each ``.npz`` written holds
 the layers that differ from ImageNet's, in float16; ``artists.txt`` the artists the fits learned
 from (both runs must have learned from the same ones). Prints the SHA-256 values for
 ``painter/backbones/catalog.py``.

@@ -57,14 +57,24 @@ def feature_model(spec: FeatureSpec):
     """The fastest runner of ``build_feature_model(spec)`` for one backbone (an exported model
     under LiteRT, else Keras: ``painter.features.runtime.feature_runner``), once per spec and
     process, and again when its weights file changes (``spec.key`` follows the file's content).
-    Random backbones (``spec.random_weights``) are a fresh Keras draw on every call."""
-    if spec.random_weights:
-        return build_feature_model(spec)
+    Random backbones (``spec.random_weights``): the process's current draw (``draw_random``), a
+    Keras model never exported."""
     key = (spec, spec.key)
+    if spec.random_weights:
+        return _runners[key] if key in _runners else draw_random(spec)
     if key not in _runners:
         from .runtime import feature_runner
         _runners[key] = feature_runner(spec)
     return _runners[key]
+
+
+def draw_random(spec: FeatureSpec):
+    """A new draw of ``spec``'s random backbone (from Keras's global seed), which ``feature_model``
+    serves from now on in this process; its features are never cached."""
+    if not spec.random_weights:
+        raise ValueError(f"draw_random: {spec.key} has no random backbone")
+    _runners[(spec, spec.key)] = build_feature_model(spec)
+    return _runners[(spec, spec.key)]
 
 
 _runners = {}   # (spec, spec.key) -> runner: a dict, so that extract_features can ask without making one

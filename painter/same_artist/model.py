@@ -136,6 +136,7 @@ class PairModel:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         (directory / "config.json").unlink(missing_ok=True)
+        (directory / "attribution.json").unlink(missing_ok=True)   # calibrated for the model it replaces
         self.embedder.save(directory / "embedder.keras")
         if self.head is not None:
             self.head.save(directory / "pair_head.keras")

@@ -93,6 +93,9 @@ def train(data_dir, out_dir, method: str = "lda", spec: FeatureSpec = DEFAULT_FE
     if not 0 < val_artists < 1:
         raise ValueError(f"val_artists must be between 0 and 1, got {val_artists}")
     images_only = getattr(estimator, "needs_images", False)   # fitted on the paintings themselves
+    if not images_only and spec.random_weights:
+        raise InputError(f"{spec.backbone} with weights None: random backbones give features no later call "
+                         "reproduces; train on weights 'imagenet', 'artists' or a weights file")
     base_model = None if images_only else resolve_base(base, spec)
     out_dir = check_out_folder(out_dir, "same-artist model")
     paths, labels = load_training_images([data_dir, *also])
@@ -119,7 +122,7 @@ def train(data_dir, out_dir, method: str = "lda", spec: FeatureSpec = DEFAULT_FE
         model, metrics, scores = _build_on(model, base_model, validation, estimator, base_artists)
     model.info = {**model.info, "validation": metrics, "n_images": int(len(labels)),
                   "n_artists": int(len(np.unique(labels))), "n_failed": len(failed),
-                  "artists": _learned_artists(estimator, labels, y_fit, base_artists),
+                  "artists": _learned_artists(estimator, labels, y_fit, base_artists if "base" in model.info else None),
                   "sources": [os.path.abspath(d) for d in (data_dir, *also)], "params": _jsonable(estimator.get_params()),
                   **_seconds(t0, t_fit)}
     model.save(out_dir)
