@@ -160,3 +160,4 @@ def test_held_out_artists_are_recorded_even_when_in_no_pair():
     F = np.zeros((len(labels), 2), np.float32)
     _, fit_labels, v = ValidationPairs.hold_out(F, labels, val_artists=0.2, seed=0, n_pairs=4, prefer=["solo"])
     assert "solo" in v.unseen_artists and "solo" not in fit_labels and len(v.unseen_artists) == 2
+    assert "solo" not in set(v.labels[v.i]) | set(v.labels[v.j])   # in no pair: the pairs alone would miss it
