@@ -10,15 +10,18 @@ model on two splits, scored on the third, for several inputs: the best artist's 
 score's distance to the mean. Validation only; no test painting is read.
 """
 import sys
+from pathlib import Path
 
 import numpy as np
-from pathlib import Path
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
-from painter.attribution import validation_queries, load_reference, group_scores, DEFAULT_FEATURES
-from painter.same_artist.training import load_training_images, unseen_first
+
+from painter.attribution import group_scores, load_reference, validation_queries
+from painter.features import DEFAULT_FEATURES
 from painter.same_artist.predict import load_pair_model
-data = Path("runs/pbn_clean"); work = Path(sys.argv[1])
+from painter.same_artist.training import load_training_images, unseen_first
+
+data, work = Path("runs/pbn_clean"), Path(sys.argv[1])
 paths, labels = load_training_images(data)
 prefer = unseen_first(labels, DEFAULT_FEATURES)
 X, Y = [], []
@@ -37,6 +40,7 @@ for cols, name in (([0], "best"), ([0, 1], "best+margin"), ([0, 2], "best+max pa
     aucs = []
     for k in range(3):
         tr = [i for i in range(3) if i != k]
-        lr = LogisticRegression(C=10, max_iter=1000).fit(np.concatenate([X[i][:, cols] for i in tr]), np.concatenate([Y[i] for i in tr]))
+        lr = LogisticRegression(C=10, max_iter=1000).fit(np.concatenate([X[i][:, cols] for i in tr]),
+                                                         np.concatenate([Y[i] for i in tr]))
         aucs.append(roc_auc_score(Y[k], lr.decision_function(X[k][:, cols])))
     print(f"{name:20s} none AUC on the held-out split: " + " / ".join(f"{a:.4f}" for a in aucs) + f"  mean {np.mean(aucs):.4f}")

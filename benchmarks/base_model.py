@@ -38,6 +38,7 @@ p.add_argument("--sizes", default="30,70,175")
 p.add_argument("--seeds", default="0", help="draws of the smaller collections")
 p.add_argument("--base-params", default="{}", help="the base's lda parameters, as JSON (e.g. '{\"refit\": false}')")
 args = p.parse_args()
+base_params = json.loads(args.base_params)
 data, out = clean_pbn_dev(args.data), Path(args.out)
 a1, a2 = pair_artists(data)
 
@@ -59,11 +60,10 @@ t = time.time()
 if (out / "base" / "config.json").is_file():
     from painter.same_artist.predict import load_pair_model
     base = load_pair_model(out / "base")
-    asked = json.loads(args.base_params)
-    if any(base.info["params"].get(k) != v for k, v in asked.items()):
-        raise SystemExit(f"{out / 'base'} was trained with {base.info['params']}, not {asked}: use another --out")
+    if any(base.info["params"].get(k) != v for k, v in base_params.items()):
+        raise SystemExit(f"{out / 'base'} was trained with {base.info['params']}, not {base_params}: use another --out")
 else:
-    base = train(data, out / "base", also=[args.extra], base="none", progress=False, **json.loads(args.base_params))
+    base = train(data, out / "base", also=[args.extra], base="none", progress=False, **base_params)
 print(f"base: {base.info['n_images']} paintings, {base.info['n_artists']} artists, {time.time() - t:.1f} s")
 rows.append(evaluate("base alone (zero-shot)", out / "base", base.threshold, set(base.info["artists"])))
 for n in map(int, args.sizes.split(",")):

@@ -161,8 +161,8 @@ def randomized_model(model=None, part: str = "embedder", seed: int = 0):
     part : ``"embedder"`` (every embedder weight replaced by Gaussian noise of the same mean and
         spread, the bias kept) or ``"backbone"`` (the frozen backbones with random initial
         weights instead of the trained ones, drawn here from ``seed``: the process's random
-        backbones until the next draw; their features are never cached), or ``"both"``. An explanation that barely
-        changes under either does not depend on what the model learned.
+        backbones until the next draw; their features are never cached), or ``"both"``. An
+        explanation that barely changes under either does not depend on what the model learned.
     """
     import keras
 

@@ -109,7 +109,7 @@ def train(data_dir, out_dir, method: str = "lda", spec: FeatureSpec = DEFAULT_FE
     prefer = unseen_first(labels, None if images_only else spec, base_artists)
     F_fit, y_fit, validation = _hold_out(F[keep] if not keep.all() else F, labels, data_dir, val_artists, seed, prefer)
     del F   # the fitting and held-out rows are copies
-    held = set(validation.labels) - set(y_fit)   # the artists held out whole
+    held = set(validation.unseen_artists)
     if prefer is not None and held - set(prefer):
         print(f"validation: {len(held - set(prefer))} of the {len(held)} held-out artists are known to the base "
               "model or the features' backbone (the collection has no more unknown ones): unseen-artist "
