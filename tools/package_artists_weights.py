@@ -48,6 +48,10 @@ p.add_argument("--sources", nargs="+", help="the runs' training folders, if thei
 p.add_argument("--out", type=Path, default=ARTISTS_DIR, help="where to write (default: the package's folder)")
 args = p.parse_args()
 runs = {"efficientnet_lite0": args.lite0_run, "efficientnet_lite1": args.lite1_run}
+for run in runs.values():
+    missing = [f for f in ("config.json", "validation_pairs.npz", "backbone.weights.h5") if not (run / f).is_file()]
+    if missing:
+        sys.exit(f"{run}: not a fine-tuning run folder (no {', '.join(missing)})")
 for variant, run in runs.items():
     backbone = json.loads((run / "config.json").read_text())["info"]["backbone"]
     if backbone != variant:
