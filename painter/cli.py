@@ -211,7 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="lda: use the style standard deviations as they are, not their log")
     s.add_argument("--pca-dim", type=int, default=None, help="lda: PCA whitening dimensions before LDA (default 384)")
     s.add_argument("--trainable-from", default=None, help="siamese: first layer or block fine-tuned (default block11)")
-    s.add_argument("--loss", default=None, help="siamese: bce (default), contrastive or triplet")
+    s.add_argument("--loss", default=None, help="siamese: bce (default), contrastive, triplet or cosface")
     s.set_defaults(func=_cmd_train)
 
     s = sub.add_parser("submit", help="score every pair of submission_info.csv")

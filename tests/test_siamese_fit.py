@@ -137,7 +137,7 @@ def test_interrupted_fine_tuning_resumes_and_a_finished_folder_starts_afresh(ric
     assert pd.read_csv(tmp_path / "a" / "history.csv")["epoch"].tolist() == [0, 1]
 
 
-@pytest.mark.parametrize("loss", ["contrastive", "triplet"])
+@pytest.mark.parametrize("loss", ["contrastive", "triplet", "cosface"])
 def test_metric_losses_take_the_same_path(loss, rich_clean, tmp_path):
     model = train(rich_clean, tmp_path / loss, method="siamese", val_artists=0.25, progress=False, loss=loss,
                   epochs_head=2, epochs_finetune=1, **{**SMALL, "pairs_per_epoch": 512})
@@ -145,9 +145,28 @@ def test_metric_losses_take_the_same_path(loss, rich_clean, tmp_path):
     assert PairModel.load(tmp_path / loss).spec is None
 
 
+def test_paintings_are_drawn_once_each_before_any_twice_with_their_artist():
+    codes = np.array([0, 0, 1, 2, 2])
+    sampler = PairSampler(codes, 7, seed=3, kind="paintings")
+    i, artist = sampler.draw()
+    assert sorted(i[:5]) == [0, 1, 2, 3, 4] and len(set(i[5:])) == 2
+    np.testing.assert_array_equal(artist, codes[i])
+    sampler.on_epoch_begin(1)
+    assert not np.array_equal(sampler.draw()[0], i)          # afresh every epoch
+    sampler.on_epoch_begin(0)
+    maps = np.arange(5, dtype=np.float16).reshape(5, 1, 1, 1, 1) * np.ones((5, 2, 2, 2, 3), np.float16)
+    (x,), y = next(iter(sampler.dataset(maps, 7, 2)))
+    np.testing.assert_array_equal(x.numpy()[:, 0, 0, 0], i)   # each painting's own map, with its artist
+    np.testing.assert_array_equal(y.numpy(), codes[i])
+
+
 def test_siamese_refuses_bad_hyperparameters():
     with pytest.raises(ValueError, match="loss must be one of"):
         make_method("siamese", loss="hinge")
+    with pytest.raises(ValueError, match="cosface trains on single paintings"):
+        make_method("siamese", loss="cosface", hard_negatives=0.5)
+    with pytest.raises(ValueError, match="kind must be one of"):
+        PairSampler(np.array([0, 1]), 8, kind="quads")
     with pytest.raises(ValueError, match="no such layer or block"):
         from painter.backbones import get_backbone
         from painter.same_artist.siamese_fit import split_backbone

@@ -15,10 +15,10 @@ import keras
 from keras import layers, ops
 
 from ..backbones import DEFAULT_BACKBONE, get_backbone
-from ..layers import AbsDiff
+from ..layers import AbsDiff, CosineMargin
 
-__all__ = ["build_pair_head", "build_siamese", "build_embedding_net",
-           "contrastive_loss", "triplet_loss", "ContrastiveModel", "TripletModel", "compile_pair_model"]
+__all__ = ["build_pair_head", "build_siamese", "build_embedding_net", "contrastive_loss", "triplet_loss",
+           "ContrastiveModel", "TripletModel", "CosFaceModel", "compile_pair_model"]
 
 
 def build_pair_head(encoding_shape, dropout: float = 0.3, name: str = "pair_head") -> keras.Model:
@@ -130,3 +130,24 @@ class TripletModel(keras.Model):
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         return triplet_loss(y_pred[:, 0], y_pred[:, 1], self.margin)
+
+
+class CosFaceModel(keras.Model):
+    """Trains ``embedding`` on ``((painting,), artist)`` batches as a cosine classifier over the
+    fitting artists with an additive margin (CosFace): each artist a learned direction, its
+    paintings pulled towards it. Proxy losses like it see every artist at every step, where a
+    pair sees two."""
+
+    def __init__(self, embedding, n_artists, scale=30.0, margin=0.2, **kwargs):
+        super().__init__(**kwargs)
+        self.embedding = embedding
+        self.classifier = CosineMargin(n_artists, scale, margin, name="artist_logits")
+        self.classifier.build(embedding.output.shape)   # built now, so a resumed fit restores it
+
+    def call(self, inputs, training=False):
+        return self.embedding(inputs[0], training=training)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        onehot = ops.one_hot(ops.cast(ops.reshape(y, (-1,)), "int32"), self.classifier.n_classes)
+        logits = ops.cast(self.classifier(y_pred, onehot), "float32")
+        return ops.mean(keras.losses.categorical_crossentropy(onehot, logits, from_logits=True))

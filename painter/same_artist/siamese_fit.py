@@ -5,6 +5,8 @@ and triplet variants (seeds 000 / 002) on the same path.
     painting B ─ random crop + flip ─ frozen lower stages ─ top stages ─ map ─┤
         loss="bce":                 |A−B| ─ GlobalMaxPooling2D ─ Dropout ─ Dense(1, sigmoid)
         "contrastive" / "triplet":  per map ChannelStats ─ Dense ─ unit length; cosine, calibrated
+        "cosface":                  the same embedding, trained on single paintings by a
+                                    cosine-margin classifier over the fitting artists
 
 One run in two phases, as the Keras transfer-learning guide does it: the head with the backbone
 frozen, then the backbone from ``trainable_from`` on at a lower learning rate. The backbone
@@ -42,11 +44,11 @@ from .calibration import dot_embedder, fit_calibration
 from .method import KerasTraining, SameArtistMethod, check_labels, register
 from .metric_learning import random_triplets
 from .model import PairModel, predict_rows
-from .siamese import ContrastiveModel, TripletModel, build_pair_head, compile_pair_model
+from .siamese import ContrastiveModel, CosFaceModel, TripletModel, build_pair_head, compile_pair_model
 
 __all__ = ["SiameseFitMethod", "split_backbone", "frozen_maps", "PairSampler", "LOSSES"]
 
-LOSSES = ("bce", "contrastive", "triplet")
+LOSSES = ("bce", "contrastive", "triplet", "cosface")
 CROP_FRACTION = 0.875   # crops are 7/8 of the painting's side, as ImageNet's 224 of 256
 
 
@@ -77,7 +79,8 @@ class SiameseFitMethod(KerasTraining, SameArtistMethod):
         ``image_size / 0.875`` and cropped)
     trainable_from : the first layer (or block, e.g. ``"block11"``: stage 6 of Lite0) fine-tuned in
         the second phase; everything below stays frozen (and cached on a CPU)
-    loss : ``"bce"`` (seed 001's |A−B| head), ``"contrastive"`` or ``"triplet"``
+    loss : ``"bce"`` (seed 001's |A−B| head), ``"contrastive"``, ``"triplet"`` or ``"cosface"``
+        (artist classification with a cosine margin; ``pairs_per_epoch`` paintings per epoch)
     epochs_head, epochs_finetune : epochs of the two phases (frozen backbone, then fine-tuning)
     learning_rate, finetune_learning_rate : Adam's, per phase
     pairs_per_epoch, batch_size : fresh random balanced pairs (or triplets) drawn every epoch
@@ -85,6 +88,7 @@ class SiameseFitMethod(KerasTraining, SameArtistMethod):
     hard_negatives : share of different-artist pairs whose second painting is by one of the 5
         artists closest to the first's (mean frozen-map statistics)
     dropout : the bce head's; dim, margin : the metric losses' embedding size and margin
+    scale : cosface's logit scale
     patience : early stopping on validation ROC AUC, per phase
     cache_maps : cache the frozen stages' maps (None: when no GPU is present)
     seed, backup_dir, callbacks : see ``painter.same_artist.method.KerasTraining``
@@ -94,16 +98,18 @@ class SiameseFitMethod(KerasTraining, SameArtistMethod):
     def __init__(self, backbone="efficientnet_lite0", image_size=224, trainable_from="block11", loss="bce",
                  epochs_head=2, epochs_finetune=8, learning_rate=1e-3, finetune_learning_rate=1e-4,
                  pairs_per_epoch=8192, batch_size=32, crops_per_image=4, hard_negatives=0.0, dropout=0.3, dim=128,
-                 margin=None, patience=3, cache_maps=None, seed=0, backup_dir=None, callbacks=()):
+                 margin=None, scale=30.0, patience=3, cache_maps=None, seed=0, backup_dir=None, callbacks=()):
         if loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
         if not 0 <= hard_negatives <= 1:
             raise ValueError(f"hard_negatives must be between 0 and 1, got {hard_negatives}")
+        if hard_negatives and loss == "cosface":
+            raise ValueError("hard_negatives: cosface trains on single paintings, it draws no pairs")
         self.backbone, self.image_size, self.trainable_from, self.loss = backbone, image_size, trainable_from, loss
         self.epochs_head, self.epochs_finetune = epochs_head, epochs_finetune
         self.learning_rate, self.finetune_learning_rate = learning_rate, finetune_learning_rate
         self.pairs_per_epoch, self.batch_size, self.crops_per_image = pairs_per_epoch, batch_size, crops_per_image
-        self.hard_negatives, self.dropout, self.dim, self.margin = hard_negatives, dropout, dim, margin
+        self.hard_negatives, self.dropout, self.dim, self.margin, self.scale = hard_negatives, dropout, dim, margin, scale
         self.patience, self.cache_maps, self.seed = patience, cache_maps, seed
         self.backup_dir, self.callbacks = backup_dir, callbacks
 
@@ -132,12 +138,12 @@ class SiameseFitMethod(KerasTraining, SameArtistMethod):
             self.bottom_, self.top_ = split_backbone(self.backbone_, self.trainable_from)
         paths, labels, train_inputs, self.val_inputs_ = self._inputs(paths, labels, validation)
         codes = np.unique(labels, return_inverse=True)[1]
-        sampler = PairSampler(codes, self.pairs_per_epoch, self.seed, triplets=self.loss == "triplet",
-                              hard_negatives=self.hard_negatives,
+        kind = {"triplet": "triplets", "cosface": "paintings"}.get(self.loss, "pairs")
+        sampler = PairSampler(codes, self.pairs_per_epoch, self.seed, kind, hard_negatives=self.hard_negatives,
                               neighbours=_nearest_artists(train_inputs, codes) if self.hard_negatives else None)
         ds = sampler.dataset(train_inputs, self.batch_size, self.image_size)
         with get_strategy().scope():
-            trainer = self.build_trainer(tuple(ds.element_spec[0][0].shape[1:]))
+            trainer = self.build_trainer(tuple(ds.element_spec[0][0].shape[1:]), n_artists=int(codes.max()) + 1)
         trainer(next(iter(ds))[0])   # built, so that BackupAndRestore can load a resumed fit
         self.info_ = {"history": self._two_phases(trainer, ds, sampler, validation), "cached_maps": self.cached_,
                       "finetuned": self.finetuned_}
@@ -171,9 +177,9 @@ class SiameseFitMethod(KerasTraining, SameArtistMethod):
         digest = hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:10]
         return f"siamese-maps-{self.backbone}-{self.image_size}-{self.trainable_from}-{crops or 'centre'}-{digest}"
 
-    def build_trainer(self, input_shape):
+    def build_trainer(self, input_shape, n_artists=None):
         """The encoder (crop or cached map -> flattened top map, or unit embedding), the bce pair
-        head, and the model ``fit`` trains."""
+        head, and the model ``fit`` trains (cosface: a classifier over ``n_artists``)."""
         x_in = keras.Input(input_shape, name="crop_maps" if self.cached_ else "crop")
         x = x_in if self.cached_ else self.bottom_(x_in, training=False)
         m = self.top_(x, training=False)   # BatchNorm in inference mode (see _two_phases)
@@ -187,8 +193,11 @@ class SiameseFitMethod(KerasTraining, SameArtistMethod):
         e = keras.layers.Dense(self.dim, name="embedding")(ChannelStats(name="map_stats")(m))
         self.encoder_ = keras.Model(x_in, keras.layers.UnitNormalization(name="unit")(e), name="encoder")
         self.head_ = None
-        trainer_class, margin = (ContrastiveModel, 1.0) if self.loss == "contrastive" else (TripletModel, 0.3)
-        trainer = trainer_class(self.encoder_, margin=margin if self.margin is None else self.margin)
+        if self.loss == "cosface":
+            trainer = CosFaceModel(self.encoder_, n_artists, self.scale, 0.2 if self.margin is None else self.margin)
+        else:
+            trainer_class, margin = (ContrastiveModel, 1.0) if self.loss == "contrastive" else (TripletModel, 0.3)
+            trainer = trainer_class(self.encoder_, margin=margin if self.margin is None else self.margin)
         trainer.compile(optimizer=keras.optimizers.Adam(self.learning_rate))
         return trainer
 
@@ -367,16 +376,20 @@ def _nearest_artists(inputs, codes, k=5):
 
 
 class PairSampler(keras.callbacks.Callback):
-    """Fresh balanced pairs (or triplets) every epoch, as a tf.data pipeline for ``model.fit``.
+    """Fresh balanced pairs (or triplets, or single paintings with their artist) every epoch, as a
+    tf.data pipeline for ``model.fit``.
 
-    The pairs of epoch ``e`` are drawn from ``(seed, e)`` when the epoch's iteration starts, so a
+    The draws of epoch ``e`` are made from ``(seed, e)`` when the epoch's iteration starts, so a
     resumed fit draws what the uninterrupted one would have. Each draw of a painting is
     augmented: one of its cached crop maps at random, or (paths) a random crop and flip.
     """
+    KINDS = {"pairs": 2, "triplets": 3, "paintings": 1}   # paintings per training example
 
-    def __init__(self, codes, n, seed=0, triplets=False, hard_negatives=0.0, neighbours=None):
+    def __init__(self, codes, n, seed=0, kind="pairs", hard_negatives=0.0, neighbours=None):
         super().__init__()
-        self.codes, self.n, self.seed, self.triplets = codes, int(n), seed, triplets
+        if kind not in self.KINDS:
+            raise ValueError(f"kind must be one of {tuple(self.KINDS)}, got {kind!r}")
+        self.codes, self.n, self.seed, self.kind = codes, int(n), seed, kind
         self.hard_negatives, self.neighbours, self.epoch = hard_negatives, neighbours, 0
         # each artist's paintings, found once rather than for every hard negative of every epoch
         self.members = [np.flatnonzero(codes == a) for a in range(int(codes.max()) + 1)] if hard_negatives else None
@@ -385,9 +398,13 @@ class PairSampler(keras.callbacks.Callback):
         self.epoch = epoch
 
     def draw(self):
-        """``(i, j[, k], target)`` index arrays of this epoch's pairs (triplets)."""
+        """``(i, j[, k], target)`` index arrays of this epoch's pairs (triplets), or ``(i, artist)``."""
         seed = [self.seed, self.epoch]
-        if self.triplets:
+        if self.kind == "paintings":   # every painting once before any twice
+            rng = np.random.default_rng(seed)
+            i = np.concatenate([rng.permutation(len(self.codes)) for _ in range(-(-self.n // len(self.codes)))])[:self.n]
+            return i, self.codes[i].astype(np.float32)
+        if self.kind == "triplets":
             return (*random_triplets(self.codes, self.n, seed), np.zeros(self.n, np.float32))
         i, j, same = make_pairs(self.codes, self.n, seed=seed)
         if self.hard_negatives:
@@ -398,10 +415,10 @@ class PairSampler(keras.callbacks.Callback):
         return i, j, same.astype(np.float32)
 
     def dataset(self, inputs, batch_size, image_size):
-        """``((A, B[, C]), target)`` batches; ``inputs`` is ``(n, crops, h, w, C)`` cached maps or
-        ``(n,)`` image paths."""
+        """``((A, B[, C]), target)`` (or ``((A,), artist)``) batches; ``inputs`` is
+        ``(n, crops, h, w, C)`` cached maps or ``(n,)`` image paths."""
         import tensorflow as tf
-        k = 3 if self.triplets else 2
+        k = self.KINDS[self.kind]
 
         def epoch_pairs(_):
             cols = tf.numpy_function(self.draw, [], [tf.int64] * k + [tf.float32], stateful=True)
