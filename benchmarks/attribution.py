@@ -10,8 +10,14 @@ only scored.
 
     python benchmarks/attribution.py [--data runs/pbn_clean] [--model DIR] [--seeds 0,1,2]
                                      [--also ../shared/data/wikiart_extra] [--save-calibration]
+                                     [--artists 30] [--latency-size 0]
 
 ``--also``: for a model that learned from more than the reference, as the packaged one did.
+``--artists N``: a small collection: the reference is the training paintings of N of the 175
+training artists (drawn as ``benchmarks/base_model.py`` draws them), the questions their test
+paintings and the test-only artists'; the test paintings of the left-out training artists are not
+asked (the packaged model knows those artists). The test figures are printed at the calibration
+chosen on this reference's splits and at the one the model ships (what ``painter attribute`` uses).
 
 Prints the validation table, the test figures at the validation operating point, the trade-off
 curve (PNG), and the latency of one attribution against a 10,000-painting reference.
@@ -27,9 +33,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from shared_data import RUNS, clean_pbn_dev
+from shared_data import RUNS, artist_subset, clean_pbn_dev
 from painter.attribution import (attribute, attribution_metrics, choose_calibration, load_reference,
-                                 probabilities, tradeoff, ReferenceSet)
+                                 probabilities, tradeoff, ReferenceSet, _model_calibration)
 from painter.cache import cache_dir
 from painter.features import DEFAULT_FEATURES
 from painter.same_artist.predict import PACKAGED_MODEL, load_pair_model
@@ -52,7 +58,8 @@ p.add_argument("--model", default=str(LEAD_MODEL if (LEAD_MODEL / "config.json")
                help="same-artist model trained on the training paintings (default: benchmarks/accuracy.py's lda)")
 p.add_argument("--out", default=str(RUNS / "attribution"))
 p.add_argument("--seeds", default="0,1,2", help="validation splits of the training paintings")
-p.add_argument("--latency-size", type=int, default=10_000)
+p.add_argument("--latency-size", type=int, default=10_000, help="0: no latency measurement")
+p.add_argument("--artists", type=int, default=0, help="reference of this many training artists (0: all 175)")
 p.add_argument("--also", action="append", default=[],
                help="more sources the model learned from (the packaged model: wikiart_extra); the validation "
                     "split models learn from them too, without the held-out artists and questioned paintings")
@@ -66,10 +73,12 @@ print("command: python " + " ".join(sys.argv), flush=True)
 t = time.time()
 data = clean_pbn_dev(args.data)
 print(f"clean: {time.time() - t:.1f} s")
+reference, chosen, left_out = artist_subset(data, args.artists or 10**9, out / f"pbn_{args.artists}")
+print(f"reference: {len(chosen)} training artists ({reference})")
 
 # --- 1. choose on the training paintings ------------------------------------------------------------
 t = time.time()
-cal, table, val_curve = choose_calibration(data, out / "validation", seeds=[int(s) for s in args.seeds.split(",")],
+cal, table, val_curve = choose_calibration(reference, out / "validation", seeds=[int(s) for s in args.seeds.split(",")],
                                            also=args.also, progress=False)
 print(f"validation ({time.time() - t:.0f} s), pooled over seeds {args.seeds}, each aggregate at its own fitted "
       "calibration and threshold:")
@@ -86,7 +95,7 @@ if args.save_calibration:   # the split models are default lda models: only such
 # --- 2. test paintings -----------------------------------------------------------------------------
 model = load_pair_model(args.model)
 t = time.time()
-ref = load_reference(data, model, progress=False)
+ref = load_reference(reference, model, progress=False)
 print(f"reference: {ref} ({time.time() - t:.1f} s)")
 info = pd.read_csv(data / "all_data_info.csv", dtype=str, keep_default_na=False)
 test = info[info["in_train"].str.lower() == "false"].copy()
@@ -96,13 +105,17 @@ if (~on_disk).any():
     print(f"{(~on_disk).sum()} test paintings not on disk (not written by cleaning): "
           f"{', '.join(test['file'][~on_disk])}")
 test = test[on_disk]
+asked = ~test["artist"].isin(left_out)
+print(f"{(~asked).sum()} test paintings of the {len(left_out)} left-out training artists not asked")
+test = test[asked]
 t = time.time()
 Zq, failed = model.embed_files(test["file"].tolist(), progress=False)
 ok = ~np.isnan(Zq).any(axis=1)
 for f, reason in failed.items():
     print(f"skipped test painting {f}: {reason}")
 col = {a: c for c, a in enumerate(ref.artists)}
-truth = np.array([col.get(a, -1) for a in test["artist"]])[ok]
+folder_name = (lambda a: a.replace("/", "_")) if args.artists else (lambda a: a)   # artist_subset's folders
+truth = np.array([col.get(folder_name(a), -1) for a in test["artist"]])[ok]
 scores = ref.scores(Zq[ok], cal.aggregate)
 p_art, p_none = probabilities(scores, cal)
 t_score = time.time() - t
@@ -116,6 +129,10 @@ print(f"  top-1 {m['top1']:.3f} (goal >= 0.70), top-5 {m['top5']:.3f} (goal >= 0
 known = truth >= 0
 none_known = (p_none[known] >= cal.threshold).mean()
 print(f"  reference-artist paintings answered 'none': {none_known:.3f}")
+shipped = _model_calibration(args.model)   # what painter attribute uses for this model
+sm = attribution_metrics(*probabilities(ref.scores(Zq[ok], shipped.aggregate), shipped), truth, shipped.threshold)
+print(f"  at the model's own calibration ({shipped.aggregate}, threshold {shipped.threshold:.2f}; as painter attribute): "
+      + json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in sm.items()}))
 # a goal-directed operating point, also chosen on validation: the highest threshold whose validation
 # none rate reaches 0.5 (keeps the most known-artist answers while meeting the none goal there)
 goal_t = float(val_curve[val_curve["none_rate"] >= 0.5]["threshold"].max())
@@ -167,6 +184,8 @@ explain_pair(a_file, b_file, model)
 print(f"  again (backbones built): {time.time() - t:.1f} s")
 
 # --- 4. latency against a 10,000-painting reference with cached embeddings -----------------------------
+if not args.latency_size:
+    sys.exit(print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"))
 big = out / "latency_reference"
 if big.exists():
     shutil.rmtree(big)
