@@ -53,7 +53,8 @@ def _cmd_train(a):
     params = {k: v for k, v in (("epochs", a.epochs), ("pca_dim", a.pca_dim), ("log_std", a.log_std),
                                 ("trainable_from", a.trainable_from), ("loss", a.loss)) if v is not None}
     if a.method == "siamese":   # fitted on the paintings: the backbone and crop size are its own
-        params.update({k: v for k, v in (("backbone", a.backbone), ("image_size", a.image_size)) if v is not None})
+        params.update({k: v for k, v in (("backbone", a.backbone), ("image_size", a.image_size),
+                                         ("weights", a.weights and _weights_entry(a.weights))) if v is not None})
     train(a.data_dir, a.out, method=a.method, spec=_spec(a), also=a.also, base=a.base, seed=a.seed,
           val_artists=a.val_artists, progress=_progress(), **params)
 

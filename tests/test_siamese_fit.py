@@ -55,6 +55,20 @@ def test_learned_backbone_replaces_imagenet_weights_under_style_features(fitted,
     assert a.shape == b.shape and np.allclose(a, b) != model.info["finetuned"]
 
 
+def test_a_fit_starts_from_the_weights_it_is_given(fitted, rich_clean, tmp_path):
+    out, _ = fitted
+    start = FeatureSpec("efficientnet_lite0", 64, weights=str(out / "backbone.weights.h5"))
+    train(rich_clean, tmp_path, method="siamese", loss="contrastive", weights=str(out / "backbone.weights.h5"),
+          progress=False, epochs_head=1, epochs_finetune=0, **SMALL)    # head only: the backbone stays as given
+    images = sorted((rich_clean / "test").glob("*.jpg"))[:2]
+    a, _ = extract_features(images, start, cache=False, progress=False)
+    b, _ = extract_features(images, FeatureSpec("efficientnet_lite0", 64, weights=str(tmp_path / "backbone.weights.h5")),
+                            cache=False, progress=False)
+    np.testing.assert_array_equal(a, b)
+    keys = {make_method("siamese", weights=w)._store_key(4) for w in ("imagenet", "artists", str(out / "backbone.weights.h5"))}
+    assert len(keys) == 3           # the cached frozen maps are the starting weights' own
+
+
 def _same_pair_batch(inputs, image_size=64):
     sampler = PairSampler(np.array([0, 1]), 8)
     sampler.draw = lambda: (np.zeros(8, np.int64), np.ones(8, np.int64), np.zeros(8, np.float32))
@@ -165,6 +179,8 @@ def test_siamese_refuses_bad_hyperparameters():
         make_method("siamese", loss="hinge")
     with pytest.raises(ValueError, match="cosface trains on single paintings"):
         make_method("siamese", loss="cosface", hard_negatives=0.5)
+    with pytest.raises(ValueError, match="weights must be 'imagenet', 'artists' or a weights file"):
+        make_method("siamese", weights="no/such/file.h5")
     with pytest.raises(ValueError, match="kind must be one of"):
         PairSampler(np.array([0, 1]), 8, kind="quads")
     with pytest.raises(ValueError, match="no such layer or block"):
@@ -179,9 +195,10 @@ def test_cli_hands_the_siamese_options_to_the_method(monkeypatch):
     seen = {}
     monkeypatch.setattr(training, "train", lambda data_dir, out, **kwargs: seen.update(kwargs))
     args = build_parser().parse_args(["train", "d", "--out", "o", "--method", "siamese", "--image-size", "64",
-                                      "--trainable-from", "block15", "--loss", "triplet"])
+                                      "--trainable-from", "block15", "--loss", "triplet", "--weights", "artists"])
     args.func(args)
-    assert (seen["method"], seen["image_size"], seen["trainable_from"], seen["loss"]) == ("siamese", 64, "block15", "triplet")
+    assert (seen["method"], seen["image_size"], seen["trainable_from"], seen["loss"], seen["weights"]) == \
+        ("siamese", 64, "block15", "triplet", "artists")
 
 
 def test_similar_painting_search_with_the_fitted_network(fitted, rich_clean, tmp_path):

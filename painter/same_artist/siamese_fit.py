@@ -77,6 +77,8 @@ class SiameseFitMethod(KerasTraining, SameArtistMethod):
     ----------
     backbone, image_size : the network and its crop side (paintings are loaded at
         ``image_size / 0.875`` and cropped)
+    weights : where the backbone starts: ``"imagenet"``, ``"artists"`` (the packaged fine-tune, to
+        tune further) or a weights file of an earlier run
     trainable_from : the first layer (or block, e.g. ``"block11"``: stage 6 of Lite0) fine-tuned in
         the second phase; everything below stays frozen (and cached on a CPU)
     loss : ``"bce"`` (seed 001's |A−B| head), ``"contrastive"``, ``"triplet"`` or ``"cosface"``
@@ -95,7 +97,7 @@ class SiameseFitMethod(KerasTraining, SameArtistMethod):
     """
     needs_images = True   # ``training.train`` hands it image paths instead of features
 
-    def __init__(self, backbone="efficientnet_lite0", image_size=224, trainable_from="block11", loss="bce",
+    def __init__(self, backbone="efficientnet_lite0", image_size=224, weights="imagenet", trainable_from="block11", loss="bce",
                  epochs_head=2, epochs_finetune=8, learning_rate=1e-3, finetune_learning_rate=1e-4,
                  pairs_per_epoch=8192, batch_size=32, crops_per_image=4, hard_negatives=0.0, dropout=0.3, dim=128,
                  margin=None, scale=30.0, patience=3, cache_maps=None, seed=0, backup_dir=None, callbacks=()):
@@ -103,9 +105,12 @@ class SiameseFitMethod(KerasTraining, SameArtistMethod):
             raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
         if not 0 <= hard_negatives <= 1:
             raise ValueError(f"hard_negatives must be between 0 and 1, got {hard_negatives}")
+        if weights not in ("imagenet", "artists") and not Path(str(weights)).is_file():
+            raise ValueError(f"weights must be 'imagenet', 'artists' or a weights file, got {weights!r}")
         if hard_negatives and loss == "cosface":
             raise ValueError("hard_negatives: cosface trains on single paintings, it draws no pairs")
         self.backbone, self.image_size, self.trainable_from, self.loss = backbone, image_size, trainable_from, loss
+        self.weights = weights
         self.epochs_head, self.epochs_finetune = epochs_head, epochs_finetune
         self.learning_rate, self.finetune_learning_rate = learning_rate, finetune_learning_rate
         self.pairs_per_epoch, self.batch_size, self.crops_per_image = pairs_per_epoch, batch_size, crops_per_image
@@ -134,7 +139,7 @@ class SiameseFitMethod(KerasTraining, SameArtistMethod):
         from .training import get_strategy
         self.cached_ = (not gpu) if self.cache_maps is None else bool(self.cache_maps)
         with get_strategy().scope():
-            self.backbone_ = get_backbone(self.backbone, "imagenet", (None, None, 3))
+            self.backbone_ = get_backbone(self.backbone, self.weights, (None, None, 3))
             self.bottom_, self.top_ = split_backbone(self.backbone_, self.trainable_from)
         paths, labels, train_inputs, self.val_inputs_ = self._inputs(paths, labels, validation)
         codes = np.unique(labels, return_inverse=True)[1]
@@ -173,6 +178,7 @@ class SiameseFitMethod(KerasTraining, SameArtistMethod):
 
     def _store_key(self, crops):
         fields = {"backbone": self.backbone, "image_size": self.image_size, "load": load_size(self.image_size),
+                  **({} if self.weights == "imagenet" else {"weights": _weights_id(self.backbone, self.weights)}),
                   "cut": self.trainable_from, "crops": crops, "seed": self.seed if crops else None, "v": 1}
         digest = hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:10]
         return f"siamese-maps-{self.backbone}-{self.image_size}-{self.trainable_from}-{crops or 'centre'}-{digest}"
@@ -276,6 +282,14 @@ class SiameseFitMethod(KerasTraining, SameArtistMethod):
         reads features from it (``painter.features``)."""
         self.backbone_.save_weights(str(path))
         return str(path)
+
+
+def _weights_id(backbone, weights) -> str:
+    """What the frozen stages' maps depend on: the weights file's content (the packaged
+    ``"artists"`` file, or a run's), so that new weights under the same name give new maps."""
+    from ..backbones.efficientnet_lite import artists_weights_path
+    from ..cache import content_key
+    return content_key(artists_weights_path(backbone) if weights == "artists" else weights)
 
 
 def split_backbone(backbone, trainable_from):
