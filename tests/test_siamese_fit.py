@@ -69,6 +69,22 @@ def test_a_fit_starts_from_the_weights_it_is_given(fitted, rich_clean, tmp_path)
     assert len(keys) == 3           # the cached frozen maps are the starting weights' own
 
 
+def test_a_fit_from_the_artist_tuned_weights_holds_out_the_artists_they_never_saw(rich_clean, monkeypatch):
+    import painter.same_artist.training as training
+    from painter.backbones.catalog import trained_artists
+    seen = {}
+
+    def record(labels, spec=None, base_artists=None):
+        seen["spec"] = spec
+        raise KeyboardInterrupt   # recorded: no need to fit
+
+    monkeypatch.setattr(training, "unseen_first", record)
+    for weights, known in (("artists", trained_artists("artists")), ("imagenet", frozenset())):
+        with pytest.raises(KeyboardInterrupt):
+            train(rich_clean, rich_clean.parent / "unused", method="siamese", weights=weights, progress=False, **SMALL)
+        assert len(known) in (0, 448) and seen["spec"].trained_artists == known
+
+
 def _same_pair_batch(inputs, image_size=64):
     sampler = PairSampler(np.array([0, 1]), 8)
     sampler.draw = lambda: (np.zeros(8, np.int64), np.ones(8, np.int64), np.zeros(8, np.float32))

@@ -106,7 +106,9 @@ def train(data_dir, out_dir, method: str = "lda", spec: FeatureSpec = DEFAULT_FE
         raise no_usable_images(data_dir, failed, "training images")
     paths, labels = np.array(paths)[keep], labels[keep]
     base_artists = base_model.info.get("artists") if base_model is not None else None
-    prefer = unseen_first(labels, None if images_only else spec, base_artists)
+    # a network fitted on the paintings starts from its own weights (the packaged "artists" ones know 448 artists)
+    start = FeatureSpec(estimator.backbone, weights=estimator.weights) if images_only else spec
+    prefer = unseen_first(labels, start, base_artists)
     F_fit, y_fit, validation = _hold_out(F[keep] if not keep.all() else F, labels, data_dir, val_artists, seed, prefer)
     del F   # the fitting and held-out rows are copies
     held = set(validation.unseen_artists)
