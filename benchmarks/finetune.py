@@ -13,8 +13,9 @@ their validation pairs; each in its own process, so its peak memory is its own):
   validation artists, nor any test painting or test-only artist
 * ``lda-learned+lite1``: ``lda`` on that fine-tuned Lite0 beside ImageNet's Lite1 (the default
   features with the learned Lite0)
-* ``lda-weights``: ``lda`` on the default features with the weights of ``--weights``, a JSON list
-  of one entry per backbone (e.g. the fine-tuned Lite0 and Lite1 of two earlier runs)
+* ``lda-weights``: ``lda`` on the features of ``--backbones`` (default: the default features') with
+  the weights of ``--weights``, a JSON list of one entry per backbone (e.g. the fine-tuned Lite0 and
+  Lite1 of two earlier runs)
 * ``lda-lite0``: ``lda`` on Lite0's ImageNet weights (the same backbone before fine-tuning)
 * ``lda``: today's default features (Lite0 + Lite1 ``weights="artists"`` since session 7; ImageNet's before)
 
@@ -62,7 +63,8 @@ def run_one(args):
               "lda-learned": dict(spec=FeatureSpec("efficientnet_lite0", weights=str(tuned))),
               "lda-learned+lite1": dict(spec=FeatureSpec("efficientnet_lite0+efficientnet_lite1",
                                                          weights=(str(tuned), "imagenet"))),
-              "lda-weights": dict(spec=FeatureSpec(weights=tuple(json.loads(args.weights)))) if args.weights else None,
+              "lda-weights": dict(spec=FeatureSpec(args.backbones, weights=tuple(json.loads(args.weights))))
+              if args.weights else None,
               "lda-lite0": dict(spec=FeatureSpec("efficientnet_lite0")),
               "lda": {}}[name]
     flip = args.flip and name != "siamese"
@@ -99,9 +101,12 @@ def main():
     p.add_argument("--siamese", default="{}", help="the siamese method's hyperparameters, as JSON")
     p.add_argument("--also", default=None, help="more training paintings, a folder per artist (for every method)")
     p.add_argument("--weights", default=None, help="lda-weights: a JSON list, one weights entry per default backbone")
+    p.add_argument("--backbones", default=None, help="lda-weights: the backbones, joined by '+' (default: the default features')")
     p.add_argument("--flip", action="store_true", help="lda methods: features of each painting and its mirror image")
     p.add_argument("--run", default=None, help=argparse.SUPPRESS)   # one method in this process
     args = p.parse_args()
+    from painter.features import DEFAULT_FEATURES
+    args.backbones = args.backbones or DEFAULT_FEATURES.backbone
     if "lda-weights" in args.methods.split(",") and not args.weights:
         p.error("--methods lda-weights needs --weights, a JSON list of one weights entry per backbone")
     if args.run:
@@ -114,7 +119,8 @@ def main():
         for method in args.methods.split(","):
             cmd = [sys.executable, __file__, "--run", method, "--artists", n, "--data", args.data, "--out", args.out,
                    "--siamese", args.siamese] + (["--also", args.also] if args.also else []) + \
-                  (["--weights", args.weights] if args.weights else []) + (["--flip"] if args.flip else [])
+                  (["--weights", args.weights] if args.weights else []) + (["--flip"] if args.flip else []) + \
+                  ["--backbones", args.backbones]
             with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) as child:
                 for line in child.stdout:      # the child's log, as it goes
                     print(line, end="", flush=True)
