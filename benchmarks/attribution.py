@@ -66,6 +66,8 @@ p.add_argument("--also", action="append", default=[],
 p.add_argument("--save-calibration", action="store_true",
                help="write the chosen calibration as attribution.json into --model (used by painter attribute)")
 args = p.parse_args()
+if args.save_calibration and args.artists:
+    p.error("--save-calibration with --artists: a calibration chosen on a small reference is not the model's")
 out = Path(args.out)
 out.mkdir(parents=True, exist_ok=True)
 print("command: python " + " ".join(sys.argv), flush=True)
@@ -114,7 +116,8 @@ ok = ~np.isnan(Zq).any(axis=1)
 for f, reason in failed.items():
     print(f"skipped test painting {f}: {reason}")
 col = {a: c for c, a in enumerate(ref.artists)}
-folder_name = (lambda a: a.replace("/", "_")) if args.artists else (lambda a: a)   # artist_subset's folders
+subset = Path(reference) != Path(data)   # artist_subset's folder-per-artist tree: a "/" in a name became "_"
+folder_name = (lambda a: a.replace("/", "_")) if subset else (lambda a: a)
 truth = np.array([col.get(folder_name(a), -1) for a in test["artist"]])[ok]
 scores = ref.scores(Zq[ok], cal.aggregate)
 p_art, p_none = probabilities(scores, cal)
@@ -185,7 +188,8 @@ print(f"  again (backbones built): {time.time() - t:.1f} s")
 
 # --- 4. latency against a 10,000-painting reference with cached embeddings -----------------------------
 if not args.latency_size:
-    sys.exit(print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"))
+    print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+    sys.exit(0)
 big = out / "latency_reference"
 if big.exists():
     shutil.rmtree(big)

@@ -100,8 +100,9 @@ def main():
     p.add_argument("--out", default=str(RUNS / "finetune"))
     p.add_argument("--siamese", default="{}", help="the siamese method's hyperparameters, as JSON")
     p.add_argument("--also", default=None, help="more training paintings, a folder per artist (for every method)")
-    p.add_argument("--weights", default=None, help="lda-weights: a JSON list, one weights entry per default backbone")
-    p.add_argument("--backbones", default=None, help="lda-weights: the backbones, joined by '+' (default: the default features')")
+    p.add_argument("--weights", default=None, help="lda-weights: a JSON list, one weights entry per backbone of --backbones")
+    p.add_argument("--backbones", default=None, help="lda-weights: the backbones, joined by '+' (default: the default features'); "
+                   "the run's folder is lda-weights whatever they are: give each its own --out")
     p.add_argument("--flip", action="store_true", help="lda methods: features of each painting and its mirror image")
     p.add_argument("--run", default=None, help=argparse.SUPPRESS)   # one method in this process
     args = p.parse_args()

@@ -619,14 +619,15 @@ def choose_calibration(data_dir, work_dir, seeds=(0, 1, 2), aggregates=AGGREGATE
     validation figures (``attribution_metrics``); ``curve`` is the chosen one's ``tradeoff``.
     Work files (split folders, models) go in ``work_dir``.
     """
-    from .same_artist.training import load_training_images, train, unseen_first
+    from .same_artist import make_method
+    from .same_artist.training import hyperparameters_of, learned_features, load_training_images, train, unseen_first
     work_dir = Path(work_dir)
     paths, labels = load_training_images(data_dir)
     pooled = {how: ([], []) for how in aggregates}
-    # stand-ins for unknown painters unknown to the features too (weights="artists" know 448 artists);
-    # a network fitted on the paintings (siamese) starts from ImageNet's
+    # stand-ins for unknown painters unknown to the features too (weights="artists" know 448 artists)
     kwargs = train_kwargs or {}
-    prefer = unseen_first(labels, None if kwargs.get("method") == "siamese" else kwargs.get("spec") or DEFAULT_FEATURES)
+    estimator = make_method(kwargs.get("method", "lda"), **hyperparameters_of(kwargs))
+    prefer = unseen_first(labels, learned_features(estimator, kwargs.get("spec", DEFAULT_FEATURES)))
     for seed in seeds:
         ref_ids, known_ids, unknown_ids = validation_queries(labels, seed, prefer=prefer)
         # named by its reference paintings and training: a folder of another split or features is not reused

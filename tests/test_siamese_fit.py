@@ -1,4 +1,6 @@
 """``siamese``: seed 001's network fitted end to end (tiny synthetic paintings, 64 px crops)."""
+from pathlib import Path
+
 import keras
 import numpy as np
 import pandas as pd
@@ -55,17 +57,27 @@ def test_learned_backbone_replaces_imagenet_weights_under_style_features(fitted,
     assert a.shape == b.shape and np.allclose(a, b) != model.info["finetuned"]
 
 
-def test_a_fit_starts_from_the_weights_it_is_given(fitted, rich_clean, tmp_path):
-    out, _ = fitted
-    start = FeatureSpec("efficientnet_lite0", 64, weights=str(out / "backbone.weights.h5"))
-    train(rich_clean, tmp_path, method="siamese", loss="contrastive", weights=str(out / "backbone.weights.h5"),
-          progress=False, epochs_head=1, epochs_finetune=0, **SMALL)    # head only: the backbone stays as given
+def test_a_fit_starts_from_the_weights_it_is_given(rich_clean, tmp_path):
+    from painter.backbones import get_backbone
+    from painter.backbones.catalog import trained_artists
+    net = get_backbone("efficientnet_lite0", "imagenet", (None, None, 3))
+    top = net.get_layer("top_conv")
+    top.kernel.assign(np.array(top.kernel) * 1.5)            # a start that is not ImageNet's
+    start = str(tmp_path / "start.weights.h5")
+    net.save_weights(start)
+    Path(f"{start}.artists.txt").write_text("Someone Earlier\n")
+    model = train(rich_clean, tmp_path / "run", method="siamese", loss="contrastive", weights=start, progress=False,
+                  epochs_head=1, epochs_finetune=0, **SMALL)     # head only: the backbone stays as given
     images = sorted((rich_clean / "test").glob("*.jpg"))[:2]
-    a, _ = extract_features(images, start, cache=False, progress=False)
-    b, _ = extract_features(images, FeatureSpec("efficientnet_lite0", 64, weights=str(tmp_path / "backbone.weights.h5")),
-                            cache=False, progress=False)
+    tuned = str(tmp_path / "run" / "backbone.weights.h5")
+    a, b, c = (extract_features(images, FeatureSpec("efficientnet_lite0", 64, weights=w), cache=False, progress=False)[0]
+               for w in (start, tuned, "imagenet"))
     np.testing.assert_array_equal(a, b)
-    keys = {make_method("siamese", weights=w)._store_key(4) for w in ("imagenet", "artists", str(out / "backbone.weights.h5"))}
+    assert not np.allclose(a, c)
+    # the run's weights list what they learned: its fitting artists and the start's
+    fitting = set(model.info["artists"]) - set(np.load(tmp_path / "run" / "validation_pairs.npz")["unseen_artists"])
+    assert trained_artists(tuned) == fitting | {"Someone Earlier"} and trained_artists(start) == {"Someone Earlier"}
+    keys = {make_method("siamese", weights=w)._store_key(4) for w in ("imagenet", "artists", start)}
     assert len(keys) == 3           # the cached frozen maps are the starting weights' own
 
 
@@ -79,10 +91,11 @@ def test_a_fit_from_the_artist_tuned_weights_holds_out_the_artists_they_never_sa
         raise KeyboardInterrupt   # recorded: no need to fit
 
     monkeypatch.setattr(training, "unseen_first", record)
+    assert len(trained_artists("artists")) == 448
     for weights, known in (("artists", trained_artists("artists")), ("imagenet", frozenset())):
         with pytest.raises(KeyboardInterrupt):
             train(rich_clean, rich_clean.parent / "unused", method="siamese", weights=weights, progress=False, **SMALL)
-        assert len(known) in (0, 448) and seen["spec"].trained_artists == known
+        assert seen["spec"].trained_artists == known
 
 
 def _same_pair_batch(inputs, image_size=64):
@@ -173,6 +186,18 @@ def test_metric_losses_take_the_same_path(loss, rich_clean, tmp_path):
                   epochs_head=2, epochs_finetune=1, **{**SMALL, "pairs_per_epoch": 512})
     assert model.scorer == "dot" and model.info["validation"]["all"]["auc"] > 0.55, model.info["validation"]
     assert PairModel.load(tmp_path / loss).spec is None
+
+
+def test_the_cosface_classifier_is_saved_and_restored_with_the_trainer():
+    from painter.same_artist.siamese import CosFaceModel
+    x = keras.Input((4,))
+    trainer = CosFaceModel(keras.Model(x, keras.layers.UnitNormalization()(keras.layers.Dense(3)(x))), 5)
+    w = trainer.classifier.w
+    assert any(v is w for v in trainer.trainable_weights) and w.dtype == "float32"
+    saved = [np.array(v) for v in trainer.get_weights()]
+    w.assign(np.zeros(w.shape))
+    trainer.set_weights(saved)                    # what BackupAndRestore and head_phase.npz do
+    assert np.abs(np.array(w)).sum() > 0
 
 
 def test_paintings_are_drawn_once_each_before_any_twice_with_their_artist():

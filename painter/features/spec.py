@@ -84,8 +84,8 @@ class FeatureSpec:
     def key(self) -> str:
         """Names the cache of these features: changes whenever the features would."""
         names = self.backbone.split("+")
-        weights = ([_weights_key(w, [name]) for name, w in self._per_backbone()] if isinstance(self.weights, tuple)
-                   else _weights_key(self.weights, names))
+        weights = ([weights_key(w, [name]) for name, w in self._per_backbone()] if isinstance(self.weights, tuple)
+                   else weights_key(self.weights, names))
         # "kind" is the summary's name in the first versions: kept so that caches stay valid
         fields = {"backbone": self.backbone, "image_size": self.image_size, "kind": self.summary,
                   "flip": self.flip, "weights": weights, "v": 2}
@@ -111,7 +111,7 @@ class FeatureSpec:
 DEFAULT_FEATURES = FeatureSpec(weights="artists")
 
 
-def _weights_key(weights, names):
+def weights_key(weights, names):
     """A weights file by its content, so that the cache follows the file, not its name (the
     packaged ``"artists"`` files of backbones ``names`` by the SHA-256 painter records for them:
     a new Lite0 file leaves Lite1's features cached)."""

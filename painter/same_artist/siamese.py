@@ -141,7 +141,8 @@ class CosFaceModel(keras.Model):
     def __init__(self, embedding, n_artists, scale=30.0, margin=0.2, **kwargs):
         super().__init__(**kwargs)
         self.embedding = embedding
-        self.classifier = CosineMargin(n_artists, scale, margin, name="artist_logits")
+        # float32 even under mixed precision: logits near the scale (30) need finer steps than float16's
+        self.classifier = CosineMargin(n_artists, scale, margin, name="artist_logits", dtype="float32")
         self.classifier.build(embedding.output.shape)   # built now, so a resumed fit restores it
 
     def call(self, inputs, training=False):
@@ -149,5 +150,5 @@ class CosFaceModel(keras.Model):
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         onehot = ops.one_hot(ops.cast(ops.reshape(y, (-1,)), "int32"), self.classifier.n_classes)
-        logits = ops.cast(self.classifier(y_pred, onehot), "float32")
+        logits = self.classifier(ops.cast(y_pred, "float32"), onehot)
         return ops.mean(keras.losses.categorical_crossentropy(onehot, logits, from_logits=True))

@@ -10,8 +10,9 @@ and triplet variants (seeds 000 / 002) on the same path.
 
 One run in two phases, as the Keras transfer-learning guide does it: the head with the backbone
 frozen, then the backbone from ``trainable_from`` on at a lower learning rate. The backbone
-always runs with ``training=False``, so its BatchNorm layers keep their ImageNet statistics.
-Every epoch draws fresh balanced pairs; early stopping on the validation pairs' ROC AUC.
+always runs with ``training=False``, so its BatchNorm layers keep the statistics of the weights it
+starts from. Every epoch draws fresh balanced pairs (cosface: paintings, each once before any
+twice); early stopping on the validation pairs' ROC AUC.
 
 On a CPU (``cache_maps``, the default without a GPU) the frozen stages' maps of a few random
 crops of each painting are computed once and cached on disk (keyed by the image's content):
@@ -36,8 +37,10 @@ import numpy as np
 from scipy.special import expit
 
 from ..backbones import get_backbone
+from ..backbones.catalog import trained_artists
 from ..data.pairs import make_pairs
 from ..features.extract import cached_rows, content_keys, image_batches, predict_padded
+from ..features.spec import weights_key
 from ..features.store import FeatureStore
 from ..layers import ChannelStats
 from .calibration import dot_embedder, fit_calibration
@@ -106,9 +109,10 @@ class SiameseFitMethod(KerasTraining, SameArtistMethod):
         if not 0 <= hard_negatives <= 1:
             raise ValueError(f"hard_negatives must be between 0 and 1, got {hard_negatives}")
         if weights not in ("imagenet", "artists") and not Path(str(weights)).is_file():
-            raise ValueError(f"weights must be 'imagenet', 'artists' or a weights file, got {weights!r}")
+            raise ValueError(f"weights must be 'imagenet', 'artists' or a weights file, got {weights!r} (no such file)")
         if hard_negatives and loss == "cosface":
-            raise ValueError("hard_negatives: cosface trains on single paintings, it draws no pairs")
+            raise ValueError(f"hard_negatives={hard_negatives}: cosface trains on single paintings, it draws no "
+                             "pairs; use hard_negatives=0")
         self.backbone, self.image_size, self.trainable_from, self.loss = backbone, image_size, trainable_from, loss
         self.weights = weights
         self.epochs_head, self.epochs_finetune = epochs_head, epochs_finetune
@@ -142,7 +146,7 @@ class SiameseFitMethod(KerasTraining, SameArtistMethod):
             self.backbone_ = get_backbone(self.backbone, self.weights, (None, None, 3))
             self.bottom_, self.top_ = split_backbone(self.backbone_, self.trainable_from)
         paths, labels, train_inputs, self.val_inputs_ = self._inputs(paths, labels, validation)
-        codes = np.unique(labels, return_inverse=True)[1]
+        self.fitting_artists_, codes = np.unique(labels, return_inverse=True)
         kind = {"triplet": "triplets", "cosface": "paintings"}.get(self.loss, "pairs")
         sampler = PairSampler(codes, self.pairs_per_epoch, self.seed, kind, hard_negatives=self.hard_negatives,
                               neighbours=_nearest_artists(train_inputs, codes) if self.hard_negatives else None)
@@ -178,7 +182,7 @@ class SiameseFitMethod(KerasTraining, SameArtistMethod):
 
     def _store_key(self, crops):
         fields = {"backbone": self.backbone, "image_size": self.image_size, "load": load_size(self.image_size),
-                  **({} if self.weights == "imagenet" else {"weights": _weights_id(self.backbone, self.weights)}),
+                  **({} if self.weights == "imagenet" else {"weights": weights_key(self.weights, [self.backbone])}),
                   "cut": self.trainable_from, "crops": crops, "seed": self.seed if crops else None, "v": 1}
         digest = hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:10]
         return f"siamese-maps-{self.backbone}-{self.image_size}-{self.trainable_from}-{crops or 'centre'}-{digest}"
@@ -279,17 +283,13 @@ class SiameseFitMethod(KerasTraining, SameArtistMethod):
 
     def save_backbone(self, path) -> str:
         """Write the fine-tuned backbone's weights: ``FeatureSpec(self.backbone, weights=path)``
-        reads features from it (``painter.features``)."""
+        reads features from it (``painter.features``). Beside them, ``<path>.artists.txt`` lists
+        the artists they learned (the fitting ones and those of the starting weights), so that a
+        later training run on them holds out others for validation first."""
         self.backbone_.save_weights(str(path))
+        learned = set(self.fitting_artists_) | trained_artists(self.weights)
+        Path(f"{path}.artists.txt").write_text("\n".join(sorted(learned)) + "\n", encoding="utf-8")
         return str(path)
-
-
-def _weights_id(backbone, weights) -> str:
-    """What the frozen stages' maps depend on: the weights file's content (the packaged
-    ``"artists"`` file, or a run's), so that new weights under the same name give new maps."""
-    from ..backbones.efficientnet_lite import artists_weights_path
-    from ..cache import content_key
-    return content_key(artists_weights_path(backbone) if weights == "artists" else weights)
 
 
 def split_backbone(backbone, trainable_from):

@@ -106,9 +106,7 @@ def train(data_dir, out_dir, method: str = "lda", spec: FeatureSpec = DEFAULT_FE
         raise no_usable_images(data_dir, failed, "training images")
     paths, labels = np.array(paths)[keep], labels[keep]
     base_artists = base_model.info.get("artists") if base_model is not None else None
-    # a network fitted on the paintings starts from its own weights (the packaged "artists" ones know 448 artists)
-    start = FeatureSpec(estimator.backbone, weights=estimator.weights) if images_only else spec
-    prefer = unseen_first(labels, start, base_artists)
+    prefer = unseen_first(labels, learned_features(estimator, spec), base_artists)
     F_fit, y_fit, validation = _hold_out(F[keep] if not keep.all() else F, labels, data_dir, val_artists, seed, prefer)
     del F   # the fitting and held-out rows are copies
     held = set(validation.unseen_artists)
@@ -140,6 +138,20 @@ def _learned_artists(estimator, labels, fit_labels, base_artists) -> list:
     its base's."""
     learned = labels if getattr(estimator, "refit", False) else fit_labels
     return sorted(set(learned.tolist()) | set(base_artists or []))
+
+
+def learned_features(estimator, spec: FeatureSpec) -> FeatureSpec:
+    """The features whose weights ``estimator``'s model builds on: ``spec``, or for a network
+    fitted on the paintings (siamese) its starting weights (the packaged ``"artists"`` ones know
+    448 artists; a run's weights, those listed beside them)."""
+    if getattr(estimator, "needs_images", False):
+        return FeatureSpec(estimator.backbone, weights=estimator.weights)
+    return spec
+
+
+def hyperparameters_of(train_kwargs: dict) -> dict:
+    """The method's own hyperparameters among ``train``'s keyword arguments."""
+    return {k: v for k, v in train_kwargs.items() if k not in inspect.signature(train).parameters}
 
 
 def unseen_first(labels, spec=None, base_artists=None):
