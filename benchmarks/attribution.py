@@ -10,13 +10,13 @@ only scored.
 
     python benchmarks/attribution.py [--data runs/pbn_clean] [--model DIR] [--seeds 0,1,2]
                                      [--also ../shared/data/wikiart_extra] [--save-calibration]
-                                     [--artists 30] [--latency-size 0]
+                                     [--artists 30 [--draw 1]] [--latency-size 0]
 
 ``--also``: for a model that learned from more than the reference, as the packaged one did.
 ``--artists N``: a small collection: the reference is the training paintings of N of the 175
-training artists (drawn as ``benchmarks/base_model.py`` draws them), the questions their test
-paintings and the test-only artists'; the test paintings of the left-out training artists are not
-asked (the packaged model knows those artists). The test figures are printed at the calibration
+training artists (drawn as ``benchmarks/base_model.py`` draws them: ``--draw`` is its seed), the
+questions their test paintings and the test-only artists'; the test paintings of the left-out
+training artists are not asked (the packaged model knows those artists). The test figures are printed at the calibration
 chosen on this reference's splits and at the one the model ships (what ``painter attribute`` uses).
 
 Prints the validation table, the test figures at the validation operating point, the trade-off
@@ -60,6 +60,7 @@ p.add_argument("--out", default=str(RUNS / "attribution"))
 p.add_argument("--seeds", default="0,1,2", help="validation splits of the training paintings")
 p.add_argument("--latency-size", type=int, default=10_000, help="0: no latency measurement")
 p.add_argument("--artists", type=int, default=0, help="reference of this many training artists (0: all 175)")
+p.add_argument("--draw", type=int, default=0, help="--artists: which draw of them (base_model.py's --seeds)")
 p.add_argument("--also", action="append", default=[],
                help="more sources the model learned from (the packaged model: wikiart_extra); the validation "
                     "split models learn from them too, without the held-out artists and questioned paintings")
@@ -75,7 +76,8 @@ print("command: python " + " ".join(sys.argv), flush=True)
 t = time.time()
 data = clean_pbn_dev(args.data)
 print(f"clean: {time.time() - t:.1f} s")
-reference, chosen, left_out = artist_subset(data, args.artists or 10**9, out / f"pbn_{args.artists}")
+reference, chosen, left_out = artist_subset(data, args.artists or 10**9, out / f"pbn_{args.artists}_draw{args.draw}",
+                                           args.draw)
 print(f"reference: {len(chosen)} training artists ({reference})")
 
 # --- 1. choose on the training paintings ------------------------------------------------------------
