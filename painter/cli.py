@@ -53,6 +53,9 @@ def _cmd_train(a):
     params = {k: v for k, v in (("epochs", a.epochs), ("pca_dim", a.pca_dim), ("log_std", a.log_std),
                                 ("trainable_from", a.trainable_from), ("loss", a.loss)) if v is not None}
     if a.method == "siamese":   # fitted on the paintings: the backbone and crop size are its own
+        if a.weights and "," in a.weights:
+            raise InputError(f"--weights {a.weights}: the siamese method fine-tunes one backbone; give one entry "
+                             "('imagenet', 'artists' or a weights file)")
         params.update({k: v for k, v in (("backbone", a.backbone), ("image_size", a.image_size),
                                          ("weights", a.weights and _weights_entry(a.weights))) if v is not None})
     train(a.data_dir, a.out, method=a.method, spec=_spec(a), also=a.also, base=a.base, seed=a.seed,

@@ -240,6 +240,10 @@ def test_cli_hands_the_siamese_options_to_the_method(monkeypatch):
     args.func(args)
     assert (seen["method"], seen["image_size"], seen["trainable_from"], seen["loss"], seen["weights"]) == \
         ("siamese", 64, "block15", "triplet", "artists")
+    from painter.errors import InputError
+    args = build_parser().parse_args(["train", "d", "--out", "o", "--method", "siamese", "--weights", "artists,imagenet"])
+    with pytest.raises(InputError, match="fine-tunes one backbone; give one entry"):
+        args.func(args)
 
 
 def test_similar_painting_search_with_the_fitted_network(fitted, rich_clean, tmp_path):
