@@ -16,8 +16,9 @@ only scored.
 ``--artists N``: a small collection: the reference is the training paintings of N of the 175
 training artists (drawn as ``benchmarks/base_model.py`` draws them: ``--draw`` is its seed), the
 questions their test paintings and the test-only artists'; the test paintings of the left-out
-training artists are not asked (the packaged model knows those artists). The test figures are printed at the calibration
-chosen on this reference's splits and at the one the model ships (what ``painter attribute`` uses).
+training artists are not asked (the packaged model knows those artists). The test figures are
+printed at the calibration chosen on this reference's splits and at the one the model ships (what
+``painter attribute`` uses).
 
 Prints the validation table, the test figures at the validation operating point, the trade-off
 curve (PNG), and the latency of one attribution against a 10,000-painting reference.
@@ -49,6 +50,10 @@ def top_outcome_calibration(p_art, p_none, truth):
     bins = np.minimum((top_p * 10).astype(int), 9)
     ece = sum(abs(top_p[bins == b].mean() - right[bins == b].mean()) * (bins == b).mean() for b in np.unique(bins))
     return top_p.mean(), right.mean(), ece
+
+
+def rounded(metrics):
+    return json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in metrics.items()})
 
 
 LEAD_MODEL = RUNS / "accuracy" / "lda"
@@ -127,7 +132,7 @@ t_score = time.time() - t
 m = attribution_metrics(p_art, p_none, truth, cal.threshold)
 print(f"test ({m['n_known']} paintings of reference artists, {m['n_unknown']} of test-only artists; "
       f"{t_score:.1f} s): threshold {cal.threshold:.2f} on P(none) (chosen on validation)")
-print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in m.items()}))
+print(rounded(m))
 print(f"  top-1 {m['top1']:.3f} (goal >= 0.70), top-5 {m['top5']:.3f} (goal >= 0.90), "
       f"none rate for unknown artists {m['none_rate']:.3f} (goal >= 0.50); right artist and not 'none' "
       f"{m['answered']:.3f}; none AUC {m['none_auc']:.3f}")
@@ -137,7 +142,7 @@ print(f"  reference-artist paintings answered 'none': {none_known:.3f}")
 shipped = _model_calibration(args.model)   # what painter attribute uses for this model
 sm = attribution_metrics(*probabilities(ref.scores(Zq[ok], shipped.aggregate), shipped), truth, shipped.threshold)
 print(f"  at the model's own calibration ({shipped.aggregate}, threshold {shipped.threshold:.2f}; as painter attribute): "
-      + json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in sm.items()}))
+      + rounded(sm))
 # a goal-directed operating point, also chosen on validation: the highest threshold whose validation
 # none rate reaches 0.5 (keeps the most known-artist answers while meeting the none goal there)
 goal_t = float(val_curve[val_curve["none_rate"] >= 0.5]["threshold"].max())

@@ -77,6 +77,8 @@ def test_a_fit_starts_from_the_weights_it_is_given(rich_clean, tmp_path):
     # the run's weights list what they learned: its fitting artists and the start's
     fitting = set(model.info["artists"]) - set(np.load(tmp_path / "run" / "validation_pairs.npz")["unseen_artists"])
     assert trained_artists(tuned) == fitting | {"Someone Earlier"} and trained_artists(start) == {"Someone Earlier"}
+    Path(f"{start}.artists.txt").write_text("Someone Else\n")     # rewritten in place, as a new run does
+    assert trained_artists(start) == {"Someone Else"}
     keys = {make_method("siamese", weights=w)._store_key(4) for w in ("imagenet", "artists", start)}
     assert len(keys) == 3           # the cached frozen maps are the starting weights' own
 

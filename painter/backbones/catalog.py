@@ -97,16 +97,22 @@ def default_weights(backbone: str):
     return weights[0] if len(set(weights)) == 1 else weights
 
 
-@functools.cache
 def trained_artists(weights) -> frozenset:
     """The artists whose paintings tuned ``weights`` (``artists.txt`` beside the ``"artists"``
     files, ``<file>.artists.txt`` beside a fine-tuning run's weights file; none for ImageNet's): a
     training run holds out other artists for validation, so that unseen-artist validation stays
     unseen by the backbone too."""
-    listed = ARTISTS_DIR / "artists.txt" if weights == "artists" else Path(f"{weights}.artists.txt")
+    if weights == "artists":
+        return _packaged_artists()
+    listed = Path(f"{weights}.artists.txt")   # read every time: a run rewrites it in place
     if weights in (None, "imagenet") or not listed.is_file():
         return frozenset()
     return frozenset(listed.read_text(encoding="utf-8").splitlines())
+
+
+@functools.cache
+def _packaged_artists() -> frozenset:
+    return frozenset((ARTISTS_DIR / "artists.txt").read_text(encoding="utf-8").splitlines())
 
 
 def feature_layers(name: str) -> list:
