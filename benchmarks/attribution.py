@@ -24,6 +24,7 @@ Prints the validation table, the test figures at the validation operating point,
 curve (PNG), and the latency of one attribution against a 10,000-painting reference.
 """
 import argparse
+import dataclasses
 import json
 import resource
 import shutil
@@ -50,6 +51,10 @@ def top_outcome_calibration(p_art, p_none, truth):
     bins = np.minimum((top_p * 10).astype(int), 9)
     ece = sum(abs(top_p[bins == b].mean() - right[bins == b].mean()) * (bins == b).mean() for b in np.unique(bins))
     return top_p.mean(), right.mean(), ece
+
+
+def rule(cal):
+    return "the most probable outcome" if cal.threshold is None else f"'none' from P(none) {cal.threshold:.2f}"
 
 
 def rounded(metrics):
@@ -90,8 +95,9 @@ t = time.time()
 cal, table, val_curve = choose_calibration(reference, out / "validation", seeds=[int(s) for s in args.seeds.split(",")],
                                            also=args.also, progress=False)
 print(f"validation ({time.time() - t:.0f} s), pooled over seeds {args.seeds}, each aggregate at its own fitted "
-      "calibration and threshold:")
+      "calibration (balanced@n: on smaller references drawn from the splits'):")
 print(table.round(4).to_string(index=False))
+val_table = table.iloc[0]   # the chosen aggregate's validation figures
 print("chosen:", json.dumps(cal.to_dict()))
 (out / "attribution.json").write_text(json.dumps(cal.to_dict(), indent=2))
 if args.save_calibration:   # the split models are default lda models: only such a model takes their calibration
@@ -129,24 +135,24 @@ truth = np.array([col.get(folder_name(a), -1) for a in test["artist"]])[ok]
 scores = ref.scores(Zq[ok], cal.aggregate)
 p_art, p_none = probabilities(scores, cal)
 t_score = time.time() - t
-m = attribution_metrics(p_art, p_none, truth, cal.threshold)
+m = attribution_metrics(p_art, p_none, truth, cal)
 print(f"test ({m['n_known']} paintings of reference artists, {m['n_unknown']} of test-only artists; "
-      f"{t_score:.1f} s): threshold {cal.threshold:.2f} on P(none) (chosen on validation)")
+      f"{t_score:.1f} s): {rule(cal)} (calibration chosen on validation)")
 print(rounded(m))
 print(f"  top-1 {m['top1']:.3f} (goal >= 0.70), top-5 {m['top5']:.3f} (goal >= 0.90), "
       f"none rate for unknown artists {m['none_rate']:.3f} (goal >= 0.50); right artist and not 'none' "
       f"{m['answered']:.3f}; none AUC {m['none_auc']:.3f}")
 known = truth >= 0
-none_known = (p_none[known] >= cal.threshold).mean()
+none_known = cal.answers_none(p_art, p_none)[known].mean()
 print(f"  reference-artist paintings answered 'none': {none_known:.3f}")
 shipped = _model_calibration(args.model)   # what painter attribute uses for this model
-sm = attribution_metrics(*probabilities(ref.scores(Zq[ok], shipped.aggregate), shipped), truth, shipped.threshold)
-print(f"  at the model's own calibration ({shipped.aggregate}, threshold {shipped.threshold:.2f}; as painter attribute): "
+sm = attribution_metrics(*probabilities(ref.scores(Zq[ok], shipped.aggregate), shipped), truth, shipped)
+print(f"  at the model's own calibration ({shipped.aggregate}, {rule(shipped)}; as painter attribute): "
       + rounded(sm))
 # a goal-directed operating point, also chosen on validation: the highest threshold whose validation
 # none rate reaches 0.5 (keeps the most known-artist answers while meeting the none goal there)
 goal_t = float(val_curve[val_curve["none_rate"] >= 0.5]["threshold"].max())
-g = attribution_metrics(p_art, p_none, truth, goal_t)
+g = attribution_metrics(p_art, p_none, truth, dataclasses.replace(cal, threshold=goal_t))
 print(f"  at threshold {goal_t:.2f} (validation none rate >= 0.5): right artist and not 'none' {g['answered']:.3f}, "
       f"none rate {g['none_rate']:.3f}, reference-artist paintings answered 'none' "
       f"{(p_none[known] >= goal_t).mean():.3f}")
@@ -162,13 +168,13 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 fig, ax = plt.subplots(figsize=(5.5, 4.5))
-for name, curve, style in (("validation (training paintings)", val_curve, "--"), ("test", test_curve, "-")):
+for name, curve, style, at in (("validation (training paintings)", val_curve, "--", val_table),
+                               ("test", test_curve, "-", m)):
     ax.plot(curve["none_rate"], curve["answered"], style, label=name)
-    at = curve.iloc[(curve["threshold"] - cal.threshold).abs().argmin()]
     ax.plot(at["none_rate"], at["answered"], "o", color=ax.lines[-1].get_color())
 ax.axhline(m["top1"], color="grey", lw=0.6, ls=":")
 ax.set(xlabel="unknown-artist paintings answered 'none'", ylabel="known-artist paintings: right artist, not 'none'",
-       title=f"attribution trade-off (dots: threshold {cal.threshold:.2f} on P(none))", xlim=(0, 1), ylim=(0, 1))
+       title=f"attribution trade-off (dots: {rule(cal)})", xlim=(0, 1), ylim=(0, 1))
 ax.legend(loc="lower left")
 fig.savefig(out / "tradeoff.png", dpi=110, bbox_inches="tight")
 print(f"trade-off curve: {out / 'tradeoff.png'}")

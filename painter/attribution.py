@@ -3,22 +3,26 @@
     questioned painting ─ z_q (E,)                    reference paintings ─ Z (N, E), artist codes (N,)
     pair logits  s_i = z_q · z_i + bias               (the same-artist model's calibrated logit)
     per artist   s_A = aggregate of s_i over A's paintings   (``"mean"`` = nearest class mean)
-    P(A | one of them) = softmax(s / T)               P(one of them) = sigmoid(a · max_A s_A + b)
+    P(A | one of them) = softmax(s / T)       P(one of them) = sigmoid(a · max_A s_A + b + c · ln n_artists)
     P(A) = P(one of them) · P(A | one of them),       P(none) = 1 - P(one of them)
+    answer = the most probable outcome: "none" when P(none) >= every P(A)
 
-The aggregate, ``T``, ``a``, ``b`` and the "none" threshold are a :class:`Calibration`, chosen
-on splits of the training paintings only (``benchmarks/attribution.py``): held-out paintings
-of reference artists against paintings of held-out artists, who stand in for unknown painters.
+The aggregate, ``T``, ``a``, ``b`` and ``c`` are a :class:`Calibration`, chosen on splits of
+the training paintings only (``benchmarks/attribution.py``): held-out paintings of reference
+artists against paintings of held-out artists, who stand in for unknown painters. The best
+artist's score of an unknown painter grows with the number of reference artists (the best of
+more draws), so the "none" model reads that number too (``c < 0``): for a model that stays the
+same whatever the reference (the packaged one), it is fitted on each split's whole reference and
+on smaller references drawn from it (15, 30 and 70 artists), so one calibration serves a user's
+30-artist collection and a 175-artist one. Answering the most probable outcome maximises the
+balanced answer accuracy when the probabilities are right; it answers "none" more readily when
+there are more artists to confuse (lower top-1), as it should.
 ``P`` assumes even odds that the painter is among the reference artists (``prior_none=0.5``);
-pass the odds you believe (measured on pbn_dev's test paintings, 69% by unknown artists: expected
-calibration error of the top outcome 0.085 at 0.5, 0.031 at 0.69). The "none" model reads the
-best artist's score, not a sum over artists, which would grow with their number; the best score
-still rises a little with more reference artists (fitted on 140-artist references, it answered
-"none" for 89% of the unknown artists' paintings of the 175-artist test reference, 90% on
-validation; 79% against 88% with ImageNet's features). A calibration fits the kind of model it
-was chosen for: ``DEFAULT_CALIBRATION`` an lda model trained on its reference alone; the packaged
-model, which learned from more artists, ships its own ``attribution.json``; ``choose_calibration``
-fits another (``also=``: for a model of more artists than its reference).
+pass the odds you believe (measured on pbn_dev's test paintings, 69% by unknown artists). A
+calibration fits the kind of model it was chosen for: ``DEFAULT_CALIBRATION`` an lda model
+trained on its reference alone (a fixed threshold on P(none), no size term); the packaged model, which learned from more artists, ships its
+own ``attribution.json``; ``choose_calibration`` fits another (``also=``: for a model of more
+artists than its reference).
 
 A reference (a folder per artist or a cleaned data folder) is embedded once per model: its
 ``z`` matrix, artist labels and skipped files are cached under ``$PAINTER_CACHE/references``,
@@ -63,18 +67,33 @@ class Calibration:
     aggregate : per-artist score from its paintings' pair logits, one of ``AGGREGATES``
         (``"topm"``: mean of the m best; ``"lme"``: log-mean-exp; ``"mean+top3"``: their average)
     temperature : softmax temperature ``T`` over the artists' scores
-    none_slope, none_bias : ``P(one of them) = sigmoid(none_slope · max_A s_A + none_bias)``
-    threshold : the answer is "none" when ``P(none) >= threshold``
+    none_slope, none_bias, none_size_slope : ``P(one of them) = sigmoid(none_slope · max_A s_A
+        + none_bias + none_size_slope · ln n_artists)``
+    threshold : None: the answer is the most probable outcome ("none" when ``P(none)`` is at
+        least every artist's ``P``); a number: "none" when ``P(none) >= threshold`` (a fixed
+        operating point on the trade-off curve)
     """
     aggregate: str = "mean"
     temperature: float = 1.0
     none_slope: float = 1.0
     none_bias: float = 0.0
-    threshold: float = 0.5
+    threshold: float | None = None
     note: str = ""
+    none_size_slope: float = 0.0
 
     def __post_init__(self):
         _check_aggregate(self.aggregate)
+        if self.threshold is not None and not 0 <= self.threshold <= 1:
+            raise ValueError(f"threshold must be None or in [0, 1], got {self.threshold}")
+        if not self.temperature > 0:
+            raise ValueError(f"temperature must be > 0, got {self.temperature}")
+
+    def answers_none(self, p_art, p_none) -> np.ndarray:
+        """``(Q,)`` bool: which queries are answered "none" (``p_art (Q, n_artists)``, ``p_none (Q,)``)."""
+        p_none = np.asarray(p_none)
+        if self.threshold is not None:
+            return p_none >= self.threshold
+        return p_none >= np.atleast_2d(p_art).max(axis=1, initial=0.0)
 
     def to_dict(self):
         return asdict(self)
@@ -93,7 +112,10 @@ class Calibration:
 # Chosen by ``benchmarks/attribution.py`` on three splits of pbn_dev's training paintings for lda models
 # on the default (artist-tuned) features, no test painting or test-only artist used, the held-out
 # artists unseen by the backbones: "max" had the best balanced answer accuracy (0.605; top5 0.605,
-# lme 0.605, top3 0.604, mean+top3 0.601, mean 0.600).
+# lme 0.605, top3 0.604, mean+top3 0.601, mean 0.600). A fixed threshold and no size term: a user's
+# model changes with the reference (a 30-artist collection, a 30-artist model), so smaller references
+# drawn from a 140-artist model's do not stand for it; fitted on them, it lost 0.03-0.07 balanced
+# accuracy on 30- and 70-artist users' models (benchmarks/RESULTS.md).
 DEFAULT_CALIBRATION = Calibration(aggregate="max", temperature=4.1737, none_slope=0.05152,
                                   none_bias=-1.2419, threshold=0.34,
                                   note="pbn_dev training paintings, 3 splits: top-1 0.622, none rate 0.897")
@@ -145,66 +167,87 @@ def probabilities(scores, calibration: Calibration, prior_none: float = 0.5):
     if not 0 < prior_none < 1:
         raise ValueError(f"prior_none must be in (0, 1), got {prior_none}")
     s = np.atleast_2d(scores)
-    known = expit(calibration.none_slope * s.max(axis=1) + calibration.none_bias - logit(prior_none))
+    c = calibration
+    known = expit(c.none_slope * s.max(axis=1) + c.none_bias + c.none_size_slope * np.log(max(s.shape[1], 1))
+                  - logit(prior_none))
     return softmax(s / calibration.temperature, axis=1) * known[:, None], 1.0 - known
 
 
-def fit_attribution_calibration(scores, truth, aggregate: str, grid=np.linspace(0.02, 0.98, 49)):
-    """Fit ``T``, ``a``, ``b`` and the threshold on validation queries.
+def fit_attribution_calibration(scores, truth, aggregate: str):
+    """Fit ``T``, ``a``, ``b`` and ``c`` on validation queries.
 
     Parameters
     ----------
-    scores : ``(Q, n_artists)`` per-artist scores (``group_scores``) of validation queries
-    truth : ``(Q,)`` the true artist's column, or -1 for a painting by none of the artists
+    scores : ``(Q, n_artists)`` per-artist scores (``group_scores``) of validation queries, or a
+        list of such matrices, one per reference (of several sizes: ``c`` is fitted too)
+    truth : ``(Q,)`` the true artist's column, or -1 for a painting by none of the artists; or a
+        list matching ``scores``
 
-    ``T`` minimises the log loss of the true artist on the known queries; ``a``, ``b``: a
-    logistic regression of known vs unknown on the best artist's score, both groups weighted
-    equally (prior 0.5); the threshold on P(none) maximises the balanced answer accuracy (mean of
-    "right artist and not none" over known queries and "none" over unknown ones).
-    Returns ``(Calibration, metrics dict)``.
+    ``T`` minimises the log loss of the true artist on the known queries; ``a``, ``b``, ``c``: a
+    logistic regression of known vs unknown on the best artist's score and ``ln n_artists``, the
+    known and the unknown queries of every reference size weighted equally (prior 0.5). The answer
+    is the most probable outcome (``threshold=None``).
+    Returns ``(Calibration, metrics)``: ``attribution_metrics`` of the largest references, and
+    ``balanced@n``, the balanced answer accuracy on the references of every smaller size ``n``.
     """
     from scipy.optimize import minimize_scalar
     from scipy.special import log_softmax
     from sklearn.linear_model import LogisticRegression
-    scores, truth = np.asarray(scores, np.float64), np.asarray(truth)
-    known = truth >= 0
+    if isinstance(scores, np.ndarray) or not len(scores) or np.ndim(scores[0]) < 2:
+        scores, truth = [scores], [truth]
+    groups = [(np.asarray(s, np.float64), np.asarray(t)) for s, t in zip(scores, truth)]
+    known = np.concatenate([t >= 0 for _, t in groups])
     if not known.any() or known.all():
         raise ValueError("fit_attribution_calibration needs queries of reference artists and of other artists")
-    sk, tk = scores[known], truth[known]
 
     def nll(log_t):
-        return -log_softmax(sk / np.exp(log_t), axis=1)[np.arange(len(tk)), tk].mean()
+        return -np.concatenate([log_softmax(s[t >= 0] / np.exp(log_t), axis=1)[np.arange((t >= 0).sum()), t[t >= 0]]
+                                for s, t in groups]).mean()
 
     temperature = float(np.exp(minimize_scalar(nll, bounds=(np.log(0.01), np.log(100.0)), method="bounded").x))
-    lr = LogisticRegression(C=1e6, class_weight="balanced").fit(scores.max(axis=1, keepdims=True), known.astype(int))
-    cal = Calibration(aggregate, temperature, float(lr.coef_[0, 0]), float(lr.intercept_[0]))
-    p_art, p_none = probabilities(scores, cal)
-    curve = tradeoff(p_art, p_none, truth, grid)
-    best = curve.iloc[int(np.argmax(curve["balanced"].to_numpy()))]
-    cal = Calibration(aggregate, temperature, cal.none_slope, cal.none_bias, float(best["threshold"]))
-    return cal, attribution_metrics(p_art, p_none, truth, cal.threshold)
+    sizes = np.concatenate([np.full(len(t), s.shape[1]) for s, t in groups])
+    X = np.stack([np.concatenate([s.max(axis=1) for s, _ in groups]), np.log(sizes)], axis=1)
+    cells = sizes * 2 + known   # every (size, known) cell weighs the same
+    _, cell, count = np.unique(cells, return_inverse=True, return_counts=True)
+    several = len(np.unique(sizes)) > 1
+    lr = LogisticRegression(C=1e6).fit(X[:, : 1 + several], known.astype(int), sample_weight=1.0 / count[cell])
+    cal = Calibration(aggregate, temperature, float(lr.coef_[0, 0]), float(lr.intercept_[0]),
+                      none_size_slope=float(lr.coef_[0, 1]) if several else 0.0)
+    largest = max(s.shape[1] for s, _ in groups)
+    metrics = attribution_metrics(*_pooled(groups, cal, largest), cal)
+    for n in sorted({s.shape[1] for s, _ in groups} - {largest}):
+        metrics[f"balanced@{n}"] = attribution_metrics(*_pooled(groups, cal, n), cal)["balanced"]
+    return cal, metrics
 
 
-def attribution_metrics(p_art, p_none, truth, threshold: float) -> dict:
-    """Figures of one operating point; ``truth`` as in ``fit_attribution_calibration``.
+def _pooled(groups, cal, n):
+    """``(P(artist), P(none), truth)`` of the ``groups`` with ``n`` artists, stacked."""
+    parts = [(*probabilities(s, cal), t) for s, t in groups if s.shape[1] == n]
+    return (np.concatenate([p for p, _, _ in parts]), np.concatenate([q for _, q, _ in parts]),
+            np.concatenate([t for _, _, t in parts]))
+
+
+def attribution_metrics(p_art, p_none, truth, calibration: Calibration) -> dict:
+    """Figures of ``calibration``'s answers; ``truth`` as in ``fit_attribution_calibration``.
 
     top1 / top5: the true artist among the 1 / 5 most probable (known queries, "none" ignored);
-    answered: right artist and P(none) below the threshold (known); none_rate: P(none) at or
-    above the threshold (unknown queries); nll: mean -log P(true outcome) over all queries
-    (P(none) for unknown ones); none_auc: ROC AUC of P(none) for unknown vs known.
+    answered: right artist and not answered "none" (known); none_rate: answered "none" (unknown
+    queries); balanced: their mean; nll: mean -log P(true outcome) over all queries (P(none) for
+    unknown ones); none_auc: ROC AUC of P(none) for unknown vs known.
     """
     from sklearn.metrics import roc_auc_score
     truth = np.asarray(truth)
     known = truth >= 0
     rank = (p_art[known] > p_art[known, truth[known]][:, None]).sum(axis=1)
-    flagged = p_none >= threshold
+    flagged = calibration.answers_none(p_art, p_none)
+    threshold = calibration.threshold
     p_true = np.where(known, p_art[np.arange(len(truth)), np.maximum(truth, 0)], p_none)
     return {"top1": float((rank < 1).mean()), "top5": float((rank < 5).mean()),
             "answered": float(((rank < 1) & ~flagged[known]).mean()), "none_rate": float(flagged[~known].mean()),
             "balanced": float(0.5 * (((rank < 1) & ~flagged[known]).mean() + flagged[~known].mean())),
             "nll": float(-np.log(np.maximum(p_true, 1e-12)).mean()),
             "none_auc": float(roc_auc_score(~known, p_none)), "n_known": int(known.sum()),
-            "n_unknown": int((~known).sum()), "threshold": float(threshold)}
+            "n_unknown": int((~known).sum()), "threshold": None if threshold is None else float(threshold)}
 
 
 def tradeoff(p_art, p_none, truth, grid=np.linspace(0.0, 1.0, 101)) -> pd.DataFrame:
@@ -511,8 +554,9 @@ def attribute(image, reference, model=None, k: int = 5, calibration: Calibration
         ``ReferenceSet.best_matches``), ``match_probability`` (list of their P(same artist) with
         ``image``, as ``predict_pair`` gives it: over-confident for reference paintings the model
         was trained on, whose artist profiles it has learnt by heart).
-        ``table.attrs``: ``answer`` (artist, or ``NONE`` when P(none) >= the calibration's
-        threshold), ``none`` (bool), ``p_none``, ``query``, ``threshold``, ``skipped`` (the
+        ``table.attrs``: ``answer`` (the most probable outcome, an artist or ``NONE``; with a
+        calibration's fixed ``threshold``: ``NONE`` when P(none) >= it), ``none`` (bool),
+        ``p_none``, ``query``, ``threshold`` (None: the most probable outcome), ``skipped`` (the
         reference's unusable paintings).
 
     Raises ``ImageError`` (one line: file and reason) when ``image`` cannot be read.
@@ -541,7 +585,7 @@ def attribute(image, reference, model=None, k: int = 5, calibration: Calibration
     rows.append({"rank": 0, "artist": NONE, "probability": p_none, "n_reference": 0, "best_matches": [],
                  "match_probability": []})
     table = pd.DataFrame(rows)
-    flagged = p_none >= calibration.threshold
+    flagged = calibration.answers_none(p_art, [p_none])[0]
     table.attrs.update(answer=NONE if flagged else rows[0]["artist"], none=bool(flagged), p_none=p_none,
                        query=str(image), threshold=calibration.threshold, skipped=ref.skipped)
     return table
@@ -600,15 +644,19 @@ def validation_queries(labels, seed: int = 0, val_artists: float = 0.2, val_imag
 
 
 def choose_calibration(data_dir, work_dir, seeds=(0, 1, 2), aggregates=AGGREGATES, train_kwargs=None,
-                       also=(), progress: bool = True):
+                       also=(), reference_sizes=(15, 30, 70), draws: int = 3, progress: bool = True):
     """Choose the aggregate and fit the calibration on splits of ``data_dir``'s training paintings.
 
     For every seed: split (``validation_queries``), train a same-artist model on the reference
     part only (``painter.same_artist.training.train``, ``train_kwargs``) so that questioned paintings are new to
     it as test paintings are to the final model, and score the held-out paintings against the
-    reference. The splits' scores are pooled per aggregate (the same number of artists in every
-    split) and ``fit_attribution_calibration`` fits each; the aggregate with the best balanced answer
-    accuracy wins (ties: lower log loss).
+    reference, and against ``draws`` smaller references of every size in ``reference_sizes``
+    drawn from its artists (the questioned paintings of the artists left out are not asked: the
+    model knows them, as the packaged model knows artists missing from a user's reference; pass
+    ``reference_sizes=()`` for a model trained on the reference it will serve). The
+    splits' scores are pooled per aggregate and ``fit_attribution_calibration`` fits each; the
+    aggregate with the best balanced answer accuracy on the whole references wins (ties: lower
+    log loss).
 
     ``also``: more training sources for the split models, for a model that learned from more
     artists than its reference (such as the packaged one); each split leaves out of them every
@@ -650,22 +698,48 @@ def choose_calibration(data_dir, work_dir, seeds=(0, 1, 2), aggregates=AGGREGATE
         col = {a: c for c, a in enumerate(ref.artists)}
         truth = np.array([col.get(lab, -1) for lab in labels[queries]])[ok]
         S = Zq[ok] @ ref.Z.T + ref.bias
+        subsets = _smaller_references(len(ref.artists), reference_sizes, draws, seed)
         for how in aggregates:
-            pooled[how][0].append(group_scores(S, ref.starts, how))
-            pooled[how][1].append(truth)
+            G = group_scores(S, ref.starts, how)
+            for keep in subsets:
+                rows, cols = _restricted(truth, keep)
+                pooled[how][0].append(G[rows][:, keep])
+                pooled[how][1].append(cols)
     rows, fits = [], {}
     for how, (scores, truth) in pooled.items():
-        cal, metrics = fit_attribution_calibration(np.concatenate(scores), np.concatenate(truth), how)
+        cal, metrics = fit_attribution_calibration(scores, truth, how)
         fits[how] = cal
         rows.append({"aggregate": how, **metrics, "temperature": cal.temperature, "none_slope": cal.none_slope,
-                     "none_bias": cal.none_bias})
+                     "none_bias": cal.none_bias, "none_size_slope": cal.none_size_slope})
     table = pd.DataFrame(rows).sort_values(["balanced", "nll"], ascending=[False, True]).reset_index(drop=True)
     best = fits[table["aggregate"][0]]
-    scores, truth = (np.concatenate(x) for x in pooled[best.aggregate])
-    curve = tradeoff(*probabilities(scores, best), truth)
+    scores, truth = pooled[best.aggregate]
+    whole = [k for k, x in enumerate(scores) if x.shape[1] == max(y.shape[1] for y in scores)]
+    curve = tradeoff(*probabilities(np.concatenate([scores[k] for k in whole]), best),
+                     np.concatenate([truth[k] for k in whole]))
+    smaller = ", ".join(f"{c[9:]}: {table[c][0]:.3f}" for c in table.columns if c.startswith("balanced@"))
     note = (f"chosen on {len(seeds)} splits of {data_dir}'s training paintings: balanced answer accuracy "
-            f"{table['balanced'][0]:.3f}, top-1 {table['top1'][0]:.3f}, none rate {table['none_rate'][0]:.3f}")
+            f"{table['balanced'][0]:.3f}, top-1 {table['top1'][0]:.3f}, none rate {table['none_rate'][0]:.3f}"
+            + (f"; on smaller references drawn from them, balanced answer accuracy by number of artists {smaller}"
+               if smaller else ""))
     return Calibration(**{**best.to_dict(), "note": note}), table, curve
+
+
+def _smaller_references(n_artists, sizes, draws, seed) -> list:
+    """Column subsets: every artist, then ``draws`` random sets of each size below ``n_artists``."""
+    rng = np.random.default_rng(seed)
+    return [np.arange(n_artists)] + [np.sort(rng.choice(n_artists, n, replace=False))
+                                     for n in sizes if n < n_artists for _ in range(draws)]
+
+
+def _restricted(truth, keep):
+    """``(rows, truth)`` for a reference of the artists ``keep`` only: queries of the other
+    reference artists are dropped, unknown painters (-1) stay, columns are renumbered."""
+    column = np.full(max(int(truth.max(initial=-1)), int(keep.max(initial=-1))) + 1, -1)
+    column[keep] = np.arange(len(keep))
+    new = np.where(truth >= 0, column[np.maximum(truth, 0)], -1)
+    rows = (truth < 0) | (new >= 0)
+    return rows, new[rows]
 
 
 def _sources_without(sources, artists, paintings, out) -> Path:

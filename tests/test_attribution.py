@@ -77,8 +77,50 @@ def test_fit_attribution_calibration_separates_known_and_unknown():
     scores = rng.normal(-4.0, 1.0, (600, 10))
     scores[np.arange(300), truth[:300]] += 6.0
     cal, m = A.fit_attribution_calibration(scores, truth, "max")
-    assert 0.01 < cal.temperature < 100 and cal.none_slope > 0 and 0 < cal.threshold < 1
+    assert 0.01 < cal.temperature < 100 and cal.none_slope > 0 and cal.threshold is None
+    assert cal.none_size_slope == 0.0   # one reference size: nothing to learn about sizes
     assert m["top1"] > 0.95 and m["none_rate"] > 0.9 and m["n_known"] == m["n_unknown"] == 300
+
+
+def test_the_none_model_learns_that_more_artists_raise_an_unknown_painters_best_score():
+    """References of 10 and 160 artists: an unknown painter's best score is the best of more draws
+    in the larger one; a calibration fitted on both sizes reads the size (c < 0), and is right on both."""
+    rng = np.random.default_rng(0)
+    scores, truths = [], []
+    for n in (10, 160):
+        truth = np.concatenate([rng.integers(0, n, 300), -np.ones(300, int)])
+        s = rng.normal(-4.0, 1.0, (600, n))
+        s[np.arange(300), truth[:300]] += 5.0
+        scores.append(s)
+        truths.append(truth)
+    cal, m = A.fit_attribution_calibration(scores, truths, "max")
+    assert cal.none_size_slope < 0 and set(m) >= {"balanced", "balanced@10"}
+    assert m["n_known"] == 300 and m["balanced"] > 0.9 and m["balanced@10"] > 0.9
+    # fitted on the small references only, the none model answers "none" far less on the large one
+    small, _ = A.fit_attribution_calibration(scores[0], truths[0], "max")
+    _, none_small = A.probabilities(scores[1], small)
+    _, none_sized = A.probabilities(scores[1], cal)
+    unknown = truths[1] < 0
+    assert small.answers_none(*A.probabilities(scores[1], small))[unknown].mean() < 0.8
+    assert cal.answers_none(*A.probabilities(scores[1], cal))[unknown].mean() > 0.9
+    assert none_sized[unknown].mean() > none_small[unknown].mean()
+
+
+def test_the_answer_is_the_most_probable_outcome_or_a_fixed_threshold():
+    p_art = np.array([[0.5, 0.1], [0.2, 0.1], [0.3, 0.3]])
+    p_none = np.array([0.4, 0.7, 0.4])
+    assert A.Calibration().answers_none(p_art, p_none).tolist() == [False, True, True]   # ties answer "none"
+    assert A.Calibration(threshold=0.5).answers_none(p_art, p_none).tolist() == [False, True, False]
+    for bad in ({"threshold": 1.5}, {"temperature": 0.0}, {"aggregate": "median"}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            A.Calibration(**bad)
+
+
+def test_a_smaller_reference_drops_the_left_out_artists_questions_and_keeps_the_unknown_ones():
+    rows, truth = A._restricted(np.array([0, 2, 1, -1, 3]), np.array([1, 3]))
+    assert rows.tolist() == [False, False, True, True, True] and truth.tolist() == [0, -1, 1]
+    subsets = A._smaller_references(20, (5, 30), draws=2, seed=0)
+    assert [len(k) for k in subsets] == [20, 5, 5] and all((np.diff(k) > 0).all() for k in subsets)
 
 
 def test_attribute_ranks_the_painter_first_with_evidence(lda_model_dir, paintings, tmp_path):
@@ -188,8 +230,10 @@ def test_validation_for_a_model_of_more_artists_keeps_the_stand_ins_unknown(clea
     shutil.copy(np.array(paths)[unknown][0], tmp_path / "extra" / "Somebody Else" / "held_out_copy.jpg")
     kwargs = {"method": "lda", "spec": FeatureSpec("efficientnet_lite0", 64), "pca_dim": 16}
     cal, table, _ = A.choose_calibration(clean_dir, tmp_path / "work", seeds=(0,), aggregates=("max",),
-                                         train_kwargs=kwargs, also=[extra], progress=False)
+                                         train_kwargs=kwargs, also=[extra], reference_sizes=(3,), draws=2,
+                                         progress=False)
     assert held and held <= {p.name for p in extra.iterdir()} and set(table["aggregate"]) == {"max"}
+    assert "balanced@3" in table.columns and cal.none_size_slope != 0 and "by number of artists 3:" in cal.note
     split = next((tmp_path / "work").glob("split0-*"))
     kept = pd.read_csv(split / "also" / "all_data_info.csv")
     assert not held & set(kept.artist) and "Somebody Else" in set(kept.artist)
@@ -207,3 +251,20 @@ def test_a_model_folder_calibration_serves_its_path_and_its_loaded_model(lda_mod
     assert A._model_calibration(folder) == A.DEFAULT_CALIBRATION == A._model_calibration(load_pair_model(folder))
     CAL.save(folder)
     assert A._model_calibration(folder) == CAL == A._model_calibration(load_pair_model(folder))
+    # a file written before the size term: read with none_size_slope 0, its threshold kept
+    import json
+    (folder / "attribution.json").write_text(json.dumps({"aggregate": "top3", "temperature": 6.3, "none_slope": 0.03,
+                                                         "none_bias": -0.9, "threshold": 0.38, "note": "old"}))
+    old = A._model_calibration(folder)
+    assert old.none_size_slope == 0.0 and old.threshold == 0.38 and old.aggregate == "top3"
+
+
+def test_the_packaged_calibration_reads_the_reference_size():
+    from painter.same_artist.predict import PACKAGED_MODEL
+    cal = A._model_calibration(PACKAGED_MODEL)
+    assert cal.threshold is None and cal.none_size_slope < 0 and cal != A.DEFAULT_CALIBRATION
+    # the same best score means "none" more often against more reference artists
+    best = np.full((1, 30), -2.0)
+    best[0, 0] = 40.0
+    wide = np.pad(best, ((0, 0), (0, 145)), constant_values=-2.0)
+    assert A.probabilities(wide, cal)[1][0] > A.probabilities(best, cal)[1][0]
