@@ -1,0 +1,89 @@
+"""Does a style profile add to the artist profile on unseen artists? (issues 15 and 16), validation only.
+
+Styles are shared across painters (Baroque, Impressionism, ...), so a nearest-class-mean classifier
+over the paintings' style labels (``all_data_info.csv``'s and ``wikiart_extra/labels.csv``'s
+``style`` column) might carry over to new artists where the artist profile does not. For each
+split of the training paintings (the held-out artists chosen as ``painter train`` chooses them:
+first those the packaged backbones never saw), both are fitted on the fitting paintings only:
+
+    score = n p_a·p_b + w cos(e_a, e_b)          (the default lda score, T and w chosen as it does)
+          + v · m q_a·q_b                        (q = softmax of the style-LDA class cosines / T_s)
+
+and the validation AUC (seen / unseen pairs) is printed for a grid of ``v`` and ``T_s``. No test
+painting is read.
+
+    python benchmarks/style_profiles.py [--data runs/pbn_clean] [--also ../shared/data/wikiart_extra] [--seeds 0,1,2]
+"""
+import argparse
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.special import softmax
+from sklearn.metrics import roc_auc_score
+
+from shared_data import RUNS
+from painter.data.pairs import validation_pairs, validation_split
+from painter.features import DEFAULT_FEATURES, extract_features, std_columns
+from painter.same_artist.lda import choose_scorer, lda_projection, profile_score
+from painter.same_artist.training import load_training_images, unseen_first
+
+p = argparse.ArgumentParser()
+p.add_argument("--data", default=str(RUNS / "pbn_clean"))
+p.add_argument("--also", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "wikiart_extra"))
+p.add_argument("--seeds", default="0,1,2")
+args = p.parse_args()
+
+paths, labels = load_training_images([args.data, args.also])
+info = pd.read_csv(Path(args.data) / "all_data_info.csv", dtype=str, keep_default_na=False)
+extra = pd.read_csv(Path(args.also) / "labels.csv", dtype=str, keep_default_na=False)
+info["file"] = [str(Path(args.data) / "train" / f) for f in info.new_filename]
+extra["file"] = [str(Path(args.also) / f) for f in extra.file]
+year = pd.to_numeric(info["date"].str.extract(r"(\d{4})")[0], errors="coerce")
+info["period"] = np.where(year.notna(), (year // 25 * 25).astype("Int64").astype(str), "")   # quarter-centuries
+meta = pd.concat([info[["file", "style", "genre", "period"]], extra[["file", "style"]]]).fillna("").drop_duplicates("file").set_index("file")
+kinds = {k: meta[k].reindex(paths).fillna("").to_numpy() for k in ("style", "genre", "period")}
+print(f"{len(paths)} paintings, {len(set(labels))} artists; " + ", ".join(
+    f"{k} known for {(v != '').mean():.3f} ({len(set(v) - {''})} values)" for k, v in kinds.items()))
+F, failed = extract_features(paths, DEFAULT_FEATURES)
+assert not failed, failed
+mask = std_columns(DEFAULT_FEATURES)
+prefer = unseen_first(labels, DEFAULT_FEATURES)
+
+
+def label_profile(F, fit, values, temperature):
+    """``(n, m)`` softmax profiles of a nearest-class-mean classifier over ``values`` (fitting rows
+    with a value; values with fewer than 5 fitting paintings dropped)."""
+    rows = fit[values[fit] != ""]
+    names, y = np.unique(values[rows], return_inverse=True)
+    keep = np.isin(y, np.flatnonzero(np.bincount(y) >= 5))
+    _, y = np.unique(y[keep], return_inverse=True)
+    _, C = lda_projection(F[rows[keep]], y, y.max() + 1, log_columns=mask).predict(F, batch_size=4096, verbose=0)
+    return softmax(C / temperature, axis=1)
+
+
+GRID = (0.0, 0.05, 0.1, 0.2)
+rows = []
+for seed in (int(s) for s in args.seeds.split(",")):
+    fit, val_seen, val_unseen = validation_split(labels, seed=seed, prefer=prefer)
+    i, j, same, kind = validation_pairs(labels, val_seen, val_unseen, seed=seed + 1)
+    names, y = np.unique(labels[fit], return_inverse=True)
+    E, C = lda_projection(F[fit], y, len(names), log_columns=mask).predict(F, batch_size=4096, verbose=0)
+    T, w, _ = choose_scorer(E, C, i, j, same, kind)
+    base = profile_score(E, C, i, j, T, w)
+    pair_terms = {}
+    for k, values in kinds.items():
+        Q = label_profile(F, fit, values, 0.2)
+        pair_terms[k] = Q.shape[1] * np.einsum("ij,ij->i", Q[i], Q[j])
+        alone = roc_auc_score(same[kind == "unseen"], pair_terms[k][kind == "unseen"])
+        print(f"split {seed}: {k} profile alone ({Q.shape[1]} values): unseen AUC {alone:.4f}", flush=True)
+    for vs in GRID:
+        for vg in GRID:
+            for vp in GRID:
+                s = base + vs * pair_terms["style"] + vg * pair_terms["genre"] + vp * pair_terms["period"]
+                aucs = {k: roc_auc_score(same[kind == k], s[kind == k]) for k in ("seen", "unseen")}
+                rows.append({"seed": seed, "v_style": vs, "v_genre": vg, "v_period": vp, **aucs})
+table = pd.DataFrame(rows).groupby(["v_style", "v_genre", "v_period"])[["seen", "unseen"]].mean()
+table["mean"] = table.mean(axis=1)
+print(table.sort_values("mean", ascending=False).head(12).round(4).to_string())
+print(table.loc[[(0.0, 0.0, 0.0), (0.1, 0.0, 0.0), (0.0, 0.1, 0.0), (0.0, 0.0, 0.1)]].round(4).to_string())
