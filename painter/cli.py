@@ -57,7 +57,8 @@ def _cmd_train(a):
             raise InputError(f"--weights {a.weights}: the siamese method fine-tunes one backbone; give one entry "
                              "('imagenet', 'artists' or a weights file)")
         params.update({k: v for k, v in (("backbone", a.backbone), ("image_size", a.image_size),
-                                         ("weights", a.weights and _weights_entry(a.weights))) if v is not None})
+                                         ("weights", a.weights and _weights_entry(a.weights, several=False)))
+                       if v is not None})
     train(a.data_dir, a.out, method=a.method, spec=_spec(a), also=a.also, base=a.base, seed=a.seed,
           val_artists=a.val_artists, progress=_progress(), **params)
 
@@ -77,14 +78,14 @@ def _spec(a):
     return FeatureSpec(backbone, a.image_size, weights=weights[0] if len(weights) == 1 else weights)   # one: for all
 
 
-def _weights_entry(text: str) -> str:
+def _weights_entry(text: str, several: bool = True) -> str:
     """One entry of ``--weights``: a name, or a weights file made absolute (the model's config
-    keeps it, and is read from other folders)."""
+    keeps it, and is read from other folders). ``several``: the method takes one per backbone."""
     if text in ("artists", "imagenet"):
         return text
     if not os.path.isfile(text):
-        raise InputError(f"--weights {text}: not 'artists', 'imagenet' or a weights file; give one entry per "
-                         "backbone, joined by ','")
+        raise InputError(f"--weights {text}: not 'artists', 'imagenet' or a weights file"
+                         + ("; give one entry per backbone, joined by ','" if several else ""))
     return os.path.abspath(text)
 
 

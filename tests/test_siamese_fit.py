@@ -246,6 +246,10 @@ def test_cli_hands_the_siamese_options_to_the_method(monkeypatch):
     args = build_parser().parse_args(["train", "d", "--out", "o", "--method", "siamese", "--weights", "artists,imagenet"])
     with pytest.raises(InputError, match="fine-tunes one backbone; give one entry"):
         args.func(args)
+    args = build_parser().parse_args(["train", "d", "--out", "o", "--method", "siamese", "--weights", "nope.h5"])
+    with pytest.raises(InputError) as err:   # one backbone: no hint about joining several
+        args.func(args)
+    assert str(err.value) == "--weights nope.h5: not 'artists', 'imagenet' or a weights file"
 
 
 def test_similar_painting_search_with_the_fitted_network(fitted, rich_clean, tmp_path):
