@@ -5,23 +5,26 @@ paintings: those of the 175 reference artists must be attributed, those of the 7
 artists should be answered "none of the reference artists". Labels come from all_data_info.csv.
 
 Everything is chosen on splits of the training paintings (painter.attribution.choose_calibration):
-the aggregate, the temperature, the none model and the operating point. The test paintings are
+the aggregate, the temperature and the none model, fitted on each split's reference and on smaller
+ones drawn from it (``--reference-sizes``); the answer is the most probable outcome, or with
+``--fixed-threshold`` "none" from a threshold on P(none) chosen there. The test paintings are
 only scored.
 
     python benchmarks/attribution.py [--data runs/pbn_clean] [--model DIR] [--seeds 0,1,2]
                                      [--also ../shared/data/wikiart_extra] [--save-calibration]
                                      [--artists 30 [--draw 1]] [--latency-size 0]
+                                     [--reference-sizes 15,30,70] [--fixed-threshold] [--calibration FILE]
 
 ``--also``: for a model that learned from more than the reference, as the packaged one did.
 ``--artists N``: a small collection: the reference is the training paintings of N of the 175
 training artists (drawn as ``benchmarks/base_model.py`` draws them: ``--draw`` is its seed), the
 questions their test paintings and the test-only artists'; the test paintings of the left-out
 training artists are not asked (the packaged model knows those artists). The test figures are
-printed at the calibration chosen on this reference's splits and at the one the model ships (what
-``painter attribute`` uses).
+printed at the calibration chosen on this reference's splits and at the model's own (what
+``painter attribute`` uses; ``--calibration FILE`` reports another file's instead).
 
-Prints the validation table, the test figures at the validation operating point, the trade-off
-curve (PNG), and the latency of one attribution against a 10,000-painting reference.
+Prints the validation table, the test figures at the chosen calibration, the trade-off curve
+(PNG), and the latency of one attribution against a 10,000-painting reference.
 """
 import argparse
 import dataclasses
@@ -36,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from shared_data import RUNS, artist_subset, clean_pbn_dev
-from painter.attribution import (attribute, attribution_metrics, choose_calibration, load_reference,
+from painter.attribution import (Calibration, attribute, attribution_metrics, choose_calibration, load_reference,
                                  probabilities, tradeoff, ReferenceSet, _model_calibration)
 from painter.cache import cache_dir
 from painter.features import DEFAULT_FEATURES
@@ -47,14 +50,10 @@ def top_outcome_calibration(p_art, p_none, truth):
     """Mean probability of the most probable outcome (an artist or "none"), how often it is right,
     and the expected calibration error over 10 probability bins."""
     top_p = np.maximum(p_art.max(axis=1), p_none)
-    right = np.where(p_none >= p_art.max(axis=1), truth < 0, (p_art.argmax(axis=1) == truth) & (truth >= 0))
+    right = np.where(Calibration().answers_none(p_art, p_none), truth < 0, (p_art.argmax(axis=1) == truth) & (truth >= 0))
     bins = np.minimum((top_p * 10).astype(int), 9)
     ece = sum(abs(top_p[bins == b].mean() - right[bins == b].mean()) * (bins == b).mean() for b in np.unique(bins))
     return top_p.mean(), right.mean(), ece
-
-
-def rule(cal):
-    return "the most probable outcome" if cal.threshold is None else f"'none' from P(none) {cal.threshold:.2f}"
 
 
 def rounded(metrics):
@@ -74,6 +73,14 @@ p.add_argument("--draw", type=int, default=0, help="--artists: which draw of the
 p.add_argument("--also", action="append", default=[],
                help="more sources the model learned from (the packaged model: wikiart_extra); the validation "
                     "split models learn from them too, without the held-out artists and questioned paintings")
+p.add_argument("--reference-sizes", default="15,30,70",
+               help="smaller references drawn from each split's for the size term ('': none; for a model "
+                    "trained on the reference it serves)")
+p.add_argument("--fixed-threshold", action="store_true",
+               help="answer 'none' from a threshold on P(none) chosen on validation (DEFAULT_CALIBRATION's rule) "
+                    "instead of the most probable outcome")
+p.add_argument("--calibration", help="attribution.json to report as the model's own (default: the model folder's, "
+                                     "else DEFAULT_CALIBRATION)")
 p.add_argument("--save-calibration", action="store_true",
                help="write the chosen calibration as attribution.json into --model (used by painter attribute)")
 args = p.parse_args()
@@ -93,7 +100,8 @@ print(f"reference: {len(chosen)} training artists ({reference})")
 # --- 1. choose on the training paintings ------------------------------------------------------------
 t = time.time()
 cal, table, val_curve = choose_calibration(reference, out / "validation", seeds=[int(s) for s in args.seeds.split(",")],
-                                           also=args.also, progress=False)
+                                           also=args.also, progress=False, fixed_threshold=args.fixed_threshold,
+                                           reference_sizes=[int(n) for n in args.reference_sizes.split(",") if n])
 print(f"validation ({time.time() - t:.0f} s), pooled over seeds {args.seeds}, each aggregate at its own fitted "
       "calibration (balanced@n: on smaller references drawn from the splits'):")
 print(table.round(4).to_string(index=False))
@@ -137,7 +145,7 @@ p_art, p_none = probabilities(scores, cal)
 t_score = time.time() - t
 m = attribution_metrics(p_art, p_none, truth, cal)
 print(f"test ({m['n_known']} paintings of reference artists, {m['n_unknown']} of test-only artists; "
-      f"{t_score:.1f} s): {rule(cal)} (calibration chosen on validation)")
+      f"{t_score:.1f} s): {cal.describe()} (calibration chosen on validation)")
 print(rounded(m))
 print(f"  top-1 {m['top1']:.3f} (goal >= 0.70), top-5 {m['top5']:.3f} (goal >= 0.90), "
       f"none rate for unknown artists {m['none_rate']:.3f} (goal >= 0.50); right artist and not 'none' "
@@ -145,9 +153,10 @@ print(f"  top-1 {m['top1']:.3f} (goal >= 0.70), top-5 {m['top5']:.3f} (goal >= 0
 known = truth >= 0
 none_known = cal.answers_none(p_art, p_none)[known].mean()
 print(f"  reference-artist paintings answered 'none': {none_known:.3f}")
-shipped = _model_calibration(args.model)   # what painter attribute uses for this model
+shipped = (Calibration.from_dict(json.loads(Path(args.calibration).read_text())) if args.calibration
+           else _model_calibration(args.model))   # what painter attribute uses for this model
 sm = attribution_metrics(*probabilities(ref.scores(Zq[ok], shipped.aggregate), shipped), truth, shipped)
-print(f"  at the model's own calibration ({shipped.aggregate}, {rule(shipped)}; as painter attribute): "
+print(f"  at the model's own calibration ({shipped.aggregate}, {shipped.describe()}; as painter attribute): "
       + rounded(sm))
 # a goal-directed operating point, also chosen on validation: the highest threshold whose validation
 # none rate reaches 0.5 (keeps the most known-artist answers while meeting the none goal there)
@@ -174,7 +183,7 @@ for name, curve, style, at in (("validation (training paintings)", val_curve, "-
     ax.plot(at["none_rate"], at["answered"], "o", color=ax.lines[-1].get_color())
 ax.axhline(m["top1"], color="grey", lw=0.6, ls=":")
 ax.set(xlabel="unknown-artist paintings answered 'none'", ylabel="known-artist paintings: right artist, not 'none'",
-       title=f"attribution trade-off (dots: {rule(cal)})", xlim=(0, 1), ylim=(0, 1))
+       title=f"attribution trade-off (dots: {cal.describe()})", xlim=(0, 1), ylim=(0, 1))
 ax.legend(loc="lower left")
 fig.savefig(out / "tradeoff.png", dpi=110, bbox_inches="tight")
 print(f"trade-off curve: {out / 'tradeoff.png'}")

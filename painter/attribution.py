@@ -3,7 +3,8 @@
     questioned painting ─ z_q (E,)                    reference paintings ─ Z (N, E), artist codes (N,)
     pair logits  s_i = z_q · z_i + bias               (the same-artist model's calibrated logit)
     per artist   s_A = aggregate of s_i over A's paintings   (``"mean"`` = nearest class mean)
-    P(A | one of them) = softmax(s / T)       P(one of them) = sigmoid(a · max_A s_A + b + c · ln n_artists)
+    P(A | one of them) = softmax(s / T)
+    P(one of them) = sigmoid(a · max_A s_A + b + c · ln n_artists)
     P(A) = P(one of them) · P(A | one of them),       P(none) = 1 - P(one of them)
     answer = the most probable outcome: "none" when P(none) >= every P(A)
 
@@ -14,9 +15,10 @@ artist's score of an unknown painter grows with the number of reference artists 
 more draws), so the "none" model reads that number too (``c < 0``): for a model that stays the
 same whatever the reference (the packaged one), it is fitted on each split's whole reference and
 on smaller references drawn from it (15, 30 and 70 artists), so one calibration serves a user's
-30-artist collection and a 175-artist one. Answering the most probable outcome maximises the
-balanced answer accuracy when the probabilities are right; it answers "none" more readily when
-there are more artists to confuse (lower top-1), as it should.
+30-artist collection and a 175-artist one (below 15 artists the size term extrapolates).
+Answering the most probable outcome maximises the balanced answer accuracy when the
+probabilities are right and the prior is even (``prior_none=0.5``); it answers "none" more
+readily when there are more artists to confuse (lower top-1), as it should.
 ``P`` assumes even odds that the painter is among the reference artists (``prior_none=0.5``);
 pass the odds you believe (measured on pbn_dev's test paintings, 69% by unknown artists). A
 calibration fits the kind of model it was chosen for: ``DEFAULT_CALIBRATION`` an lda model
@@ -37,7 +39,7 @@ import json
 import os
 import weakref
 import zlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -87,6 +89,11 @@ class Calibration:
             raise ValueError(f"threshold must be None or in [0, 1], got {self.threshold}")
         if not self.temperature > 0:
             raise ValueError(f"temperature must be > 0, got {self.temperature}")
+
+    def describe(self) -> str:
+        """The answer rule in words."""
+        return ("the most probable outcome" if self.threshold is None
+                else f"'none' from P(none) {self.threshold:.2f}")
 
     def answers_none(self, p_art, p_none) -> np.ndarray:
         """``(Q,)`` bool: which queries are answered "none" (``p_art (Q, n_artists)``, ``p_none (Q,)``)."""
@@ -173,62 +180,79 @@ def probabilities(scores, calibration: Calibration, prior_none: float = 0.5):
     return softmax(s / calibration.temperature, axis=1) * known[:, None], 1.0 - known
 
 
-def fit_attribution_calibration(scores, truth, aggregate: str):
+def fit_attribution_calibration(scores, truth, aggregate: str, whole=None, fixed_threshold: bool = False):
     """Fit ``T``, ``a``, ``b`` and ``c`` on validation queries.
 
     Parameters
     ----------
     scores : ``(Q, n_artists)`` per-artist scores (``group_scores``) of validation queries, or a
-        list of such matrices, one per reference (of several sizes: ``c`` is fitted too)
+        list of such matrices, one per reference
     truth : ``(Q,)`` the true artist's column, or -1 for a painting by none of the artists; or a
         list matching ``scores``
+    whole : one bool per reference: the whole references (the others are smaller ones drawn from
+        them); default: those with the most artists
+    fixed_threshold : False: the answer is the most probable outcome (``threshold=None``); True:
+        "none" from the threshold on P(none) that maximises the balanced answer accuracy on the
+        whole references (a fixed operating point, for a model that serves one reference size)
 
-    ``T`` minimises the log loss of the true artist on the known queries; ``a``, ``b``, ``c``: a
-    logistic regression of known vs unknown on the best artist's score and ``ln n_artists``, the
-    known and the unknown queries of every reference size weighted equally (prior 0.5). The answer
-    is the most probable outcome (``threshold=None``).
-    Returns ``(Calibration, metrics)``: ``attribution_metrics`` of the largest references, and
-    ``balanced@n``, the balanced answer accuracy on the references of every smaller size ``n``.
+    ``T`` minimises the log loss of the true artist on the whole references' known queries;
+    ``a``, ``b``, ``c``: a logistic regression of known vs unknown on the best artist's score and
+    ``ln n_artists`` (``c`` only when the references differ in size), the known and the unknown
+    queries of the whole references and of every smaller size weighted equally (prior 0.5).
+    Returns ``(Calibration, metrics)``: ``attribution_metrics`` of the whole references, and
+    ``balanced@n``, the balanced answer accuracy on the smaller references of ``n`` artists.
     """
     from scipy.optimize import minimize_scalar
     from scipy.special import log_softmax
     from sklearn.linear_model import LogisticRegression
     if isinstance(scores, np.ndarray) or not len(scores) or np.ndim(scores[0]) < 2:
         scores, truth = [scores], [truth]
-    groups = [(np.asarray(s, np.float64), np.asarray(t)) for s, t in zip(scores, truth)]
+    groups = [(np.asarray(s, np.float64), np.asarray(t)) for s, t in zip(scores, truth, strict=True)]
+    for k, (s, t) in enumerate(groups):
+        if s.ndim != 2 or t.shape != (len(s),):
+            raise ValueError(f"reference {k}: scores {s.shape} and truth {t.shape} do not match")
+    widths = np.array([s.shape[1] for s, _ in groups])
+    whole = widths == widths.max() if whole is None else np.asarray(whole, bool)
     known = np.concatenate([t >= 0 for _, t in groups])
     if not known.any() or known.all():
         raise ValueError("fit_attribution_calibration needs queries of reference artists and of other artists")
+    tops = [(s[t >= 0], t[t >= 0]) for (s, t), w in zip(groups, whole) if w]
 
     def nll(log_t):
-        return -np.concatenate([log_softmax(s[t >= 0] / np.exp(log_t), axis=1)[np.arange((t >= 0).sum()), t[t >= 0]]
-                                for s, t in groups]).mean()
+        return -np.concatenate([log_softmax(s / np.exp(log_t), axis=1)[np.arange(len(t)), t] for s, t in tops]).mean()
 
     temperature = float(np.exp(minimize_scalar(nll, bounds=(np.log(0.01), np.log(100.0)), method="bounded").x))
-    sizes = np.concatenate([np.full(len(t), s.shape[1]) for s, t in groups])
-    X = np.stack([np.concatenate([s.max(axis=1) for s, _ in groups]), np.log(sizes)], axis=1)
-    cells = sizes * 2 + known   # every (size, known) cell weighs the same
-    _, cell, count = np.unique(cells, return_inverse=True, return_counts=True)
-    several = len(np.unique(sizes)) > 1
+    n = np.concatenate([np.full(len(t), s.shape[1]) for s, t in groups])
+    X = np.stack([np.concatenate([s.max(axis=1) for s, _ in groups]), np.log(n)], axis=1)
+    size = np.concatenate([np.full(len(t), 0 if w else s.shape[1]) for (s, t), w in zip(groups, whole)])
+    _, cell, count = np.unique(size * 2 + known, return_inverse=True, return_counts=True)   # each weighs the same
+    several = len(np.unique(n)) > 1
     lr = LogisticRegression(C=1e6).fit(X[:, : 1 + several], known.astype(int), sample_weight=1.0 / count[cell])
     cal = Calibration(aggregate, temperature, float(lr.coef_[0, 0]), float(lr.intercept_[0]),
                       none_size_slope=float(lr.coef_[0, 1]) if several else 0.0)
-    largest = max(s.shape[1] for s, _ in groups)
-    metrics = attribution_metrics(*_pooled(groups, cal, largest), cal)
-    for n in sorted({s.shape[1] for s, _ in groups} - {largest}):
-        metrics[f"balanced@{n}"] = attribution_metrics(*_pooled(groups, cal, n), cal)["balanced"]
+    if fixed_threshold:
+        curve = tradeoff(*_pooled(groups, cal, whole))
+        cal = replace(cal, threshold=float(curve["threshold"][int(np.argmax(curve["balanced"].to_numpy()))]))
+    metrics = attribution_metrics(*_pooled(groups, cal, whole), cal)
+    for m in np.unique(widths[~whole]):
+        _, p_none, t = pooled = _pooled(groups, cal, ~whole & (widths == m))
+        if (t >= 0).any() and (t < 0).any():
+            metrics[f"balanced@{m}"] = attribution_metrics(*pooled, cal)["balanced"]
     return cal, metrics
 
 
-def _pooled(groups, cal, n):
-    """``(P(artist), P(none), truth)`` of the ``groups`` with ``n`` artists, stacked."""
-    parts = [(*probabilities(s, cal), t) for s, t in groups if s.shape[1] == n]
-    return (np.concatenate([p for p, _, _ in parts]), np.concatenate([q for _, q, _ in parts]),
-            np.concatenate([t for _, _, t in parts]))
+def _pooled(groups, cal, pick):
+    """``(P(artist), P(none), truth)`` of the picked ``groups``, stacked (P(artist) padded with
+    zeros to the widest reference: a padded column never outranks the true artist)."""
+    parts = [(*probabilities(s, cal), t) for (s, t), chosen in zip(groups, pick) if chosen]
+    width = max(p.shape[1] for p, _, _ in parts)
+    return (np.concatenate([np.pad(p, ((0, 0), (0, width - p.shape[1]))) for p, _, _ in parts]),
+            np.concatenate([q for _, q, _ in parts]), np.concatenate([t for _, _, t in parts]))
 
 
-def attribution_metrics(p_art, p_none, truth, calibration: Calibration) -> dict:
-    """Figures of ``calibration``'s answers; ``truth`` as in ``fit_attribution_calibration``.
+def attribution_metrics(p_art, p_none, truth, calibration) -> dict:
+    """Figures of ``calibration``'s answers (a ``Calibration``, or a threshold on P(none): a
+    number, or None for the most probable outcome); ``truth`` as in ``fit_attribution_calibration``.
 
     top1 / top5: the true artist among the 1 / 5 most probable (known queries, "none" ignored);
     answered: right artist and not answered "none" (known); none_rate: answered "none" (unknown
@@ -239,6 +263,8 @@ def attribution_metrics(p_art, p_none, truth, calibration: Calibration) -> dict:
     truth = np.asarray(truth)
     known = truth >= 0
     rank = (p_art[known] > p_art[known, truth[known]][:, None]).sum(axis=1)
+    if not isinstance(calibration, Calibration):
+        calibration = Calibration(threshold=calibration)
     flagged = calibration.answers_none(p_art, p_none)
     threshold = calibration.threshold
     p_true = np.where(known, p_art[np.arange(len(truth)), np.maximum(truth, 0)], p_none)
@@ -246,7 +272,8 @@ def attribution_metrics(p_art, p_none, truth, calibration: Calibration) -> dict:
             "answered": float(((rank < 1) & ~flagged[known]).mean()), "none_rate": float(flagged[~known].mean()),
             "balanced": float(0.5 * (((rank < 1) & ~flagged[known]).mean() + flagged[~known].mean())),
             "nll": float(-np.log(np.maximum(p_true, 1e-12)).mean()),
-            "none_auc": float(roc_auc_score(~known, p_none)), "n_known": int(known.sum()),
+            "none_auc": float(roc_auc_score(~known, p_none)) if 0 < known.sum() < len(known) else float("nan"),
+            "n_known": int(known.sum()),
             "n_unknown": int((~known).sum()), "threshold": None if threshold is None else float(threshold)}
 
 
@@ -556,8 +583,8 @@ def attribute(image, reference, model=None, k: int = 5, calibration: Calibration
         was trained on, whose artist profiles it has learnt by heart).
         ``table.attrs``: ``answer`` (the most probable outcome, an artist or ``NONE``; with a
         calibration's fixed ``threshold``: ``NONE`` when P(none) >= it), ``none`` (bool),
-        ``p_none``, ``query``, ``threshold`` (None: the most probable outcome), ``skipped`` (the
-        reference's unusable paintings).
+        ``p_none``, ``query``, ``threshold`` (None: the most probable outcome), ``rule`` (the
+        answer rule in words), ``skipped`` (the reference's unusable paintings).
 
     Raises ``ImageError`` (one line: file and reason) when ``image`` cannot be read.
     """
@@ -587,7 +614,8 @@ def attribute(image, reference, model=None, k: int = 5, calibration: Calibration
     table = pd.DataFrame(rows)
     flagged = calibration.answers_none(p_art, [p_none])[0]
     table.attrs.update(answer=NONE if flagged else rows[0]["artist"], none=bool(flagged), p_none=p_none,
-                       query=str(image), threshold=calibration.threshold, skipped=ref.skipped)
+                       query=str(image), threshold=calibration.threshold, rule=calibration.describe(),
+                       skipped=ref.skipped)
     return table
 
 
@@ -644,7 +672,8 @@ def validation_queries(labels, seed: int = 0, val_artists: float = 0.2, val_imag
 
 
 def choose_calibration(data_dir, work_dir, seeds=(0, 1, 2), aggregates=AGGREGATES, train_kwargs=None,
-                       also=(), reference_sizes=(15, 30, 70), draws: int = 3, progress: bool = True):
+                       also=(), reference_sizes=(15, 30, 70), draws: int = 3, fixed_threshold: bool = False,
+                       progress: bool = True):
     """Choose the aggregate and fit the calibration on splits of ``data_dir``'s training paintings.
 
     For every seed: split (``validation_queries``), train a same-artist model on the reference
@@ -653,7 +682,8 @@ def choose_calibration(data_dir, work_dir, seeds=(0, 1, 2), aggregates=AGGREGATE
     reference, and against ``draws`` smaller references of every size in ``reference_sizes``
     drawn from its artists (the questioned paintings of the artists left out are not asked: the
     model knows them, as the packaged model knows artists missing from a user's reference; pass
-    ``reference_sizes=()`` for a model trained on the reference it will serve). The
+    ``reference_sizes=()`` and ``fixed_threshold=True`` for a model trained on the reference it
+    will serve, as ``DEFAULT_CALIBRATION`` was). The
     splits' scores are pooled per aggregate and ``fit_attribution_calibration`` fits each; the
     aggregate with the best balanced answer accuracy on the whole references wins (ties: lower
     log loss).
@@ -664,14 +694,16 @@ def choose_calibration(data_dir, work_dir, seeds=(0, 1, 2), aggregates=AGGREGATE
     unknown painters stay unknown.
 
     Returns ``(Calibration, table, curve)``: the table has one row per aggregate with its
-    validation figures (``attribution_metrics``); ``curve`` is the chosen one's ``tradeoff``.
+    validation figures on the whole references (``attribution_metrics``), ``balanced@n`` on the
+    smaller ones and its fitted parameters; ``curve`` is the chosen one's ``tradeoff`` on the
+    whole references.
     Work files (split folders, models) go in ``work_dir``.
     """
     from .same_artist import make_method
     from .same_artist.training import hyperparameters_of, learned_features, load_training_images, train, unseen_first
     work_dir = Path(work_dir)
     paths, labels = load_training_images(data_dir)
-    pooled = {how: ([], []) for how in aggregates}
+    pooled = {how: ([], [], []) for how in aggregates}   # scores, truth, whole reference?
     # stand-ins for unknown painters unknown to the features too (weights="artists" know 448 artists)
     kwargs = train_kwargs or {}
     estimator = make_method(kwargs.get("method", "lda"), **hyperparameters_of(kwargs))
@@ -701,22 +733,21 @@ def choose_calibration(data_dir, work_dir, seeds=(0, 1, 2), aggregates=AGGREGATE
         subsets = _smaller_references(len(ref.artists), reference_sizes, draws, seed)
         for how in aggregates:
             G = group_scores(S, ref.starts, how)
-            for keep in subsets:
+            for k, keep in enumerate(subsets):
                 rows, cols = _restricted(truth, keep)
                 pooled[how][0].append(G[rows][:, keep])
                 pooled[how][1].append(cols)
+                pooled[how][2].append(k == 0)
     rows, fits = [], {}
-    for how, (scores, truth) in pooled.items():
-        cal, metrics = fit_attribution_calibration(scores, truth, how)
+    for how, (scores, truth, whole) in pooled.items():
+        cal, metrics = fit_attribution_calibration(scores, truth, how, whole, fixed_threshold)
         fits[how] = cal
         rows.append({"aggregate": how, **metrics, "temperature": cal.temperature, "none_slope": cal.none_slope,
                      "none_bias": cal.none_bias, "none_size_slope": cal.none_size_slope})
     table = pd.DataFrame(rows).sort_values(["balanced", "nll"], ascending=[False, True]).reset_index(drop=True)
     best = fits[table["aggregate"][0]]
-    scores, truth = pooled[best.aggregate]
-    whole = [k for k, x in enumerate(scores) if x.shape[1] == max(y.shape[1] for y in scores)]
-    curve = tradeoff(*probabilities(np.concatenate([scores[k] for k in whole]), best),
-                     np.concatenate([truth[k] for k in whole]))
+    scores, truth, whole = pooled[best.aggregate]
+    curve = tradeoff(*_pooled(list(zip(scores, truth)), best, whole))
     smaller = ", ".join(f"{c[9:]}: {table[c][0]:.3f}" for c in table.columns if c.startswith("balanced@"))
     note = (f"chosen on {len(seeds)} splits of {data_dir}'s training paintings: balanced answer accuracy "
             f"{table['balanced'][0]:.3f}, top-1 {table['top1'][0]:.3f}, none rate {table['none_rate'][0]:.3f}"

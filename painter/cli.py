@@ -147,9 +147,7 @@ def _cmd_attribute(a):
     table = attribute(a.image, a.reference, model=a.model, k=a.k, prior_none=a.prior_none, progress=_progress())
     shown = table.assign(best_matches=[", ".join(os.path.basename(f) for f in b) for b in table["best_matches"]])
     print(shown.drop(columns=["match_probability"]).to_string(index=False, formatters={"probability": "{:.4f}".format}))
-    t = table.attrs["threshold"]
-    rule = "the most probable outcome" if t is None else f"'none' from {t:.2f}"
-    print(f"answer: {table.attrs['answer']} (P(none) = {table.attrs['p_none']:.3f}; {rule})")
+    print(f"answer: {table.attrs['answer']} (P(none) = {table.attrs['p_none']:.3f}; {table.attrs['rule']})")
     if len(table.attrs["skipped"]):
         print(f"{len(table.attrs['skipped'])} reference paintings skipped: " +
               "; ".join(f"{f}: {r}" for f, r in table.attrs["skipped"].itertuples(index=False, name=None)))

@@ -80,6 +80,11 @@ def test_fit_attribution_calibration_separates_known_and_unknown():
     assert 0.01 < cal.temperature < 100 and cal.none_slope > 0 and cal.threshold is None
     assert cal.none_size_slope == 0.0   # one reference size: nothing to learn about sizes
     assert m["top1"] > 0.95 and m["none_rate"] > 0.9 and m["n_known"] == m["n_unknown"] == 300
+    fixed, mf = A.fit_attribution_calibration(scores, truth, "max", fixed_threshold=True)
+    assert 0 < fixed.threshold < 1 and mf["threshold"] == fixed.threshold and mf["balanced"] >= m["balanced"] - 0.01
+    assert A.attribution_metrics(*A.probabilities(scores, fixed), truth, fixed.threshold) == mf   # a bare threshold
+    with pytest.raises(ValueError, match=r"reference 0: scores \(600, 10\) and truth \(599,\) do not match"):
+        A.fit_attribution_calibration([scores], [truth[:-1]], "max")
 
 
 def test_the_none_model_learns_that_more_artists_raise_an_unknown_painters_best_score():
@@ -87,15 +92,15 @@ def test_the_none_model_learns_that_more_artists_raise_an_unknown_painters_best_
     in the larger one; a calibration fitted on both sizes reads the size (c < 0), and is right on both."""
     rng = np.random.default_rng(0)
     scores, truths = [], []
-    for n in (10, 160):
-        truth = np.concatenate([rng.integers(0, n, 300), -np.ones(300, int)])
-        s = rng.normal(-4.0, 1.0, (600, n))
-        s[np.arange(300), truth[:300]] += 5.0
+    for n, n_known in ((10, 300), (160, 60)):   # unequal cells: the weights even them out
+        truth = np.concatenate([rng.integers(0, n, n_known), -np.ones(600, int)])
+        s = rng.normal(-4.0, 1.0, (len(truth), n))
+        s[np.arange(n_known), truth[:n_known]] += 5.0
         scores.append(s)
         truths.append(truth)
     cal, m = A.fit_attribution_calibration(scores, truths, "max")
     assert cal.none_size_slope < 0 and set(m) >= {"balanced", "balanced@10"}
-    assert m["n_known"] == 300 and m["balanced"] > 0.9 and m["balanced@10"] > 0.9
+    assert m["n_known"] == 60 and m["balanced"] > 0.9 and m["balanced@10"] > 0.9
     # fitted on the small references only, the none model answers "none" far less on the large one
     small, _ = A.fit_attribution_calibration(scores[0], truths[0], "max")
     _, none_small = A.probabilities(scores[1], small)
@@ -107,10 +112,12 @@ def test_the_none_model_learns_that_more_artists_raise_an_unknown_painters_best_
 
 
 def test_the_answer_is_the_most_probable_outcome_or_a_fixed_threshold():
-    p_art = np.array([[0.5, 0.1], [0.2, 0.1], [0.3, 0.3]])
-    p_none = np.array([0.4, 0.7, 0.4])
-    assert A.Calibration().answers_none(p_art, p_none).tolist() == [False, True, True]   # ties answer "none"
-    assert A.Calibration(threshold=0.5).answers_none(p_art, p_none).tolist() == [False, True, False]
+    p_art = np.array([[0.5, 0.1], [0.2, 0.1], [0.3, 0.3], [0.25, 0.5]])
+    p_none = np.array([0.4, 0.7, 0.4, 0.5])
+    assert A.Calibration().answers_none(p_art, p_none).tolist() == [False, True, True, True]   # a tie answers "none"
+    assert A.Calibration(threshold=0.5).answers_none(p_art, p_none).tolist() == [False, True, False, True]
+    assert A.Calibration().describe() == "the most probable outcome"
+    assert A.Calibration(threshold=0.34).describe() == "'none' from P(none) 0.34"
     for bad in ({"threshold": 1.5}, {"temperature": 0.0}, {"aggregate": "median"}):
         with pytest.raises(ValueError, match=next(iter(bad))):
             A.Calibration(**bad)
@@ -207,7 +214,16 @@ def test_cli_attribute(lda_model_dir, paintings, tmp_path, capsys):
     assert main(["attribute", str(query), "--reference", str(ref_dir), "--model", str(lda_model_dir), "-k", "2",
                  "--png", str(tmp_path / "a.png")]) == 0
     out = capsys.readouterr().out
-    assert "Artist 02" in out and A.NONE in out and "answer:" in out and (tmp_path / "a.png").is_file()
+    assert "Artist 02" in out and A.NONE in out and (tmp_path / "a.png").is_file()
+    assert "answer: " in out and "; 'none' from P(none) 0.34)" in out   # DEFAULT_CALIBRATION's rule
+    # a model folder whose calibration answers the most probable outcome
+    folder = shutil.copytree(lda_model_dir, tmp_path / "m")
+    A.Calibration(aggregate="max", temperature=1.0, none_slope=1.0, none_bias=0.0).save(folder)
+    assert main(["attribute", str(query), "--reference", str(ref_dir), "--model", str(folder)]) == 0
+    assert "; the most probable outcome)" in capsys.readouterr().out
+    unknown = A.attribute(_query(paintings, "Artist 05"), ref_dir, model=folder)
+    assert unknown.attrs["threshold"] is None and unknown.attrs["answer"] == A.NONE
+    assert unknown.attrs["p_none"] >= unknown["probability"][:-1].max()
     r = subprocess.run([sys.executable, "-m", "painter", "attribute", str(tmp_path / "missing.jpg"), "--reference",
                         str(ref_dir), "--model", str(lda_model_dir)], capture_output=True, text=True)
     assert r.returncode == 1
