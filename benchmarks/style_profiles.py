@@ -1,16 +1,18 @@
-"""Does a style profile add to the artist profile on unseen artists? (issues 15 and 16), validation only.
+"""Do profiles of styles, genres or periods add to the artist profile on unseen artists? (issues
+15 and 16), validation only.
 
 Styles are shared across painters (Baroque, Impressionism, ...), so a nearest-class-mean classifier
 over the paintings' style labels (``all_data_info.csv``'s and ``wikiart_extra/labels.csv``'s
-``style`` column) might carry over to new artists where the artist profile does not. For each
-split of the training paintings (the held-out artists chosen as ``painter train`` chooses them:
-first those the packaged backbones never saw), both are fitted on the fitting paintings only:
+``style`` column; genres and quarter-century periods from ``all_data_info.csv`` alone) might carry
+over to new artists where the artist profile does not. For each split of the training paintings
+(the held-out artists chosen as ``painter train`` chooses them: first those the packaged backbones
+never saw), every profile is fitted on the fitting paintings only:
 
     score = n p_a·p_b + w cos(e_a, e_b)          (the default lda score, T and w chosen as it does)
-          + v · m q_a·q_b                        (q = softmax of the style-LDA class cosines / T_s)
+          + Σ_k v_k · m_k q_a·q_b                (q = softmax of label k's LDA class cosines / 0.2)
 
-and the validation AUC (seen / unseen pairs) is printed for a grid of ``v`` and ``T_s``. No test
-painting is read.
+and the mean validation AUC (seen / unseen pairs) over the splits is printed for a grid of the
+three weights ``v_k``. No test painting is read.
 
     python benchmarks/style_profiles.py [--data runs/pbn_clean] [--also ../shared/data/wikiart_extra] [--seeds 0,1,2]
 """
@@ -55,7 +57,7 @@ def label_profile(F, fit, values, temperature):
     """``(n, m)`` softmax profiles of a nearest-class-mean classifier over ``values`` (fitting rows
     with a value; values with fewer than 5 fitting paintings dropped)."""
     rows = fit[values[fit] != ""]
-    names, y = np.unique(values[rows], return_inverse=True)
+    _, y = np.unique(values[rows], return_inverse=True)
     keep = np.isin(y, np.flatnonzero(np.bincount(y) >= 5))
     _, y = np.unique(y[keep], return_inverse=True)
     _, C = lda_projection(F[rows[keep]], y, y.max() + 1, log_columns=mask).predict(F, batch_size=4096, verbose=0)

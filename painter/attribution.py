@@ -116,10 +116,11 @@ class Calibration:
         return path
 
 
-# Chosen by ``benchmarks/attribution.py`` on three splits of pbn_dev's training paintings for lda models
-# on the default (artist-tuned) features, no test painting or test-only artist used, the held-out
-# artists unseen by the backbones: "max" had the best balanced answer accuracy (0.605; top5 0.605,
-# lme 0.605, top3 0.604, mean+top3 0.601, mean 0.600). A fixed threshold and no size term: a user's
+# Chosen by ``benchmarks/attribution.py --model runs/base_model_artists2/175_plain --reference-sizes ''
+# --fixed-threshold`` on three splits of pbn_dev's training paintings for lda models on the default
+# (artist-tuned) features, no test painting or test-only artist used, the held-out artists unseen by
+# the backbones: "max" had the best balanced answer accuracy (0.605; top5 0.605, lme 0.605, top3 0.604,
+# mean+top3 0.601, mean 0.600). A fixed threshold and no size term: a user's
 # model changes with the reference (a 30-artist collection, a 30-artist model), so smaller references
 # drawn from a 140-artist model's do not stand for it; fitted on them, it lost 0.03-0.07 balanced
 # accuracy on 30- and 70-artist users' models (benchmarks/RESULTS.md).
@@ -231,7 +232,7 @@ def fit_attribution_calibration(scores, truth, aggregate: str, whole=None, fixed
     cal = Calibration(aggregate, temperature, float(lr.coef_[0, 0]), float(lr.intercept_[0]),
                       none_size_slope=float(lr.coef_[0, 1]) if several else 0.0)
     if fixed_threshold:
-        curve = tradeoff(*_pooled(groups, cal, whole))
+        curve = tradeoff(*_pooled(groups, cal, whole), grid=np.linspace(0.02, 0.98, 49))
         cal = replace(cal, threshold=float(curve["threshold"][int(np.argmax(curve["balanced"].to_numpy()))]))
     metrics = attribution_metrics(*_pooled(groups, cal, whole), cal)
     for m in np.unique(widths[~whole]):
