@@ -42,6 +42,25 @@ def validate(F, mask, labels, splits, reweigh=None, **lda):
     return {k: round(float(np.mean([r[k] for r in rows])), 4) for k in ("seen", "unseen", "mean")}
 
 
+def default_features_and_splits(sources, seeds):
+    """``(paths, labels, F, log_columns, splits)``: the default features of the training paintings of
+    ``sources`` (from the feature cache) and, per seed, ``(fit, i, j, same, kind)``: the artist split
+    ``painter train`` makes (held-out artists unseen by the backbones first) and its validation pairs."""
+    from painter.data.pairs import validation_pairs, validation_split
+    from painter.features import DEFAULT_FEATURES, extract_features, std_columns
+    from painter.same_artist.training import load_training_images, unseen_first
+    paths, labels = load_training_images(sources)
+    F, failed = extract_features(paths, DEFAULT_FEATURES)
+    if failed:
+        sys.exit(f"unreadable training paintings: {failed}")
+    prefer = unseen_first(labels, DEFAULT_FEATURES)
+    splits = []
+    for seed in seeds:
+        fit, val_seen, val_unseen = validation_split(labels, seed=seed, prefer=prefer)
+        splits.append((fit, *validation_pairs(labels, val_seen, val_unseen, seed=seed + 1)))
+    return paths, labels, F, std_columns(DEFAULT_FEATURES), splits
+
+
 def artist_subset(data, n, root, seed=0):
     """``(folder, chosen, left_out)``: ``n`` of cleaned ``data``'s training artists drawn at random
     (``seed``), as a folder-per-artist tree of symlinks to their paintings in ``root`` (links made

@@ -24,11 +24,8 @@ import pandas as pd
 from scipy.special import softmax
 from sklearn.metrics import roc_auc_score
 
-from shared_data import RUNS
-from painter.data.pairs import validation_pairs, validation_split
-from painter.features import DEFAULT_FEATURES, extract_features, std_columns
+from shared_data import RUNS, default_features_and_splits
 from painter.same_artist.lda import choose_scorer, lda_projection, profile_score
-from painter.same_artist.training import load_training_images, unseen_first
 
 p = argparse.ArgumentParser()
 p.add_argument("--data", default=str(RUNS / "pbn_clean"))
@@ -36,7 +33,8 @@ p.add_argument("--also", default=str(Path(__file__).resolve().parents[2] / "shar
 p.add_argument("--seeds", default="0,1,2")
 args = p.parse_args()
 
-paths, labels = load_training_images([args.data, args.also])
+paths, labels, F, mask, splits = default_features_and_splits([args.data, args.also],
+                                                             [int(s) for s in args.seeds.split(",")])
 info = pd.read_csv(Path(args.data) / "all_data_info.csv", dtype=str, keep_default_na=False)
 extra = pd.read_csv(Path(args.also) / "labels.csv", dtype=str, keep_default_na=False)
 info["file"] = [str(Path(args.data) / "train" / f) for f in info.new_filename]
@@ -47,10 +45,6 @@ meta = pd.concat([info[["file", "style", "genre", "period"]], extra[["file", "st
 kinds = {k: meta[k].reindex(paths).fillna("").to_numpy() for k in ("style", "genre", "period")}
 print(f"{len(paths)} paintings, {len(set(labels))} artists; " + ", ".join(
     f"{k} known for {(v != '').mean():.3f} ({len(set(v) - {''})} values)" for k, v in kinds.items()))
-F, failed = extract_features(paths, DEFAULT_FEATURES)
-assert not failed, failed
-mask = std_columns(DEFAULT_FEATURES)
-prefer = unseen_first(labels, DEFAULT_FEATURES)
 
 
 def label_profile(F, fit, values, temperature):
@@ -66,9 +60,7 @@ def label_profile(F, fit, values, temperature):
 
 GRID = (0.0, 0.05, 0.1, 0.2)
 rows = []
-for seed in (int(s) for s in args.seeds.split(",")):
-    fit, val_seen, val_unseen = validation_split(labels, seed=seed, prefer=prefer)
-    i, j, same, kind = validation_pairs(labels, val_seen, val_unseen, seed=seed + 1)
+for seed, (fit, i, j, same, kind) in zip(args.seeds.split(","), splits):
     names, y = np.unique(labels[fit], return_inverse=True)
     E, C = lda_projection(F[fit], y, len(names), log_columns=mask).predict(F, batch_size=4096, verbose=0)
     T, w, _ = choose_scorer(E, C, i, j, same, kind)
