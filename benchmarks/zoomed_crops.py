@@ -1,0 +1,77 @@
+"""Do zoomed-in views add to the style statistics? (issues 15 and 16), validation only.
+
+Every pbn_dev painting is a 224 px JPEG, so the default features already see it at full
+resolution; but a network's filters see texture at one scale. Here each painting is cut into n x n
+views (``--grid``; 2: four quadrants of 112 px) enlarged to the network's input (224 px, bilinear),
+so brushwork appears n times as large, and the packaged Lite0's style statistics of the views are
+averaged: "zoom" features.
+Compared on pbn_dev's training paintings (175 artists; splits as ``painter train`` makes them,
+held-out artists unseen by the backbones first; lda scored as the default, T and w chosen on the
+same validation pairs): Lite0 alone, Lite0 + its zoom, the default (Lite0 + Lite1), the default +
+Lite0's zoom. The zoom features cost n x n more forward passes per painting. No test painting read.
+
+    python benchmarks/zoomed_crops.py [--data runs/pbn_clean] [--also ../shared/data/wikiart_extra]
+                                      [--grid 2] [--seeds 0,1,2]
+
+``--also``: more training paintings (the packaged model's 560 artists); ``--grid 3``: nine views
+of a third of the painting each, enlarged three times.
+
+Zoom features are kept in ``runs/zoomed_crops/`` so a second run only scores.
+"""
+import argparse
+
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+from sklearn.metrics import roc_auc_score
+from tqdm import tqdm
+
+from shared_data import RUNS, default_features_and_splits
+from painter.features import DEFAULT_FEATURES, extract_features, std_columns
+from painter.features.extract import build_feature_model, image_batches, predict_padded
+from painter.same_artist.lda import choose_scorer, lda_projection, profile_score
+
+p = argparse.ArgumentParser()
+p.add_argument("--data", default=str(RUNS / "pbn_clean"))
+p.add_argument("--also", action="append", default=[])
+p.add_argument("--grid", type=int, default=2, help="n: n x n views, each enlarged n times")
+p.add_argument("--seeds", default="0,1,2")
+args = p.parse_args()
+paths, labels, F_default, mask_default, splits = default_features_and_splits([args.data, *args.also],
+                                                                             [int(s) for s in args.seeds.split(",")])
+lite0 = DEFAULT_FEATURES.components()[0]
+F0, failed = extract_features(paths, lite0)
+mask0 = std_columns(lite0)
+
+out = RUNS / "zoomed_crops"
+out.mkdir(parents=True, exist_ok=True)
+cache = out / f"zoom{args.grid}_{lite0.key}_{len(paths)}.npy"
+if cache.is_file():
+    Z = np.load(cache)
+else:
+    model, size = build_feature_model(lite0), lite0.image_size
+    parts = []
+    for images, reasons in tqdm(image_batches(paths, size, 32), total=-(-len(paths) // 32), desc="zoomed views"):
+        h = size // args.grid
+        views = [images[:, r:r + h, c:c + h] for r in range(0, h * args.grid, h) for c in range(0, h * args.grid, h)]
+        big = [tf.image.resize(v.astype("float32"), (size, size)).numpy() for v in views]
+        parts.append(np.mean([predict_padded(model, v) for v in big], axis=0))
+    Z = np.concatenate(parts).astype("float32")
+    np.save(cache, Z)
+
+variants = {"Lite0": (F0, mask0), "Lite0 + its zoom": (np.hstack([F0, Z]), np.r_[mask0, mask0]),
+            "default (Lite0 + Lite1)": (F_default, mask_default),
+            "default + Lite0's zoom": (np.hstack([F_default, Z]), np.r_[mask_default, mask0])}
+rows = []
+for seed, (fit, i, j, same, kind) in zip(args.seeds.split(","), splits):
+    names, y = np.unique(labels[fit], return_inverse=True)
+    for name, (F, mask) in variants.items():
+        E, C = lda_projection(F[fit], y, len(names), log_columns=mask).predict(F, batch_size=4096, verbose=0)
+        T, w, _ = choose_scorer(E, C, i, j, same, kind)
+        s = profile_score(E, C, i, j, T, w)
+        rows.append({"seed": seed, "features": name, "dims": F.shape[1],
+                     **{k: roc_auc_score(same[kind == k], s[kind == k]) for k in ("seen", "unseen")}})
+    print(pd.DataFrame(rows[-len(variants):]).round(4).to_string(index=False), flush=True)
+table = pd.DataFrame(rows).groupby("features", sort=False)[["dims", "seen", "unseen"]].mean()
+table["mean"] = table[["seen", "unseen"]].mean(axis=1)
+print(table.round(4).to_string())
