@@ -184,7 +184,7 @@ def randomized_model(model=None, part: str = "embedder", seed: int = 0):
     if part in ("backbone", "both"):
         from .features.extract import draw_random
         keras.utils.set_random_seed(seed)   # the backbones' initialisers draw from it
-        spec = FeatureSpec(spec.backbone, spec.image_size, spec.summary, spec.flip, weights=None)
+        spec = FeatureSpec(spec.backbone, spec.image_size, spec.summary, spec.flip, weights=None, zoom=spec.zoom)
         for component in spec.components():   # drawn once: every later use of this model sees them
             draw_random(component)
     return PairModel(spec, embedder, model.scorer, model.bias, model.head, model.threshold, model.method,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
-__all__ = ["ImagePreprocess", "ChannelStats", "LogColumns", "MirrorAverage", "AbsDiff", "CosineMargin",
+__all__ = ["ImagePreprocess", "ChannelStats", "LogColumns", "MirrorAverage", "ZoomAverage", "AbsDiff", "CosineMargin",
            "L2Normalize", "load_model"]
 
 _MEAN_RGB = (123.68, 116.779, 103.939)
@@ -89,6 +89,31 @@ class MirrorAverage(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "inner": keras.saving.serialize_keras_object(self.inner)}
+
+    @classmethod
+    def from_config(cls, config):
+        config["inner"] = keras.saving.deserialize_keras_object(config["inner"])
+        return cls(**config)
+
+
+@keras.saving.register_keras_serializable(package="painter")
+class ZoomAverage(layers.Layer):
+    """Apply an inner model to ``grid`` x ``grid`` views of an image batch ``(b, S, S, 3)``, each
+    enlarged to ``S`` x ``S`` (bilinear); return the mean of its outputs."""
+
+    def __init__(self, inner, grid: int = 2, **kwargs):
+        super().__init__(**kwargs)
+        self.inner, self.grid = inner, int(grid)
+
+    def call(self, x):
+        size = x.shape[1]
+        h = size // self.grid
+        views = [ops.image.resize(x[:, r:r + h, c:c + h, :], (size, size), interpolation="bilinear")
+                 for r in range(0, h * self.grid, h) for c in range(0, h * self.grid, h)]
+        return ops.mean(ops.stack([self.inner(v) for v in views]), axis=0)
+
+    def get_config(self):
+        return {**super().get_config(), "grid": self.grid, "inner": keras.saving.serialize_keras_object(self.inner)}
 
     @classmethod
     def from_config(cls, config):

@@ -247,3 +247,34 @@ def test_a_rewritten_weights_file_gets_a_new_feature_model(tmp_path, monkeypatch
     os.utime(weights, ns=(1, 1))
     assert extract.feature_model(spec) is not first and len(built) == 2
     extract.feature_model.cache_clear()
+
+
+def test_zoom_adds_the_mean_of_enlarged_views(files, tmp_path):
+    """FeatureSpec(zoom=2): [the image's statistics, the mean of its four quadrants' statistics,
+    each quadrant enlarged to the input size]; the default's key and file form are unchanged."""
+    import json
+
+    import keras
+    from keras import ops
+    plain = FeatureSpec("efficientnet_lite0", 64, weights="imagenet")
+    zoom = FeatureSpec("efficientnet_lite0", 64, weights="imagenet", zoom=2)
+    assert "zoom" not in plain.to_dict() and zoom.to_dict()["zoom"] == 2 and zoom.key != plain.key
+    assert FeatureSpec.from_dict(json.loads(json.dumps(zoom.to_dict()))) == zoom
+    joined = FeatureSpec("efficientnet_lite0+efficientnet_lite0", 64, zoom=[2, 1])
+    assert [c.zoom for c in joined.components()] == [2, 1] and FeatureSpec(zoom=[3, 3]).zoom == 3
+    for bad in (0, 1.5, True, (2, 1, 1)):
+        with pytest.raises(ValueError, match="FeatureSpec.zoom"):
+            FeatureSpec(zoom=bad)
+    np.testing.assert_array_equal(std_columns(zoom), np.concatenate([std_columns(plain)] * 2))
+    x = load_array(files[0], 64)[None].astype(np.float32)
+    model, inner = build_feature_model(zoom), build_feature_model(plain)
+    f = model.predict_on_batch(x)[0]
+    d = len(std_columns(plain))
+    np.testing.assert_allclose(f[:d], inner.predict_on_batch(x)[0], rtol=1e-5, atol=1e-6)
+    quadrants = [ops.image.resize(x[:, r:r + 32, c:c + 32], (64, 64)) for r in (0, 32) for c in (0, 32)]
+    by_hand = np.mean([inner.predict_on_batch(np.asarray(q))[0] for q in quadrants], axis=0)
+    np.testing.assert_allclose(f[d:], by_hand, rtol=1e-4, atol=1e-5)
+    assert not np.allclose(f[d:], f[:d], rtol=0.05)   # the views see something else
+    model.save(tmp_path / "zoom.keras")
+    again = keras.saving.load_model(tmp_path / "zoom.keras", safe_mode=True)
+    np.testing.assert_allclose(again.predict_on_batch(x)[0], f, rtol=1e-5, atol=1e-6)

@@ -33,7 +33,7 @@ def build_feature_model(spec: FeatureSpec = DEFAULT_FEATURES):
     from keras import layers
 
     from ..backbones.build import get_backbone
-    from ..layers import ChannelStats, MirrorAverage
+    from ..layers import ChannelStats, MirrorAverage, ZoomAverage
 
     if "+" in spec.backbone or spec.image_size is None:
         parts = spec.components()
@@ -50,6 +50,8 @@ def build_feature_model(spec: FeatureSpec = DEFAULT_FEATURES):
         stats = [ChannelStats(name=f"stats{i}")(m) for i, m in enumerate(maps)]
         inner = keras.Model(inputs, layers.Concatenate(name="style")(stats), name="style_features")
     out = MirrorAverage(inner, name="mirror_average")(inputs) if spec.flip else inner(inputs)
+    if spec.zoom > 1:   # [whole image, mean over the enlarged views]
+        out = layers.Concatenate(name="whole_and_zoom")([out, ZoomAverage(inner, spec.zoom, name="zoom_average")(inputs)])
     return keras.Model(inputs, out, name=f"features_{spec.key}")
 
 

@@ -36,12 +36,16 @@ class FeatureSpec:
         ``"imagenet"`` (configs written before ``"artists"`` existed read back as they were): the
         default features are ``DEFAULT_FEATURES``, and ``backbones.catalog.default_weights(backbone)``
         gives the best weights for other backbones.
+    zoom : n > 1: the features also hold the mean of the style statistics of n x n views of the
+        image, each enlarged n times to the input size (brushwork seen at n times its scale;
+        ``benchmarks/zoomed_crops.py``); 1: none. A tuple gives one per joined backbone.
     """
     backbone: str = _DEFAULT_BACKBONES
     image_size: int | None = None
     summary: str = "style"
     flip: bool = False
     weights: str | None | tuple = "imagenet"
+    zoom: int | tuple = 1
 
     def __post_init__(self):
         if isinstance(self.weights, (list, tuple)):
@@ -51,6 +55,12 @@ class FeatureSpec:
             # hashable, and the JSON list read back; one value when all are the same (one spec, one cache)
             weights = tuple(self.weights)
             object.__setattr__(self, "weights", weights[0] if len(set(weights)) == 1 else weights)
+        zoom = tuple(self.zoom) if isinstance(self.zoom, (list, tuple)) else (self.zoom,)
+        if len(zoom) not in (1, len(self.backbone.split("+"))) or not all(
+                isinstance(z, int) and not isinstance(z, bool) and z >= 1 for z in zoom):
+            raise ValueError(f"FeatureSpec.zoom: an integer >= 1, or one per backbone of {self.backbone!r}; "
+                             f"got {self.zoom!r}")
+        object.__setattr__(self, "zoom", zoom[0] if len(set(zoom)) == 1 else zoom)
         if self.summary not in SUMMARIES:
             raise ValueError(f"FeatureSpec.summary must be one of {SUMMARIES}, got {self.summary!r}")
         if self.image_size is not None and self.image_size < 32:
@@ -66,8 +76,10 @@ class FeatureSpec:
 
     def components(self) -> list:
         """One single-backbone spec per ``+``-joined backbone, each with a concrete size."""
-        return [FeatureSpec(name, self.image_size or default_size(name), self.summary, self.flip, w)
-                for name, w in self._per_backbone()]
+        names = self.backbone.split("+")
+        zooms = self.zoom if isinstance(self.zoom, tuple) else (self.zoom,) * len(names)
+        return [FeatureSpec(name, self.image_size or default_size(name), self.summary, self.flip, w, z)
+                for (name, w), z in zip(self._per_backbone(), zooms)]
 
     @property
     def random_weights(self) -> bool:
@@ -89,11 +101,16 @@ class FeatureSpec:
         # "kind" is the summary's name in the first versions: kept so that caches stay valid
         fields = {"backbone": self.backbone, "image_size": self.image_size, "kind": self.summary,
                   "flip": self.flip, "weights": weights, "v": 2}
+        if self.zoom != 1:   # without zoom, the keys (and caches) of earlier versions stay valid
+            fields["zoom"] = self.zoom
         text = json.dumps(fields, sort_keys=True)
         return f"{self.backbone}-{self.image_size or 'auto'}-{self.summary}-" + hashlib.sha1(text.encode()).hexdigest()[:10]
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        if self.zoom == 1:   # files without zoom stay as earlier versions wrote and read them
+            d.pop("zoom")
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "FeatureSpec":
@@ -148,6 +165,6 @@ def std_columns(spec: FeatureSpec = DEFAULT_FEATURES) -> np.ndarray:
             cols.append(np.zeros(get_backbone(part.backbone, None, shape, pooling="avg").output_shape[-1], bool))
             continue
         maps = get_backbone(part.backbone, None, shape, outputs=feature_layers(part.backbone))
-        for out in maps.output_shape:
-            cols += [np.zeros(out[-1], bool), np.ones(out[-1], bool)]
+        stats = [x for out in maps.output_shape for x in (np.zeros(out[-1], bool), np.ones(out[-1], bool))]
+        cols += stats * (2 if part.zoom > 1 else 1)   # [whole image, zoomed views]
     return np.concatenate(cols)
