@@ -266,6 +266,9 @@ def test_zoom_adds_the_mean_of_enlarged_views(files, tmp_path):
         with pytest.raises(ValueError, match="FeatureSpec.zoom"):
             FeatureSpec(zoom=bad)
     np.testing.assert_array_equal(std_columns(zoom), np.concatenate([std_columns(plain)] * 2))
+    from painter.same_artist.base_model import _features   # what a refused base's message says
+    assert _features(zoom) == "efficientnet_lite0 at 64 px (style, weights imagenet, zoom 2)"
+    assert _features(plain) == "efficientnet_lite0 at 64 px (style, weights imagenet)"
     x = load_array(files[0], 64)[None].astype(np.float32)
     model, inner = build_feature_model(zoom), build_feature_model(plain)
     f = model.predict_on_batch(x)[0]

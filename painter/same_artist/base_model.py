@@ -106,4 +106,5 @@ def _concat_embedder(user, base, a, b):
 
 def _features(spec) -> str:
     """What a person reads of a FeatureSpec: ``efficientnet_lite0 at 64 px (style, weights artists)``."""
-    return f"{spec.backbone} at {spec.image_size or 'native'} px ({spec.summary}, weights {spec.weights})"
+    zoom = "" if spec.zoom == 1 else f", zoom {spec.zoom}"
+    return f"{spec.backbone} at {spec.image_size or 'native'} px ({spec.summary}, weights {spec.weights}{zoom})"
