@@ -16,7 +16,9 @@ Lite0's zoom. The zoom features cost n x n more forward passes per painting. No 
 ``--also``: more training paintings (the packaged model's 560 artists); ``--grid 3``: nine views
 of a third of the painting each, enlarged three times.
 
-Zoom features are kept in ``runs/zoomed_crops/`` so a second run only scores.
+Zoom features are kept in ``runs/zoomed_crops/`` so a second run only scores. The product's form
+of the same views is ``FeatureSpec(zoom=n)`` (``painter.layers.ZoomAverage``); this script cuts
+them itself, with Keras, as it did when the figures in RESULTS were measured.
 """
 import argparse
 
