@@ -72,10 +72,21 @@ def _spec(a):
     from .backbones.catalog import default_weights
     from .features import DEFAULT_FEATURES, FeatureSpec
     backbone = a.backbone or DEFAULT_FEATURES.backbone
+    zoom = _zoom(a.zoom) if getattr(a, "zoom", None) else 1
     if not a.weights:
-        return FeatureSpec(backbone, a.image_size, weights=default_weights(backbone))
+        return FeatureSpec(backbone, a.image_size, weights=default_weights(backbone), zoom=zoom)
     weights = tuple(_weights_entry(w) for w in a.weights.split(","))
-    return FeatureSpec(backbone, a.image_size, weights=weights[0] if len(weights) == 1 else weights)   # one: for all
+    return FeatureSpec(backbone, a.image_size, weights=weights[0] if len(weights) == 1 else weights,   # one: for all
+                       zoom=zoom)
+
+
+def _zoom(text: str) -> tuple:
+    """``--zoom 2`` or ``--zoom 2,1`` (one per joined backbone) as integers."""
+    try:
+        return tuple(int(z) for z in text.split(","))
+    except ValueError:
+        raise InputError(f"--zoom {text}: give an integer >= 1 (1: no zoomed views), or one per backbone "
+                         "joined by ','") from None
 
 
 def _weights_entry(text: str, several: bool = True) -> str:
@@ -168,6 +179,8 @@ def _cmd_demo(a):
     run_demo(a.out)
 
 
+ZOOM_HELP = ("n > 1: the features also hold the mean statistics of n x n views of each painting, each "
+             "enlarged n times (brushwork at n times its scale); one per backbone joined by ',', e.g. 2,1")
 WEIGHTS_HELP = ("backbone weights: 'artists' (tuned to tell artists apart; the default for Lite0 and Lite1), "
                 "'imagenet' (the default for the others), or weights files; one entry per backbone, joined by ','")
 
@@ -204,6 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "default: efficientnet_lite0+efficientnet_lite1")
     s.add_argument("--image-size", type=int, default=None, help="default: each backbone's own size")
     s.add_argument("--weights", default=None, help=WEIGHTS_HELP)
+    s.add_argument("--zoom", default=None, help=ZOOM_HELP)
     s.add_argument("--also", action="append", default=[], metavar="DIR",
                    help="more training paintings (a cleaned folder or a folder per artist); repeatable")
     s.add_argument("--base", default="packaged",
@@ -249,6 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--backbone", default=None, help="default: efficientnet_lite0+efficientnet_lite1")
     t.add_argument("--image-size", type=int, default=None, help="default: each backbone's own size")
     t.add_argument("--weights", default=None, help=WEIGHTS_HELP)
+    t.add_argument("--zoom", default=None, help=ZOOM_HELP)
     t.set_defaults(func=_cmd_classify)
     t = csub.add_parser("predict")
     t.add_argument("model")
@@ -264,6 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--backbone", default=None, help="with --embedding backbone; default: efficientnet_lite0+efficientnet_lite1")
     s.add_argument("--image-size", type=int, default=None)
     s.add_argument("--weights", default=None, help=WEIGHTS_HELP)
+    s.add_argument("--zoom", default=None, help=ZOOM_HELP)
     s.set_defaults(func=_cmd_index)
 
     s = sub.add_parser("similar", help="most similar paintings in an index")

@@ -361,7 +361,7 @@ def test_an_interrupted_submit_leaves_no_part_file(paths, tmp_path, monkeypatch)
 
 def test_weights_default_to_artists_where_the_backbones_have_them(capsys, tmp_path, monkeypatch):
     from painter.cli import _spec, build_parser
-    from painter.features import DEFAULT_FEATURES
+    from painter.features import DEFAULT_FEATURES, FeatureSpec
 
     def spec(*extra):
         return _spec(build_parser().parse_args(["train", "d", "--out", "o", *extra]))
@@ -370,6 +370,11 @@ def test_weights_default_to_artists_where_the_backbones_have_them(capsys, tmp_pa
     assert spec("--backbone", "efficientnet_lite2").weights == "imagenet"
     assert spec("--weights", "imagenet").weights == "imagenet"
     assert spec("--backbone", "efficientnet_lite0+efficientnet_lite2").weights == ("artists", "imagenet")
+    assert spec("--zoom", "2,1") == FeatureSpec(weights="artists", zoom=(2, 1)) and spec("--zoom", "1") == spec()
+    for bad, why in (("x", "--zoom x: give an integer >= 1"), ("2,1,1", "FeatureSpec.zoom: an integer >= 1, or one per")):
+        assert main(["train", "d", "--out", "o", "--zoom", bad]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith(f"painter train: error: {why}") and err.count("\n") == 1
     h5 = tmp_path / "a.h5"
     h5.write_bytes(b"")
     monkeypatch.chdir(tmp_path)   # a relative path is kept absolute: the model's config is read from elsewhere
