@@ -22,9 +22,9 @@ readily when there are more artists to confuse (lower top-1), as it should.
 ``P`` assumes even odds that the painter is among the reference artists (``prior_none=0.5``);
 pass the odds you believe (measured on pbn_dev's test paintings, 69% by unknown artists). A
 calibration fits the kind of model it was chosen for: ``DEFAULT_CALIBRATION`` an lda model
-trained on its reference alone (a fixed threshold on P(none), no size term); the packaged model, which learned from more artists, ships its
-own ``attribution.json``; ``choose_calibration`` fits another (``also=``: for a model of more
-artists than its reference).
+trained on its reference alone (a fixed threshold on P(none), no size term); the packaged model,
+which learned from more artists, ships its own ``attribution.json``; ``choose_calibration`` fits
+another (``also=``: for a model of more artists than its reference).
 
 A reference (a folder per artist or a cleaned data folder) is embedded once per model: its
 ``z`` matrix, artist labels and skipped files are cached under ``$PAINTER_CACHE/references``,
@@ -236,8 +236,8 @@ def fit_attribution_calibration(scores, truth, aggregate: str, whole=None, fixed
         cal = replace(cal, threshold=float(curve["threshold"][int(np.argmax(curve["balanced"].to_numpy()))]))
     metrics = attribution_metrics(*_pooled(groups, cal, whole), cal)
     for m in np.unique(widths[~whole]):
-        _, p_none, t = pooled = _pooled(groups, cal, ~whole & (widths == m))
-        if (t >= 0).any() and (t < 0).any():
+        pooled = _pooled(groups, cal, ~whole & (widths == m))
+        if 0 < (pooled[2] >= 0).sum() < len(pooled[2]):   # both known and unknown questions
             metrics[f"balanced@{m}"] = attribution_metrics(*pooled, cal)["balanced"]
     return cal, metrics
 

@@ -76,16 +76,12 @@ class LogColumns(layers.Layer):
         return ops.where(self.mask > 0, ops.log(ops.maximum(x, 1e-6)), x)
 
 
-@keras.saving.register_keras_serializable(package="painter")
-class MirrorAverage(layers.Layer):
-    """Apply an inner model to an image batch and to its mirror image; return the mean."""
+class _AroundInner(layers.Layer):
+    """A layer that runs an inner model (saved inside its config) on views of its input."""
 
     def __init__(self, inner, **kwargs):
         super().__init__(**kwargs)
         self.inner = inner
-
-    def call(self, x):
-        return 0.5 * (self.inner(x) + self.inner(ops.flip(x, axis=2)))
 
     def get_config(self):
         return {**super().get_config(), "inner": keras.saving.serialize_keras_object(self.inner)}
@@ -97,13 +93,21 @@ class MirrorAverage(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="painter")
-class ZoomAverage(layers.Layer):
+class MirrorAverage(_AroundInner):
+    """Apply an inner model to an image batch and to its mirror image; return the mean."""
+
+    def call(self, x):
+        return 0.5 * (self.inner(x) + self.inner(ops.flip(x, axis=2)))
+
+
+@keras.saving.register_keras_serializable(package="painter")
+class ZoomAverage(_AroundInner):
     """Apply an inner model to ``grid`` x ``grid`` views of an image batch ``(b, S, S, 3)``, each
     enlarged to ``S`` x ``S`` (bilinear); return the mean of its outputs."""
 
     def __init__(self, inner, grid: int = 2, **kwargs):
-        super().__init__(**kwargs)
-        self.inner, self.grid = inner, int(grid)
+        super().__init__(inner, **kwargs)
+        self.grid = int(grid)
 
     def call(self, x):
         size = x.shape[1]
@@ -113,12 +117,7 @@ class ZoomAverage(layers.Layer):
         return ops.mean(ops.stack([self.inner(v) for v in views]), axis=0)
 
     def get_config(self):
-        return {**super().get_config(), "grid": self.grid, "inner": keras.saving.serialize_keras_object(self.inner)}
-
-    @classmethod
-    def from_config(cls, config):
-        config["inner"] = keras.saving.deserialize_keras_object(config["inner"])
-        return cls(**config)
+        return {**super().get_config(), "grid": self.grid}
 
 
 @keras.saving.register_keras_serializable(package="painter")

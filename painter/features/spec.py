@@ -69,17 +69,18 @@ class FeatureSpec:
             default_size(name)  # raises BackboneError for an unknown name
             check_weights(name, w)
 
+    def _each(self, value) -> tuple:
+        """A per-backbone field (weights, zoom) as one value per ``+``-joined backbone."""
+        return value if isinstance(value, tuple) else (value,) * len(self.backbone.split("+"))
+
     def _per_backbone(self) -> list:
         """``(backbone name, its weights)`` of each ``+``-joined backbone."""
-        names = self.backbone.split("+")
-        return list(zip(names, self.weights if isinstance(self.weights, tuple) else [self.weights] * len(names)))
+        return list(zip(self.backbone.split("+"), self._each(self.weights)))
 
     def components(self) -> list:
         """One single-backbone spec per ``+``-joined backbone, each with a concrete size."""
-        names = self.backbone.split("+")
-        zooms = self.zoom if isinstance(self.zoom, tuple) else (self.zoom,) * len(names)
         return [FeatureSpec(name, self.image_size or default_size(name), self.summary, self.flip, w, z)
-                for (name, w), z in zip(self._per_backbone(), zooms)]
+                for (name, w), z in zip(self._per_backbone(), self._each(self.zoom))]
 
     @property
     def random_weights(self) -> bool:
