@@ -17,11 +17,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score
 from tqdm import tqdm
 
-from shared_data import RUNS, default_features_and_splits
-from painter.same_artist.lda import choose_scorer, lda_projection, profile_score
+from shared_data import RUNS, default_features_and_splits, default_pair_scores, seen_unseen_auc
+from painter.same_artist.lda import lda_projection, profile_score
 
 p = argparse.ArgumentParser()
 p.add_argument("--data", default=str(RUNS / "pbn_clean"))
@@ -41,18 +40,13 @@ def member_score(fit, cols, i, j, T, w):
     return profile_score(E, C, i, j, T, w)
 
 
-def aucs(score, same, kind):
-    return {k: roc_auc_score(same[kind == k], score[kind == k]) for k in ("seen", "unseen")}
-
-
 rows = []
 every = np.arange(F.shape[1])
-for seed, (fit, i, j, same, kind) in zip(args.seeds.split(","), splits):
-    names, y = np.unique(labels[fit], return_inverse=True)
-    E, C = lda_projection(F[fit], y, len(names), log_columns=mask).predict(F, batch_size=4096, verbose=0)
-    T, w, _ = choose_scorer(E, C, i, j, same, kind)
-    single = profile_score(E, C, i, j, T, w)
-    rows.append({"seed": seed, "ensemble": "single (default)", **aucs(single, same, kind)})
+for seed, split in zip(args.seeds.split(","), splits):
+    fit, i, j, same, kind = split
+    names = np.unique(labels[fit])
+    single, T, w = default_pair_scores(F, mask, labels, split)
+    rows.append({"seed": seed, "ensemble": "single (default)", **seen_unseen_auc(single, same, kind)})
     rng = np.random.default_rng(int(seed))
     for how in ("columns", "artists"):
         scores = []
@@ -62,9 +56,9 @@ for seed, (fit, i, j, same, kind) in zip(args.seeds.split(","), splits):
             else:
                 kept = rng.choice(names, int(0.8 * len(names)), replace=False)
                 scores.append(member_score(fit[np.isin(labels[fit], kept)], every, i, j, T, w))
-        rows.append({"seed": seed, "ensemble": f"{args.members} x {how}", **aucs(np.mean(scores, axis=0), same, kind)})
+        rows.append({"seed": seed, "ensemble": f"{args.members} x {how}", **seen_unseen_auc(np.mean(scores, axis=0), same, kind)})
         rows.append({"seed": seed, "ensemble": f"{args.members} x {how} + single",
-                     **aucs(np.mean(scores, axis=0) + single, same, kind)})
+                     **seen_unseen_auc(np.mean(scores, axis=0) + single, same, kind)})
     print(pd.DataFrame(rows[-5:]).round(4).to_string(index=False), flush=True)
 table = pd.DataFrame(rows).groupby("ensemble", sort=False)[["seen", "unseen"]].mean()
 table["mean"] = table.mean(axis=1)

@@ -61,6 +61,25 @@ def default_features_and_splits(sources, seeds):
     return paths, labels, F, std_columns(DEFAULT_FEATURES), splits
 
 
+def default_pair_scores(F, mask, labels, split):
+    """``(score, T, w)``: the default lda score of a split's validation pairs, ``split = (fit, i, j,
+    same, kind)`` as ``default_features_and_splits`` gives it: LDA on the fitting rows of ``F``
+    (``mask``: its std columns), ``T`` and ``w`` chosen on the pairs as ``painter train`` does."""
+    import numpy as np
+    from painter.same_artist.lda import choose_scorer, lda_projection, profile_score
+    fit, i, j, same, kind = split
+    names, y = np.unique(labels[fit], return_inverse=True)
+    E, C = lda_projection(F[fit], y, len(names), log_columns=mask).predict(F, batch_size=4096, verbose=0)
+    T, w, _ = choose_scorer(E, C, i, j, same, kind)
+    return profile_score(E, C, i, j, T, w), T, w
+
+
+def seen_unseen_auc(score, same, kind) -> dict:
+    """ROC AUC of ``score`` on the seen-artist and on the unseen-artist validation pairs."""
+    from sklearn.metrics import roc_auc_score
+    return {k: roc_auc_score(same[kind == k], score[kind == k]) for k in ("seen", "unseen")}
+
+
 def artist_subset(data, n, root, seed=0):
     """``(folder, chosen, left_out)``: ``n`` of cleaned ``data``'s training artists drawn at random
     (``seed``), as a folder-per-artist tree of symlinks to their paintings in ``root`` (links made

@@ -22,10 +22,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from scipy.special import softmax
-from sklearn.metrics import roc_auc_score
 
-from shared_data import RUNS, default_features_and_splits
-from painter.same_artist.lda import choose_scorer, lda_projection, profile_score
+from shared_data import RUNS, default_features_and_splits, default_pair_scores, seen_unseen_auc
+from painter.same_artist.lda import lda_projection
 
 p = argparse.ArgumentParser()
 p.add_argument("--data", default=str(RUNS / "pbn_clean"))
@@ -60,23 +59,20 @@ def label_profile(F, fit, values, temperature):
 
 GRID = (0.0, 0.05, 0.1, 0.2)
 rows = []
-for seed, (fit, i, j, same, kind) in zip(args.seeds.split(","), splits):
-    names, y = np.unique(labels[fit], return_inverse=True)
-    E, C = lda_projection(F[fit], y, len(names), log_columns=mask).predict(F, batch_size=4096, verbose=0)
-    T, w, _ = choose_scorer(E, C, i, j, same, kind)
-    base = profile_score(E, C, i, j, T, w)
+for seed, split in zip(args.seeds.split(","), splits):
+    fit, i, j, same, kind = split
+    base, _, _ = default_pair_scores(F, mask, labels, split)
     pair_terms = {}
     for k, values in kinds.items():
         Q = label_profile(F, fit, values, 0.2)
         pair_terms[k] = Q.shape[1] * np.einsum("ij,ij->i", Q[i], Q[j])
-        alone = roc_auc_score(same[kind == "unseen"], pair_terms[k][kind == "unseen"])
+        alone = seen_unseen_auc(pair_terms[k], same, kind)["unseen"]
         print(f"split {seed}: {k} profile alone ({Q.shape[1]} values): unseen AUC {alone:.4f}", flush=True)
     for vs in GRID:
         for vg in GRID:
             for vp in GRID:
                 s = base + vs * pair_terms["style"] + vg * pair_terms["genre"] + vp * pair_terms["period"]
-                aucs = {k: roc_auc_score(same[kind == k], s[kind == k]) for k in ("seen", "unseen")}
-                rows.append({"seed": seed, "v_style": vs, "v_genre": vg, "v_period": vp, **aucs})
+                rows.append({"seed": seed, "v_style": vs, "v_genre": vg, "v_period": vp, **seen_unseen_auc(s, same, kind)})
 table = pd.DataFrame(rows).groupby(["v_style", "v_genre", "v_period"])[["seen", "unseen"]].mean()
 table["mean"] = table.mean(axis=1)
 print(table.sort_values("mean", ascending=False).head(12).round(4).to_string())

@@ -25,13 +25,11 @@ import argparse
 import numpy as np
 import pandas as pd
 import tensorflow as tf
-from sklearn.metrics import roc_auc_score
 from tqdm import tqdm
 
-from shared_data import RUNS, default_features_and_splits
+from shared_data import RUNS, default_features_and_splits, default_pair_scores, seen_unseen_auc
 from painter.features import DEFAULT_FEATURES, extract_features, std_columns
 from painter.features.extract import build_feature_model, image_batches, predict_padded
-from painter.same_artist.lda import choose_scorer, lda_projection, profile_score
 
 p = argparse.ArgumentParser()
 p.add_argument("--data", default=str(RUNS / "pbn_clean"))
@@ -65,14 +63,10 @@ variants = {"Lite0": (F0, mask0), "Lite0 + its zoom": (np.hstack([F0, Z]), np.r_
             "default (Lite0 + Lite1)": (F_default, mask_default),
             "default + Lite0's zoom": (np.hstack([F_default, Z]), np.r_[mask_default, mask0])}
 rows = []
-for seed, (fit, i, j, same, kind) in zip(args.seeds.split(","), splits):
-    names, y = np.unique(labels[fit], return_inverse=True)
+for seed, split in zip(args.seeds.split(","), splits):
     for name, (F, mask) in variants.items():
-        E, C = lda_projection(F[fit], y, len(names), log_columns=mask).predict(F, batch_size=4096, verbose=0)
-        T, w, _ = choose_scorer(E, C, i, j, same, kind)
-        s = profile_score(E, C, i, j, T, w)
-        rows.append({"seed": seed, "features": name, "dims": F.shape[1],
-                     **{k: roc_auc_score(same[kind == k], s[kind == k]) for k in ("seen", "unseen")}})
+        score, _, _ = default_pair_scores(F, mask, labels, split)
+        rows.append({"seed": seed, "features": name, "dims": F.shape[1], **seen_unseen_auc(score, *split[3:])})
     print(pd.DataFrame(rows[-len(variants):]).round(4).to_string(index=False), flush=True)
 table = pd.DataFrame(rows).groupby("features", sort=False)[["dims", "seen", "unseen"]].mean()
 table["mean"] = table[["seen", "unseen"]].mean(axis=1)
