@@ -98,21 +98,24 @@ reference, chosen, left_out = artist_subset(data, args.artists or 10**9, out / f
 print(f"reference: {len(chosen)} training artists ({reference})")
 
 # --- 1. choose on the training paintings ------------------------------------------------------------
+# the split models are lda models on the features the model reads (the default's: no argument, so
+# that split folders made before this option was passed stay valid)
+target = load_pair_model(args.model, exported=False)
+train_kwargs = None if target.spec in (None, DEFAULT_FEATURES) else {"spec": target.spec}
 t = time.time()
 cal, table, val_curve = choose_calibration(reference, out / "validation", seeds=[int(s) for s in args.seeds.split(",")],
                                            also=args.also, progress=False, fixed_threshold=args.fixed_threshold,
-                                           reference_sizes=[int(n) for n in args.reference_sizes.split(",") if n])
+                                           reference_sizes=[int(n) for n in args.reference_sizes.split(",") if n],
+                                           train_kwargs=train_kwargs)
 print(f"validation ({time.time() - t:.0f} s), pooled over seeds {args.seeds}, each aggregate at its own fitted "
       "calibration (balanced@n: on smaller references drawn from the splits'):")
 print(table.round(4).to_string(index=False))
 val_table = table.iloc[0]   # the chosen aggregate's validation figures
 print("chosen:", json.dumps(cal.to_dict()))
 (out / "attribution.json").write_text(json.dumps(cal.to_dict(), indent=2))
-if args.save_calibration:   # the split models are default lda models: only such a model takes their calibration
-    target = load_pair_model(args.model, exported=False)
-    if target.method != "lda" or target.spec != DEFAULT_FEATURES:
-        sys.exit(f"{args.model}: a {target.method} model on {target.spec.key}; the calibration was chosen for "
-                 "lda on the default features")
+if args.save_calibration:   # the split models are lda models: only such a model takes their calibration
+    if target.method != "lda":
+        sys.exit(f"{args.model}: a {target.method} model; the calibration was chosen for lda")
     print(f"calibration written to {cal.save(args.model)}")
 
 # --- 2. test paintings -----------------------------------------------------------------------------

@@ -686,18 +686,18 @@ def choose_calibration(data_dir, work_dir, seeds=(0, 1, 2), aggregates=AGGREGATE
     ``reference_sizes=()`` and ``fixed_threshold=True`` for a model trained on the reference it
     will serve, as ``DEFAULT_CALIBRATION`` was). The
     splits' scores are pooled per aggregate and ``fit_attribution_calibration`` fits each; the
-    aggregate with the best balanced answer accuracy on the whole references wins (ties: lower
-    log loss).
+    aggregate with the best balanced answer accuracy wins, averaged over the whole references and
+    each smaller size as the fit weighs them (``_ranked``).
 
     ``also``: more training sources for the split models, for a model that learned from more
     artists than its reference (such as the packaged one); each split leaves out of them every
     painting of its held-out artists and every questioned painting, so that the stand-ins for
     unknown painters stay unknown.
 
-    Returns ``(Calibration, table, curve)``: the table has one row per aggregate with its
-    validation figures on the whole references (``attribution_metrics``), ``balanced@n`` on the
-    smaller ones and its fitted parameters; ``curve`` is the chosen one's ``tradeoff`` on the
-    whole references.
+    Returns ``(Calibration, table, curve)``: the table has one row per aggregate, best first, with
+    its validation figures on the whole references (``attribution_metrics``), ``balanced@n`` on the
+    smaller ones, their mean with the whole's (``balanced_sizes``) and its fitted parameters;
+    ``curve`` is the chosen one's ``tradeoff`` on the whole references.
     Work files (split folders, models) go in ``work_dir``.
     """
     from .same_artist import make_method
@@ -745,7 +745,7 @@ def choose_calibration(data_dir, work_dir, seeds=(0, 1, 2), aggregates=AGGREGATE
         fits[how] = cal
         rows.append({"aggregate": how, **metrics, "temperature": cal.temperature, "none_slope": cal.none_slope,
                      "none_bias": cal.none_bias, "none_size_slope": cal.none_size_slope})
-    table = pd.DataFrame(rows).sort_values(["balanced", "nll"], ascending=[False, True]).reset_index(drop=True)
+    table = _ranked(pd.DataFrame(rows))
     best = fits[table["aggregate"][0]]
     scores, truth, whole = pooled[best.aggregate]
     curve = tradeoff(*_pooled(list(zip(scores, truth)), best, whole))
@@ -755,6 +755,16 @@ def choose_calibration(data_dir, work_dir, seeds=(0, 1, 2), aggregates=AGGREGATE
             + (f"; on smaller references drawn from them, balanced answer accuracy by number of artists {smaller}"
                if smaller else ""))
     return Calibration(**{**best.to_dict(), "note": note}), table, curve
+
+
+def _ranked(table: pd.DataFrame) -> pd.DataFrame:
+    """The aggregates' table best first: by balanced answer accuracy averaged over the whole
+    references and every smaller size (``balanced@n``), each size once, as the calibration's fit
+    weighs them (a small reference counts as much as the whole: most users' are small); ties:
+    lower log loss. Without smaller sizes: the whole references' balanced accuracy."""
+    sizes = ["balanced"] + [c for c in table.columns if c.startswith("balanced@")]
+    table = table.assign(balanced_sizes=table[sizes].mean(axis=1))
+    return table.sort_values(["balanced_sizes", "nll"], ascending=[False, True]).reset_index(drop=True)
 
 
 def _smaller_references(n_artists, sizes, draws, seed) -> list:

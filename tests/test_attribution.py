@@ -130,6 +130,20 @@ def test_a_smaller_reference_drops_the_left_out_artists_questions_and_keeps_the_
     assert [len(k) for k in subsets] == [20, 5, 5] and all((np.diff(k) > 0).all() for k in subsets)
 
 
+def test_the_aggregate_is_chosen_over_every_reference_size_alike():
+    # "max" is best on the whole references, "top5" on the mean over the whole and the smaller ones
+    table = pd.DataFrame({"aggregate": ["max", "top5", "mean"], "balanced": [0.614, 0.611, 0.606],
+                          "balanced@15": [0.725, 0.738, 0.736], "balanced@30": [0.678, 0.690, 0.684],
+                          "balanced@70": [0.660, 0.664, 0.660], "nll": [1.6, 1.6, 1.7]})
+    ranked = A._ranked(table)
+    assert ranked["aggregate"].tolist() == ["top5", "mean", "max"]
+    assert ranked["balanced_sizes"][0] == pytest.approx((0.611 + 0.738 + 0.690 + 0.664) / 4)
+    whole_only = A._ranked(table.drop(columns=["balanced@15", "balanced@30", "balanced@70"]))
+    assert whole_only["aggregate"].tolist() == ["max", "top5", "mean"]
+    tie = A._ranked(pd.DataFrame({"aggregate": ["a", "b"], "balanced": [0.6, 0.6], "nll": [1.2, 1.1]}))
+    assert tie["aggregate"].tolist() == ["b", "a"]   # equal accuracy: the lower log loss
+
+
 def test_attribute_ranks_the_painter_first_with_evidence(lda_model_dir, paintings, tmp_path):
     ref_dir = _reference(paintings, tmp_path / "reference")
     table = A.attribute(_query(paintings, "Artist 01"), ref_dir, model=lda_model_dir, k=5, calibration=CAL)
