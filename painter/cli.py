@@ -69,15 +69,11 @@ def _progress() -> bool:
 
 
 def _spec(a):
-    from .backbones.catalog import default_weights
-    from .features import DEFAULT_FEATURES, FeatureSpec
-    backbone = a.backbone or DEFAULT_FEATURES.backbone
-    zoom = _zoom(a.zoom) if getattr(a, "zoom", None) else 1
-    if not a.weights:
-        return FeatureSpec(backbone, a.image_size, weights=default_weights(backbone), zoom=zoom)
-    weights = tuple(_weights_entry(w) for w in a.weights.split(","))
-    return FeatureSpec(backbone, a.image_size, weights=weights[0] if len(weights) == 1 else weights,   # one: for all
-                       zoom=zoom)
+    from .features import DEFAULT_FEATURES, default_spec
+    weights = a.weights and tuple(_weights_entry(w) for w in a.weights.split(","))
+    return default_spec(a.backbone or DEFAULT_FEATURES.backbone, a.image_size,
+                        weights=weights[0] if weights and len(weights) == 1 else weights,   # one: for all
+                        zoom=_zoom(a.zoom) if getattr(a, "zoom", None) else 1)
 
 
 def _zoom(text: str) -> tuple:
@@ -180,7 +176,9 @@ def _cmd_demo(a):
 
 
 ZOOM_HELP = ("n > 1: the features also hold the mean statistics of n x n views of each painting, each "
-             "enlarged n times (brushwork at n times its scale); one per backbone joined by ',', e.g. 2,1")
+             "enlarged n times (brushwork at n times its scale); one per backbone joined by ',', e.g. 2,1 "
+             "(+0.002 AUC for 2.4x the embedding time; with --base none: the packaged base reads whole "
+             "paintings); default 1: whole paintings only")
 WEIGHTS_HELP = ("backbone weights: 'artists' (tuned to tell artists apart; the default for Lite0 and Lite1), "
                 "'imagenet' (the default for the others), or weights files; one entry per backbone, joined by ','")
 

@@ -366,11 +366,13 @@ def test_weights_default_to_artists_where_the_backbones_have_them(capsys, tmp_pa
     def spec(*extra):
         return _spec(build_parser().parse_args(["train", "d", "--out", "o", *extra]))
 
-    assert spec() == DEFAULT_FEATURES and DEFAULT_FEATURES.weights == "artists"
-    assert spec("--backbone", "efficientnet_lite2").weights == "imagenet"
-    assert spec("--weights", "imagenet").weights == "imagenet"
-    assert spec("--backbone", "efficientnet_lite0+efficientnet_lite2").weights == ("artists", "imagenet")
+    assert spec() == DEFAULT_FEATURES == FeatureSpec(weights="artists")
+    assert spec("--backbone", "efficientnet_lite2") == FeatureSpec("efficientnet_lite2", weights="imagenet")
+    assert spec("--weights", "imagenet") == FeatureSpec(weights="imagenet")
+    lite02 = spec("--backbone", "efficientnet_lite0+efficientnet_lite2", "--image-size", "96")
+    assert lite02 == FeatureSpec("efficientnet_lite0+efficientnet_lite2", 96, weights=("artists", "imagenet"))
     assert spec("--zoom", "2,1") == FeatureSpec(weights="artists", zoom=(2, 1)) and spec("--zoom", "1") == spec()
+    assert spec("--weights", "imagenet", "--zoom", "3") == FeatureSpec(weights="imagenet", zoom=3)
     for bad, why in (("x", "--zoom x: give an integer >= 1"), ("2,1,1", "FeatureSpec.zoom: an integer >= 1, or one per")):
         assert main(["train", "d", "--out", "o", "--zoom", bad]) == 1
         err = capsys.readouterr().err

@@ -80,8 +80,10 @@ def test_score_mismatched_indices_exit_nonzero(tmp_path):
 
 
 def test_packaged_default_model_works_offline(clean_dir):
+    from painter.features import DEFAULT_FEATURES
     model = load_pair_model(PACKAGED_MODEL)
-    assert model.method == "lda" and model.scorer == "dot"
+    # a user's default model builds on it only if it reads the same features
+    assert model.method == "lda" and model.scorer == "dot" and model.spec == DEFAULT_FEATURES
     a, b = _test_images(clean_dir, 2)
     p = predict_pair(a, b, model=PACKAGED_MODEL)
     assert 0 < p < 1

@@ -66,7 +66,7 @@ save("ProjectCode.ipynb", [
          "import painter\n"
          "from painter.quiet import import_tensorflow_quietly\n"
          "import_tensorflow_quietly()   # TensorFlow's C++ start-up lines stay out of the notebook\n"
-         "from painter.features import FeatureSpec\n"
+         "from painter.features import default_spec\n"
          "from painter.same_artist.training import train\n"
          "from painter import metrics, plots\n"
          "from IPython.display import Image, display"),
@@ -95,8 +95,7 @@ save("ProjectCode.ipynb", [
          "print(metrics.pair_metrics(sv['same'], sv['p'], sv['kind'], threshold=siamese.threshold))\n"
          "display(Image(filename=str(plots.plot_roc(sv['same'], sv['p'], sv['kind'], SIAMESE_DIR / 'plots' / 'roc.png'))))"),
     md("## Train (early stopping on validation AUC; held-out artists give the unseen-artist figures)"),
-    code("from painter.backbones.catalog import default_weights\n"
-         "SPEC = FeatureSpec(BACKBONE, IMAGE_SIZE, weights=WEIGHTS or default_weights(BACKBONE))\n"
+    code("SPEC = default_spec(BACKBONE, IMAGE_SIZE, weights=WEIGHTS or None)   # the best weights painter has for BACKBONE\n"
          "model = train(DATA_DIR, MODEL_DIR, method=METHOD, spec=SPEC)\n"
          "model.info['validation']"),
     md("## Evaluation: seen and unseen artists apart"),

@@ -8,11 +8,11 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..backbones import default_size, feature_layers
-from ..backbones.catalog import ARTISTS_WEIGHTS, check_weights, trained_artists
+from ..backbones.catalog import ARTISTS_WEIGHTS, check_weights, default_weights, trained_artists
 from ..cache import content_key
 from ..errors import BackboneError, first_line
 
-__all__ = ["FeatureSpec", "DEFAULT_FEATURES", "std_columns", "read_spec"]
+__all__ = ["FeatureSpec", "DEFAULT_FEATURES", "default_spec", "std_columns", "read_spec"]
 
 # Lite0 and Lite1 together beat either alone, and match Lite0 + Lite2 at two thirds of the cost
 # (benchmarks/RESULTS.md, issue 6).
@@ -34,11 +34,12 @@ class FeatureSpec:
         apart), None, or a weights file path; for joined backbones also a tuple of these, one per
         backbone (e.g. a fine-tuned Lite0 beside ImageNet's Lite1). The field's default stays
         ``"imagenet"`` (configs written before ``"artists"`` existed read back as they were): the
-        default features are ``DEFAULT_FEATURES``, and ``backbones.catalog.default_weights(backbone)``
-        gives the best weights for other backbones.
+        default features are ``DEFAULT_FEATURES``, and ``default_spec(backbone)`` gives the best
+        weights painter has for other backbones.
     zoom : n > 1: the features also hold the mean of the style statistics of n x n views of the
         image, each enlarged n times to the input size (brushwork seen at n times its scale;
-        ``benchmarks/zoomed_crops.py``); 1: none. A tuple gives one per joined backbone.
+        ``benchmarks/zoomed_crops.py``); 1: none (the field's default, as in files written before
+        zoom existed). A tuple gives one per joined backbone.
     """
     backbone: str = _DEFAULT_BACKBONES
     image_size: int | None = None
@@ -125,8 +126,19 @@ class FeatureSpec:
         return cls(**d)
 
 
-# weights tuned to tell artists apart beat ImageNet's on validation (issue 15, benchmarks/RESULTS.md)
-DEFAULT_FEATURES = FeatureSpec(weights="artists")
+def default_spec(backbone: str = _DEFAULT_BACKBONES, image_size: int | None = None, weights=None,
+                 zoom=1) -> FeatureSpec:
+    """The default features' kind for ``backbone``: weights tuned to tell artists apart where they
+    exist (``backbones.catalog.default_weights``), ImageNet's elsewhere; ``weights``, when given,
+    overrides them. Zoomed views stay opt-in: they add about 0.002 AUC for 2.4 times the embedding
+    time (benchmarks/RESULTS.md, issue 16, session 11)."""
+    return FeatureSpec(backbone, image_size, weights=default_weights(backbone) if weights is None else weights,
+                       zoom=zoom)
+
+
+# weights tuned to tell artists apart beat ImageNet's on validation (issue 15, benchmarks/RESULTS.md);
+# = FeatureSpec(weights="artists")
+DEFAULT_FEATURES = default_spec()
 
 
 def weights_key(weights, names):
