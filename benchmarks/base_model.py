@@ -13,12 +13,15 @@ never had). Every choice is made on validation pairs of the training paintings.
 
     python benchmarks/base_model.py [--data runs/pbn_clean] [--extra ../shared/data/wikiart_extra]
                                     [--sizes 30,70,175] [--seeds 0,1,2] [--base-params '{"refit": false}']
+                                    [--zoom 2,1]
 
 ``--seeds``: one collection of 30 (70) artists per seed; the last table gives each figure's mean over
 the draws, and the base's gains on unseen and own pairs. A base already trained in ``--out/base``
-is reused.
+is reused. ``--zoom``: zoomed views in the features of every model, base and collections alike
+(``FeatureSpec(zoom=...)``, as ``painter train --zoom``); without it, the default features.
 """
 import argparse
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -27,6 +30,8 @@ import numpy as np
 import pandas as pd
 
 from shared_data import PBN_DEV, RUNS, artist_subset, clean_pbn_dev, pair_artists, solution, submit_and_score
+from painter.cli import _zoom
+from painter.features import DEFAULT_FEATURES
 from painter.metrics import pair_metrics
 from painter.same_artist.training import train
 
@@ -36,9 +41,11 @@ p.add_argument("--extra", default=str(PBN_DEV.parent / "wikiart_extra"))
 p.add_argument("--out", default=str(RUNS / "base_model"))
 p.add_argument("--sizes", default="30,70,175")
 p.add_argument("--seeds", default="0", help="draws of the smaller collections")
+p.add_argument("--zoom", default=None, help="zoomed views per backbone, e.g. 2,1 (default: none, as the default features)")
 p.add_argument("--base-params", default="{}", help="the base's lda parameters, as JSON (e.g. '{\"refit\": false}')")
 args = p.parse_args()
 base_params = json.loads(args.base_params)
+spec = dataclasses.replace(DEFAULT_FEATURES, zoom=_zoom(args.zoom)) if args.zoom else DEFAULT_FEATURES
 data, out = clean_pbn_dev(args.data), Path(args.out)
 a1, a2 = pair_artists(data)
 
@@ -60,10 +67,12 @@ t = time.time()
 if (out / "base" / "config.json").is_file():
     from painter.same_artist.predict import load_pair_model
     base = load_pair_model(out / "base")
+    if base.spec != spec:
+        raise SystemExit(f"{out / 'base'} was trained on {base.spec}, not {spec}: use another --out")
     if any(base.info["params"].get(k) != v for k, v in base_params.items()):
         raise SystemExit(f"{out / 'base'} was trained with {base.info['params']}, not {base_params}: use another --out")
 else:
-    base = train(data, out / "base", also=[args.extra], base="none", progress=False, **base_params)
+    base = train(data, out / "base", spec=spec, also=[args.extra], base="none", progress=False, **base_params)
 print(f"base: {base.info['n_images']} paintings, {base.info['n_artists']} artists, {time.time() - t:.1f} s")
 rows.append(evaluate("base alone (zero-shot)", out / "base", base.threshold, set(base.info["artists"])))
 for n in map(int, args.sizes.split(",")):
@@ -74,7 +83,7 @@ for n in map(int, args.sizes.split(",")):
             label = f"{n} artists, " + ("no base" if with_base == "none" else "with base")
             folder = out / (f"{n}_{'plain' if with_base == 'none' else 'base'}" + (f"_seed{seed}" if seed else ""))
             t = time.time()
-            model = train(source, folder, base=with_base, progress=False)
+            model = train(source, folder, spec=spec, base=with_base, progress=False)
             row = evaluate(label, folder, model.threshold, artists)
             rows.append({**row, "seed": seed, "train s": round(time.time() - t - row["submit s"], 1),
                          "how": model.info.get("base", {}).get("how", "")})

@@ -9,27 +9,35 @@ minutes falls on every column alike; ratios are of the totals):
   LiteRT unless ``$PAINTER_RUNTIME`` says otherwise), decode included, no cache.
 
     python benchmarks/embed_speed.py [--n 1000] [--rounds 4] [--specs style] [--data runs/pbn_clean]
+                                     [--zoom 2,1]
+
+``--specs style``: the default features' two models (``DEFAULT_FEATURES.components()``); ``--zoom
+2,1``: with zoomed views (``FeatureSpec(zoom=...)``, session 11's row).
 """
 import argparse
+import dataclasses
 import time
 
 import numpy as np
 
 from shared_data import RUNS, clean_pbn_dev
-from painter.features import FeatureSpec, build_feature_model, extract_features, feature_model
+from painter.cli import _zoom
+from painter.features import DEFAULT_FEATURES, FeatureSpec, build_feature_model, extract_features, feature_model
 
 p = argparse.ArgumentParser()
 p.add_argument("--n", type=int, default=1000)
 p.add_argument("--rounds", type=int, default=4)
 p.add_argument("--specs", default="style", help="'style' (the default features' two models) or 'all'")
 p.add_argument("--data", default=str(RUNS / "pbn_clean"))
+p.add_argument("--zoom", default=None, help="zoomed views of the default features' models, e.g. 2,1")
 args = p.parse_args()
 data = clean_pbn_dev(args.data)
 paths = sorted((data / "train").glob("*.jpg"))[: args.n]
 # rounds end on whole batches, so the 1,000 images have one short (padded) batch, as in one call
 cuts = [32 * round(len(paths) * k / args.rounds / 32) for k in range(1, args.rounds)]
 parts = np.split(np.arange(len(paths)), cuts)
-specs = [FeatureSpec("efficientnet_lite0", 224), FeatureSpec("efficientnet_lite1", 240)]
+default = DEFAULT_FEATURES if args.zoom is None else dataclasses.replace(DEFAULT_FEATURES, zoom=_zoom(args.zoom))
+specs = default.components()
 if args.specs == "all":
     specs = [FeatureSpec(b, s, k) for b, s in (("efficientnet_lite0", 224), ("efficientnet_lite1", 240),
                                                 ("efficientnet_lite2", 260)) for k in ("pooled", "style")]
@@ -55,12 +63,13 @@ for spec in specs:
                        "exported": seconds["exported"] / len(paths)}
     raw = raw_n / seconds["raw"]
     keras_e2e, exported_e2e = len(paths) / seconds["keras"], len(paths) / seconds["exported"]
-    print(f"{spec.backbone:20s} {spec.image_size}px {spec.summary:6s}: Keras raw {raw:6.1f} img/s | end to end: "
+    print(f"{spec.backbone:20s} {spec.image_size}px {spec.summary:6s} zoom {spec.zoom}: Keras raw {raw:6.1f} img/s | "
+          "end to end: "
           f"Keras {keras_e2e:6.1f} img/s ({keras_e2e / raw:.0%} of raw), {type(runner).__name__} "
           f"{getattr(runner, 'runtime', 'keras')} {exported_e2e:6.1f} img/s ({exported_e2e / raw:.2f}x Keras raw)",
           flush=True)
 if args.specs == "style":   # the default features run both models on every painting: their times add up
     total = {k: sum(t[k] for t in per_image.values()) for k in ("raw", "keras", "exported")}
-    print(f"default features (Lite0 + Lite1 style): Keras raw {1 / total['raw']:6.1f} img/s | end to end: Keras "
+    print(f"default features ({default.key}): Keras raw {1 / total['raw']:6.1f} img/s | end to end: Keras "
           f"{1 / total['keras']:6.1f} img/s, exported {1 / total['exported']:6.1f} img/s "
           f"({total['raw'] / total['exported']:.2f}x Keras raw)", flush=True)

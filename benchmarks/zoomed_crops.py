@@ -11,10 +11,12 @@ same validation pairs): Lite0 alone, Lite0 + its zoom, the default (Lite0 + Lite
 Lite0's zoom. The zoom features cost n x n more forward passes per painting. No test painting read.
 
     python benchmarks/zoomed_crops.py [--data runs/pbn_clean] [--also ../shared/data/wikiart_extra]
-                                      [--grid 2] [--seeds 0,1,2]
+                                      [--grid 2] [--seeds 0,1,2] [--views grid|center|diagonal]
 
 ``--also``: more training paintings (the packaged model's 560 artists); ``--grid 3``: nine views
-of a third of the painting each, enlarged three times.
+of a third of the painting each, enlarged three times. ``--views``: which of the enlarged views
+(each costs one more forward pass): every one of the grid (default), the one centre view of the
+same size, or the grid's diagonal (``n`` views).
 
 Zoom features are kept in ``runs/zoomed_crops/`` so a second run only scores. The product's form
 of the same views is ``FeatureSpec(zoom=n)`` (``painter.layers.ZoomAverage``); this script cuts
@@ -36,6 +38,7 @@ p.add_argument("--data", default=str(RUNS / "pbn_clean"))
 p.add_argument("--also", action="append", default=[])
 p.add_argument("--grid", type=int, default=2, help="n: n x n views, each enlarged n times")
 p.add_argument("--seeds", default="0,1,2")
+p.add_argument("--views", default="grid", choices=("grid", "center", "diagonal"))
 args = p.parse_args()
 paths, labels, F_default, mask_default, splits = default_features_and_splits([args.data, *args.also],
                                                                              [int(s) for s in args.seeds.split(",")])
@@ -45,7 +48,8 @@ mask0 = std_columns(lite0)
 
 out = RUNS / "zoomed_crops"
 out.mkdir(parents=True, exist_ok=True)
-cache = out / f"zoom{args.grid}_{lite0.key}_{len(paths)}.npy"
+tag = "" if args.views == "grid" else f"{args.views}_"   # the grid's files keep their first name
+cache = out / f"zoom{args.grid}_{tag}{lite0.key}_{len(paths)}.npy"
 if cache.is_file():
     Z = np.load(cache)
 else:
@@ -53,7 +57,10 @@ else:
     parts = []
     for images, reasons in tqdm(image_batches(paths, size, 32), total=-(-len(paths) // 32), desc="zoomed views"):
         h = size // args.grid
-        views = [images[:, r:r + h, c:c + h] for r in range(0, h * args.grid, h) for c in range(0, h * args.grid, h)]
+        corners = {"grid": [(r, c) for r in range(0, h * args.grid, h) for c in range(0, h * args.grid, h)],
+                   "center": [((size - h) // 2, (size - h) // 2)],
+                   "diagonal": [(r, r) for r in range(0, h * args.grid, h)]}[args.views]
+        views = [images[:, r:r + h, c:c + h] for r, c in corners]
         big = [tf.image.resize(v.astype("float32"), (size, size)).numpy() for v in views]
         parts.append(np.mean([predict_padded(model, v) for v in big], axis=0))
     Z = np.concatenate(parts).astype("float32")
