@@ -102,6 +102,8 @@ print(f"reference: {len(chosen)} training artists ({reference})")
 # that split folders made before this option was passed stay valid)
 target = load_pair_model(args.model, exported=False)
 train_kwargs = None if target.spec in (None, DEFAULT_FEATURES) else {"spec": target.spec}
+if args.save_calibration and target.method != "lda":   # only an lda model takes the split models' calibration
+    sys.exit(f"{args.model}: a {target.method} model; the calibration is chosen for lda")
 t = time.time()
 cal, table, val_curve = choose_calibration(reference, out / "validation", seeds=[int(s) for s in args.seeds.split(",")],
                                            also=args.also, progress=False, fixed_threshold=args.fixed_threshold,
@@ -113,9 +115,7 @@ print(table.round(4).to_string(index=False))
 val_table = table.iloc[0]   # the chosen aggregate's validation figures
 print("chosen:", json.dumps(cal.to_dict()))
 (out / "attribution.json").write_text(json.dumps(cal.to_dict(), indent=2))
-if args.save_calibration:   # the split models are lda models: only such a model takes their calibration
-    if target.method != "lda":
-        sys.exit(f"{args.model}: a {target.method} model; the calibration was chosen for lda")
+if args.save_calibration:
     print(f"calibration written to {cal.save(args.model)}")
 
 # --- 2. test paintings -----------------------------------------------------------------------------

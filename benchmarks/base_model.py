@@ -21,7 +21,6 @@ is reused. ``--zoom``: zoomed views in the features of every model, base and col
 (``FeatureSpec(zoom=...)``, as ``painter train --zoom``); without it, the default features.
 """
 import argparse
-import dataclasses
 import json
 import time
 from pathlib import Path
@@ -30,8 +29,7 @@ import numpy as np
 import pandas as pd
 
 from shared_data import PBN_DEV, RUNS, artist_subset, clean_pbn_dev, pair_artists, solution, submit_and_score
-from painter.cli import _zoom
-from painter.features import DEFAULT_FEATURES
+from painter.features import DEFAULT_FEATURES, default_spec
 from painter.metrics import pair_metrics
 from painter.same_artist.training import train
 
@@ -41,11 +39,12 @@ p.add_argument("--extra", default=str(PBN_DEV.parent / "wikiart_extra"))
 p.add_argument("--out", default=str(RUNS / "base_model"))
 p.add_argument("--sizes", default="30,70,175")
 p.add_argument("--seeds", default="0", help="draws of the smaller collections")
-p.add_argument("--zoom", default=None, help="zoomed views per backbone, e.g. 2,1 (default: none, as the default features)")
+p.add_argument("--zoom", default=None, help="zoomed views per backbone, e.g. 2,1 (default: none, as the default "
+               "features)")
 p.add_argument("--base-params", default="{}", help="the base's lda parameters, as JSON (e.g. '{\"refit\": false}')")
 args = p.parse_args()
 base_params = json.loads(args.base_params)
-spec = dataclasses.replace(DEFAULT_FEATURES, zoom=_zoom(args.zoom)) if args.zoom else DEFAULT_FEATURES
+spec = default_spec(zoom=tuple(int(z) for z in args.zoom.split(","))) if args.zoom else DEFAULT_FEATURES
 data, out = clean_pbn_dev(args.data), Path(args.out)
 a1, a2 = pair_artists(data)
 

@@ -6,6 +6,7 @@ set -e
 cd "$(dirname "$0")/.."
 KAGGLE=../shared/data/pbn_dev
 WORK=${1:-/tmp/painter_cold}
+case $WORK in -*) echo "usage: bash benchmarks/cold_run.sh [WORK_DIR [TRAIN OPTIONS...]]" >&2; exit 2;; esac
 shift || true                          # the rest: options of painter train
 export PAINTER_CACHE=$WORK/cache       # empty: ImageNet weights are converted too
 rm -rf "$WORK" && mkdir -p "$WORK"

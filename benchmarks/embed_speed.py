@@ -15,14 +15,13 @@ minutes falls on every column alike; ratios are of the totals):
 2,1``: with zoomed views (``FeatureSpec(zoom=...)``, session 11's row).
 """
 import argparse
-import dataclasses
 import time
 
 import numpy as np
 
 from shared_data import RUNS, clean_pbn_dev
-from painter.cli import _zoom
-from painter.features import DEFAULT_FEATURES, FeatureSpec, build_feature_model, extract_features, feature_model
+from painter.features import (DEFAULT_FEATURES, FeatureSpec, build_feature_model, default_spec, extract_features,
+                              feature_model)
 
 p = argparse.ArgumentParser()
 p.add_argument("--n", type=int, default=1000)
@@ -36,7 +35,9 @@ paths = sorted((data / "train").glob("*.jpg"))[: args.n]
 # rounds end on whole batches, so the 1,000 images have one short (padded) batch, as in one call
 cuts = [32 * round(len(paths) * k / args.rounds / 32) for k in range(1, args.rounds)]
 parts = np.split(np.arange(len(paths)), cuts)
-default = DEFAULT_FEATURES if args.zoom is None else dataclasses.replace(DEFAULT_FEATURES, zoom=_zoom(args.zoom))
+if args.zoom and args.specs != "style":
+    p.error("--zoom: with --specs style only")
+default = default_spec(zoom=tuple(int(z) for z in args.zoom.split(","))) if args.zoom else DEFAULT_FEATURES
 specs = default.components()
 if args.specs == "all":
     specs = [FeatureSpec(b, s, k) for b, s in (("efficientnet_lite0", 224), ("efficientnet_lite1", 240),

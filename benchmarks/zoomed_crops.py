@@ -8,7 +8,8 @@ averaged: "zoom" features.
 Compared on pbn_dev's training paintings (175 artists; splits as ``painter train`` makes them,
 held-out artists unseen by the backbones first; lda scored as the default, T and w chosen on the
 same validation pairs): Lite0 alone, Lite0 + its zoom, the default (Lite0 + Lite1), the default +
-Lite0's zoom. The zoom features cost n x n more forward passes per painting. No test painting read.
+Lite0's zoom. The zoom features cost one more forward pass per view (n x n for the grid). No test
+painting read.
 
     python benchmarks/zoomed_crops.py [--data runs/pbn_clean] [--also ../shared/data/wikiart_extra]
                                       [--grid 2] [--seeds 0,1,2] [--views grid|center|diagonal]

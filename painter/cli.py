@@ -70,7 +70,7 @@ def _progress() -> bool:
 
 def _spec(a):
     from .features import DEFAULT_FEATURES, default_spec
-    weights = a.weights and tuple(_weights_entry(w) for w in a.weights.split(","))
+    weights = tuple(_weights_entry(w) for w in a.weights.split(",")) if a.weights else None   # "": the default
     return default_spec(a.backbone or DEFAULT_FEATURES.backbone, a.image_size,
                         weights=weights[0] if weights and len(weights) == 1 else weights,   # one: for all
                         zoom=_zoom(a.zoom) if getattr(a, "zoom", None) else 1)

@@ -264,6 +264,7 @@ def test_validation_for_a_model_of_more_artists_keeps_the_stand_ins_unknown(clea
                                          progress=False)
     assert held and held <= {p.name for p in extra.iterdir()} and set(table["aggregate"]) == {"max"}
     assert "balanced@3" in table.columns and cal.none_size_slope != 0 and "by number of artists 3:" in cal.note
+    assert table["balanced_sizes"][0] == pytest.approx((table["balanced"][0] + table["balanced@3"][0]) / 2)
     split = next((tmp_path / "work").glob("split0-*"))
     kept = pd.read_csv(split / "also" / "all_data_info.csv")
     assert not held & set(kept.artist) and "Somebody Else" in set(kept.artist)

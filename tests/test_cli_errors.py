@@ -366,7 +366,7 @@ def test_weights_default_to_artists_where_the_backbones_have_them(capsys, tmp_pa
     def spec(*extra):
         return _spec(build_parser().parse_args(["train", "d", "--out", "o", *extra]))
 
-    assert spec() == DEFAULT_FEATURES == FeatureSpec(weights="artists")
+    assert spec() == DEFAULT_FEATURES == FeatureSpec(weights="artists") == spec("--weights", "")
     assert spec("--backbone", "efficientnet_lite2") == FeatureSpec("efficientnet_lite2", weights="imagenet")
     assert spec("--weights", "imagenet") == FeatureSpec(weights="imagenet")
     lite02 = spec("--backbone", "efficientnet_lite0+efficientnet_lite2", "--image-size", "96")

@@ -130,8 +130,9 @@ def default_spec(backbone: str = _DEFAULT_BACKBONES, image_size: int | None = No
                  zoom=1) -> FeatureSpec:
     """The default features' kind for ``backbone``: weights tuned to tell artists apart where they
     exist (``backbones.catalog.default_weights``), ImageNet's elsewhere; ``weights``, when given,
-    overrides them. Zoomed views stay opt-in: they add about 0.002 AUC for 2.4 times the embedding
-    time (benchmarks/RESULTS.md, issue 16, session 11)."""
+    overrides them (None here means those defaults: random weights are ``FeatureSpec(weights=None)``).
+    Zoomed views stay opt-in: they add about 0.002 AUC for 2.4 times the embedding time
+    (benchmarks/RESULTS.md, issue 16, session 11)."""
     return FeatureSpec(backbone, image_size, weights=default_weights(backbone) if weights is None else weights,
                        zoom=zoom)
 

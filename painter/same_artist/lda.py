@@ -120,8 +120,8 @@ def lda_projection(F, y, n_classes, pca_dim=384, lda_dim=None, log_columns=None,
     centroids = np.stack([E[y == c].mean(0) for c in range(n_classes)])
     centroids /= np.linalg.norm(centroids, axis=1, keepdims=True)
 
-    # standardize -> PCA whitening -> LDA is linear: one (D, d) layer carries the product, a
-    # third of the weights of the three for 175 artists (D x 384 + 384 x 174 against D x 174)
+    # standardize -> PCA whitening -> LDA is linear: one (D, d) layer carries the product, less
+    # than half the weights of the three for 175 artists (D x 174 against D x 384 + 384 x 174)
     proj = (pca.components_.T / np.sqrt(pca.explained_variance_)[None, :]).astype(np.float64) @ scal
     kernel = proj / std[:, None]
     bias = -(mean / std) @ proj - pca.mean_ @ proj
