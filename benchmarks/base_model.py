@@ -28,8 +28,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from shared_data import PBN_DEV, RUNS, artist_subset, clean_pbn_dev, pair_artists, solution, submit_and_score
-from painter.features import DEFAULT_FEATURES, default_spec
+from shared_data import (PBN_DEV, RUNS, artist_subset, clean_pbn_dev, default_features_zoomed, pair_artists, solution,
+                         submit_and_score)
 from painter.metrics import pair_metrics
 from painter.same_artist.training import train
 
@@ -44,7 +44,7 @@ p.add_argument("--zoom", default=None, help="zoomed views per backbone, e.g. 2,1
 p.add_argument("--base-params", default="{}", help="the base's lda parameters, as JSON (e.g. '{\"refit\": false}')")
 args = p.parse_args()
 base_params = json.loads(args.base_params)
-spec = default_spec(zoom=tuple(int(z) for z in args.zoom.split(","))) if args.zoom else DEFAULT_FEATURES
+spec = default_features_zoomed(args.zoom)
 data, out = clean_pbn_dev(args.data), Path(args.out)
 a1, a2 = pair_artists(data)
 

@@ -19,9 +19,8 @@ import time
 
 import numpy as np
 
-from shared_data import RUNS, clean_pbn_dev
-from painter.features import (DEFAULT_FEATURES, FeatureSpec, build_feature_model, default_spec, extract_features,
-                              feature_model)
+from shared_data import RUNS, clean_pbn_dev, default_features_zoomed
+from painter.features import FeatureSpec, build_feature_model, extract_features, feature_model
 
 p = argparse.ArgumentParser()
 p.add_argument("--n", type=int, default=1000)
@@ -37,7 +36,7 @@ cuts = [32 * round(len(paths) * k / args.rounds / 32) for k in range(1, args.rou
 parts = np.split(np.arange(len(paths)), cuts)
 if args.zoom and args.specs != "style":
     p.error("--zoom: with --specs style only")
-default = default_spec(zoom=tuple(int(z) for z in args.zoom.split(","))) if args.zoom else DEFAULT_FEATURES
+default = default_features_zoomed(args.zoom)
 specs = default.components()
 if args.specs == "all":
     specs = [FeatureSpec(b, s, k) for b, s in (("efficientnet_lite0", 224), ("efficientnet_lite1", 240),

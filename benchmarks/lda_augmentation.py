@@ -2,7 +2,7 @@
 15 and 16), validation only.
 
 The default lda learns which directions separate artists from one feature vector per painting.
-Here each fitting painting also adds the default features of ``--crops`` corner crops (``--side``
+Here each fitting painting also adds the default features of its four corner crops (``--side``
 of its side, enlarged back to the network's input) as more samples of its artist, so that the
 within-artist scatter the LDA divides by also holds how a painting's statistics vary over its
 parts. Only the fit changes: validation (and test) paintings are embedded whole, as always, so
@@ -49,7 +49,8 @@ def corner_features(part):
     corners = [(0, 0), (0, size - c), (size - c, 0), (size - c, size - c)]
     rows = []
     for images, _ in tqdm(image_batches(paths, size, 32), total=-(-len(paths) // 32), desc=f"crops {part.backbone}"):
-        crops = [tf.image.resize(images[:, r:r + c, q:q + c].astype("float32"), (size, size)).numpy() for r, q in corners]
+        crops = [tf.image.resize(images[:, r:r + c, q:q + c].astype("float32"), (size, size)).numpy()
+                 for r, q in corners]
         rows.append(np.stack([predict_padded(model, x) for x in crops]))
     return np.concatenate(rows, axis=1).astype(np.float16)
 

@@ -42,6 +42,18 @@ def validate(F, mask, labels, splits, reweigh=None, **lda):
     return {k: round(float(np.mean([r[k] for r in rows])), 4) for k in ("seen", "unseen", "mean")}
 
 
+def default_features_zoomed(zoom):
+    """The default features, with ``zoom`` ("2,1": zoomed views per backbone, as ``painter train
+    --zoom`` reads it) when given; a bad value stops the script in one line."""
+    from painter.cli import _zoom
+    from painter.errors import InputError
+    from painter.features import DEFAULT_FEATURES, default_spec
+    try:
+        return default_spec(zoom=_zoom(zoom)) if zoom else DEFAULT_FEATURES
+    except (InputError, ValueError) as e:
+        sys.exit(str(e))
+
+
 def default_features_and_splits(sources, seeds):
     """``(paths, labels, F, log_columns, splits)``: the default features of the training paintings of
     ``sources`` (from the feature cache) and, per seed, ``(fit, i, j, same, kind)``: the artist split
