@@ -18,10 +18,11 @@ __all__ = [
 ]
 
 
-def predict_pair(path_a, path_b, model=None):
-    """Probability in [0, 1] that one artist painted both images (see ``painter.same_artist.predict``)."""
+def predict_pair(path_a, path_b, model=None, context=None):
+    """Probability in [0, 1] that one artist painted both images; ``context``: paintings of the
+    collection they come from (see ``painter.same_artist.predict``)."""
     from .same_artist.predict import predict_pair as _predict_pair
-    return _predict_pair(path_a, path_b, model=model)
+    return _predict_pair(path_a, path_b, model=model, context=context)
 
 
 def predict_pairs(pairs, model=None, **kwargs):

@@ -6,6 +6,7 @@
     painter submit MODEL_DIR DATA_DIR SUBMISSION_INFO --out submission.csv
     painter score SUBMISSION SOLUTION         ROC AUC overall / seen / unseen
     painter predict-pair A B [--model DIR]    probability that one artist painted both
+    painter evaluate FOLDER [--model DIR]     AUC and verdict rates on a labelled collection
     painter classify train|predict ...        artist / style / genre classifiers
     painter index DATA_DIR --out INDEX_DIR    FAISS index of paintings
     painter similar INDEX_DIR IMAGE -k 10     most similar paintings
@@ -98,7 +99,8 @@ def _weights_entry(text: str, several: bool = True) -> str:
 
 def _cmd_submit(a):
     from .same_artist.submit import submit
-    submit(a.model_dir, a.data_dir, a.submission_info, a.out, chunk_size=a.chunk_size, progress=_progress())
+    submit(a.model_dir, a.data_dir, a.submission_info, a.out, chunk_size=a.chunk_size, progress=_progress(),
+           context=a.context)
 
 
 def _cmd_score(a):
@@ -110,7 +112,16 @@ def _cmd_score(a):
 def _cmd_predict_pair(a):
     from .same_artist.predict import load_pair_model, predict_pair
     model = load_pair_model(a.model)
-    print(verdict(predict_pair(a.image_a, a.image_b, model=model), model.threshold))
+    print(verdict(predict_pair(a.image_a, a.image_b, model=model, context=a.context), model.threshold))
+
+
+def _cmd_evaluate(a):
+    from .same_artist.evaluate import evaluate
+    result = evaluate(a.collection, model=a.model, context=a.context, max_pairs=a.max_pairs, progress=_progress())
+    print(f"model {result.model}; threshold {result.threshold:.2f}; context: {result.context or 'none'}")
+    print(result.table().to_string(float_format=lambda x: f"{x:.3f}"))
+    if a.out:
+        print(f"figures, per-artist table: {result.save(a.out)}")
 
 
 def verdict(p: float, threshold: float) -> str:
@@ -179,6 +190,8 @@ ZOOM_HELP = ("n > 1: the features also hold the mean statistics of n x n views o
              "enlarged n times (brushwork at n times its scale); one per backbone joined by ',', e.g. 2,1 "
              "(+0.002 AUC for 2.4x the embedding time; with --base none: the packaged base reads whole "
              "paintings); default 1: whole paintings only")
+CONTEXT_HELP = ("paintings of the collection the images come from (a folder, a text file listing them): the model "
+                "is adapted to their source first; give it for paintings from another source than WikiArt")
 WEIGHTS_HELP = ("backbone weights: 'artists' (tuned to tell artists apart; the default for Lite0 and Lite1), "
                 "'imagenet' (the default for the others), or weights files; one entry per backbone, joined by ','")
 
@@ -236,6 +249,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("submission_info")
     s.add_argument("--out", required=True)
     s.add_argument("--chunk-size", type=int, default=1_000_000)
+    s.add_argument("--no-context", dest="context", action="store_false",
+                   help="score with the model as trained, not adapted to the test images")
     s.set_defaults(func=_cmd_submit)
 
     s = sub.add_parser("score", help="ROC AUC of a submission against a solution")
@@ -247,7 +262,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("image_a")
     s.add_argument("image_b")
     s.add_argument("--model", default=None)
+    s.add_argument("--context", default=None, help=CONTEXT_HELP)
     s.set_defaults(func=_cmd_predict_pair)
+
+    s = sub.add_parser("evaluate", help="how a same-artist model does on a labelled collection (a folder per artist)")
+    s.add_argument("collection")
+    s.add_argument("--model", default=None)
+    s.add_argument("--context", default=None, help=CONTEXT_HELP + "; 'self': the collection's own paintings")
+    s.add_argument("--max-pairs", type=int, default=5_000_000,
+                   help="past this many pairs: every same-artist pair and a sample of the others")
+    s.add_argument("--out", default=None, help="folder for evaluation.json, artists.csv, roc.png, scores.png")
+    s.set_defaults(func=_cmd_evaluate)
 
     s = sub.add_parser("classify", help="artist / style / genre classification")
     csub = s.add_subparsers(dest="action", required=True)

@@ -10,7 +10,7 @@ from .data.images import ImageError, load_array
 from .metrics import pair_metrics
 
 __all__ = ["save_figure", "plot_counts", "plot_samples_per_artist", "plot_roc", "plot_confusion", "plot_history",
-           "plot_pair_grid", "plot_confusion_top", "plot_image_row"]
+           "plot_pair_grid", "plot_confusion_top", "plot_image_row", "plot_score_distributions"]
 
 
 def save_figure(fig, path) -> Path:
@@ -87,6 +87,23 @@ def plot_roc(same, p, kind=None, path="roc.png"):
     ax.plot([0, 1], [0, 1], "k--", lw=0.8)
     ax.set(title="Same artist: ROC")
     ax.legend(loc="lower right")
+    return save_figure(fig, path)
+
+
+def plot_score_distributions(same, p, threshold=None, path="scores.png"):
+    """P(same) of same-artist and of different-artist pairs, each density scaled to one (the
+    different pairs far outnumber the same ones), with the verdict's threshold; saved as PNG."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+    same, p = np.asarray(same, bool), np.nan_to_num(np.asarray(p, float), nan=0.5)
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    data = {"P(same artist)": p, "pair": np.where(same, "same artist", "different artists")}
+    sns.histplot(data, x="P(same artist)", hue="pair", stat="density", common_norm=False, bins=50,
+                 binrange=(0, 1), element="step", ax=ax)
+    if threshold is not None:
+        ax.axvline(threshold, color="k", ls="--", lw=1, label=f"threshold {threshold:.2f}")
+        ax.text(threshold, ax.get_ylim()[1] * 0.95, f" threshold {threshold:.2f}", va="top", fontsize=8)
+    ax.set(title="Scores of same-artist and different-artist pairs")
     return save_figure(fig, path)
 
 

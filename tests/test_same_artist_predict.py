@@ -48,7 +48,7 @@ def test_submit_order_rows_equality_and_missing(lda_model_dir, clean_dir, kaggle
     data = tmp_path / "data"
     shutil.copytree(clean_dir, data)
     (data / "test" / lost).unlink()
-    summary = submit(lda_model_dir, data, info_path, tmp_path / "sub.csv", chunk_size=7, progress=False)
+    summary = submit(lda_model_dir, data, info_path, tmp_path / "sub.csv", chunk_size=7, progress=False, context=False)
     sub = pd.read_csv(tmp_path / "sub.csv")
     assert list(sub.columns) == ["index", "sameArtist"]
     assert sub["index"].tolist() == info["index"].tolist()

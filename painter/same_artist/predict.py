@@ -19,6 +19,7 @@ __all__ = ["predict_pair", "predict_pairs", "load_pair_model", "default_model_di
 
 PACKAGED_MODEL = Path(__file__).resolve().parents[1] / "default_model"
 _loaded: dict = {}
+_contexts: dict = {}   # the last context read, so a notebook's repeated calls embed it once
 
 
 def default_model_dir() -> Path:
@@ -52,19 +53,24 @@ def _folder_state(path: Path) -> tuple:
     return tuple((f.name, f.stat().st_mtime_ns, f.stat().st_size) for f in files if f.is_file())
 
 
-def predict_pairs(pairs, model=None, on_error: str = "raise", progress: bool = False) -> np.ndarray:
+def predict_pairs(pairs, model=None, on_error: str = "raise", progress: bool = False, context=None) -> np.ndarray:
     """Probabilities for many pairs, each distinct image embedded once.
 
     Parameters
     ----------
     pairs : sequence of (path_a, path_b)
     on_error : ``"raise"`` (ImageError naming the file) or ``"nan"`` (NaN for that pair)
+    context : paintings of the collection the pairs come from (a folder, a list of paths, a file
+        listing them, or a ``CollectionContext``), unlabelled: the model is adapted to their
+        source first (see ``painter.same_artist.context``). None: the model as trained.
 
     Returns float32 array ``(n_pairs,)`` in [0, 1].
     """
     if on_error not in ("raise", "nan"):
         raise ValueError(f"on_error must be 'raise' or 'nan', got {on_error!r}")
     model = load_pair_model(model)
+    if context is not None:
+        model = _context(context).adapt(model, progress=progress)
     pairs = [(str(a), str(b)) for a, b in pairs]
     files = list(dict.fromkeys(p for pair in pairs for p in pair))
     z, failed = model.embed_files(files, progress=progress)
@@ -77,7 +83,18 @@ def predict_pairs(pairs, model=None, on_error: str = "raise", progress: bool = F
     return model.score_pairs(z, i, j) if len(pairs) else np.zeros(0, np.float32)
 
 
-def predict_pair(path_a, path_b, model=None) -> float:
+def _context(context):
+    """A ``CollectionContext`` for ``context``, the last one kept (its adapted model with it)."""
+    from .context import CollectionContext
+    if isinstance(context, CollectionContext):
+        return context
+    key = str(context) if not isinstance(context, (list, tuple)) else tuple(map(str, context))
+    if _contexts.get("key") != key:
+        _contexts.update(key=key, context=CollectionContext.read(context))
+    return _contexts["context"]
+
+
+def predict_pair(path_a, path_b, model=None, context=None) -> float:
     """P(same artist): the probability in [0, 1] that one artist painted both images.
 
     The probability is calibrated on held-out validation pairs: among pairs scored 0.3, about
@@ -88,6 +105,10 @@ def predict_pair(path_a, path_b, model=None) -> float:
     sits below 0.5). ``painter predict-pair`` prints both, e.g.
     ``P(same artist) = 0.34; threshold 0.30 -> same artist``.
 
+    ``context``: paintings of the collection both images come from (see ``predict_pairs``). On a
+    collection from another source than the model's training paintings (museum photographs, scans),
+    P(same) and the verdict hold only with it.
+
     Raises ``ImageError`` (one line: file and reason) for a missing or unreadable image.
     """
-    return float(predict_pairs([(path_a, path_b)], model=model)[0])
+    return float(predict_pairs([(path_a, path_b)], model=model, context=context)[0])

@@ -31,19 +31,22 @@ def find_image(data_dir: Path, name: str):
     return None
 
 
-def _embed_by_name(model, data_dir, names, progress):
-    """``(z (len(names), E), {name: reason})``: each image embedded once, NaN rows for the
-    images not found or unusable."""
+def _embed_by_name(model, data_dir, names, progress, context=True):
+    """``(z (len(names), E), {name: reason}, model)``: each image embedded once, NaN rows for the
+    images not found or unusable; with ``context``, by the model adapted to these images first."""
+    from .context import CollectionContext
     located = {n: find_image(data_dir, n) for n in names}
     problems = {n: f"not found in {data_dir}" for n, p in located.items() if p is None}
     found = [n for n, p in located.items() if p is not None]
+    if context:
+        model = CollectionContext([str(located[n]) for n in found]).adapt(model, progress=progress)
     z_found, failed = model.embed_files([str(located[n]) for n in found], progress=progress)
     for p, reason in failed.items():
         problems[Path(p).name] = reason
     z = np.full((len(names), z_found.shape[1]), np.nan, np.float32)
     row = {n: k for k, n in enumerate(names)}
     z[[row[n] for n in found]] = z_found
-    return z, problems
+    return z, problems, model
 
 
 def _write_scores(model, z, row, submission_info, chunk_size, path, progress):
@@ -65,7 +68,8 @@ def _write_scores(model, z, row, submission_info, chunk_size, path, progress):
     return n_pairs, n_neutral
 
 
-def submit(model_dir, data_dir, submission_info, out, chunk_size: int = 1_000_000, progress: bool = True) -> dict:
+def submit(model_dir, data_dir, submission_info, out, chunk_size: int = 1_000_000, progress: bool = True,
+           context: bool = True) -> dict:
     """Write ``out`` (``index,sameArtist``, input order, one row per input pair).
 
     Parameters
@@ -74,6 +78,8 @@ def submit(model_dir, data_dir, submission_info, out, chunk_size: int = 1_000_00
     data_dir : cleaned data folder holding the images (``test/``, ``train/`` or flat)
     submission_info : CSV with ``index,image1,image2``
     chunk_size : pairs scored and written at a time (bounds memory)
+    context : adapt the model to the test images first (``painter.same_artist.context``): they
+        are the collection the pairs come from, unlabelled
 
     Returns a summary: pairs, images, unusable images ``{name: reason}``, neutral pairs, seconds.
     Every input is checked before ``out`` is written (``InputError`` naming the file); ``out`` is
@@ -87,7 +93,7 @@ def submit(model_dir, data_dir, submission_info, out, chunk_size: int = 1_000_00
         names.update(chunk["image1"])
         names.update(chunk["image2"])
     names = sorted(names)
-    z, problems = _embed_by_name(model, data_dir, names, progress)
+    z, problems, model = _embed_by_name(model, data_dir, names, progress, context)
     if len(problems) == len(names):
         raise no_usable_images(data_dir, problems, f"images named in {submission_info}")
     row = {n: k for k, n in enumerate(names)}

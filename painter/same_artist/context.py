@@ -1,0 +1,193 @@
+"""The user's collection as context: answers adapted to paintings from another source.
+
+Museum photographs, full-resolution scans or another archive's paintings differ from the model's
+training paintings all in the same way (camera, lighting, varnish, JPEG): in the model's whitened
+LDA space their mean lies far from the training paintings' mean, which is zero by construction
+(the projection is fitted on centred data). Every painting then resembles the same few known
+artists, every pair looks alike, and the verdict says "same artist" for most pairs.
+
+Unlabelled paintings of the collection show that shift. ``adapt(model, features)`` subtracts
+their mean from the projection's output (a change of the projection layer's bias, so the adapted
+model is one ``PairModel`` again), shrunk towards no shift by how much of it is noise: the
+positive-part James-Stein factor ``1 - tr(Cov) / (n |mean|^2)``. A collection from the training
+source has a mean near zero and moves little; one from another source moves by nearly its whole
+mean (figures per source in ``benchmarks/RESULTS.md``).
+
+    context paintings -> features (cached) -> mean in each projection's space -> shifted bias
+"""
+from __future__ import annotations
+
+import hashlib
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from ..data.images import is_image_name
+from ..errors import InputError, check_folder
+from .model import PairModel
+
+__all__ = ["CollectionContext", "adapt", "projection_shifts", "PROJECTION"]
+
+# the Dense layer every lda embedder holds: features -> whitened LDA space (then unit length)
+PROJECTION = "standardize_pca_lda"
+_MIN_PAINTINGS = 10   # fewer: the mean is mostly the paintings' own content, not the source's
+
+
+def _projections(embedder):
+    """``[(model, layer)]``: every projection layer and the (sub-)model whose input is the features."""
+    found = []
+    for layer in embedder.layers:
+        if layer.name == PROJECTION:
+            found.append((embedder, layer))
+        elif hasattr(layer, "layers"):
+            found += _projections(layer)
+    return found
+
+
+def _keras_copy(model: PairModel):
+    """A Keras embedder of ``model`` that can be changed without touching ``model``."""
+    import keras
+    embedder = model.embedder
+    if not hasattr(embedder, "layers"):   # an exported runner: its Keras form from the folder
+        if model.directory is None:
+            raise ValueError("an exported embedder without its model folder cannot be adapted")
+        embedder = PairModel.load(model.directory, exported=False).embedder
+    copy = keras.models.clone_model(embedder)
+    copy.set_weights(embedder.get_weights())
+    return copy
+
+
+def projection_shifts(model: PairModel, features: np.ndarray) -> list[dict]:
+    """The shift of each projection of ``model`` measured on ``features (n, D)`` (NaN rows left out).
+
+    Returns one dict per projection: ``mean (d,)`` of the projected features, ``shrink`` the
+    James-Stein factor in [0, 1] and ``distance`` ``|mean|`` (in units of the training spread).
+    """
+    from .model import predict_rows
+    import keras
+    features = np.asarray(features, np.float32)
+    features = features[~np.isnan(features).any(axis=1)]
+    out = []
+    for owner, layer in _projections(_keras_copy(model)):
+        X = predict_rows(keras.Model(owner.input, layer.output), features).astype(np.float64)
+        mean = X.mean(0)
+        noise = ((X - mean) ** 2).sum(1).mean() / max(len(X) - 1, 1)   # tr(Cov) / n
+        shrink = max(0.0, 1.0 - noise / max(mean @ mean, 1e-12)) if len(X) >= _MIN_PAINTINGS else 0.0
+        out.append({"mean": mean, "shrink": float(shrink), "distance": float(np.sqrt(mean @ mean))})
+    return out
+
+
+def adapt(model: PairModel, features: np.ndarray, source: str = "") -> PairModel:
+    """``model`` adapted to a collection whose paintings have the features ``(n, D)``.
+
+    A model without a projection (a network fitted on the images, a cosface or metric-learning
+    embedder) is returned as it was, with one warning. The adapted model runs its embedder in
+    Keras; ``info["context"]`` records the collection's size and each projection's shift.
+    """
+    if model.scorer != "dot" or model.spec is None:
+        warnings.warn(f"{model.method or 'this'} model has no whitened projection to adapt: answered without context",
+                      stacklevel=2)
+        return model
+    embedder = _keras_copy(model)
+    layers = [layer for _, layer in _projections(embedder)]
+    if not layers:
+        warnings.warn(f"{model.method or 'this'} model has no whitened projection to adapt: answered without context",
+                      stacklevel=2)
+        return model
+    shifts = projection_shifts(model, features)
+    for layer, shift in zip(layers, shifts):
+        kernel, bias = layer.get_weights()
+        layer.set_weights([kernel, (bias - shift["shrink"] * shift["mean"]).astype(np.float32)])
+    n = int((~np.isnan(np.asarray(features)).any(axis=1)).sum())
+    info = {**model.info, "context": {"paintings": n, "source": str(source),
+                                      "shift": [{"distance": round(s["distance"], 3), "shrink": round(s["shrink"], 3)}
+                                                for s in shifts]}}
+    adapted = PairModel(model.spec, embedder, model.scorer, model.bias, model.head, model.threshold, model.method, info)
+    adapted.directory = model.directory
+    return adapted
+
+
+class CollectionContext:
+    """Unlabelled paintings of the user's collection, given as context to a model.
+
+    Parameters
+    ----------
+    paintings : sequence of image paths
+
+    Build one with ``CollectionContext.read(source)``: ``source`` is a folder (every image in it
+    and its sub-folders), a text file listing image paths (one a line, relative to the file), a
+    saved context (``save``), a list of paths, or a ``CollectionContext``.
+    """
+
+    def __init__(self, paintings):
+        self.paintings = [str(p) for p in paintings]
+        self._adapted = {}
+
+    @classmethod
+    def read(cls, source) -> "CollectionContext":
+        if isinstance(source, CollectionContext):
+            return source
+        if isinstance(source, (list, tuple)):
+            return cls(source)
+        path = Path(source)
+        if path.is_dir():
+            files = sorted(str(p) for p in check_folder(path, "context").rglob("*")
+                           if p.is_file() and is_image_name(p.name))
+            if not files:
+                raise InputError(f"{path}: no images found in this context folder (or its sub-folders)")
+            return cls(files)
+        if not path.is_file():
+            raise InputError(f"{path}: no such context folder or file")
+        if is_image_name(path.name):
+            raise InputError(f"{path}: an image, not a context; give a folder of the collection's paintings, "
+                             "a text file listing them, or a saved context")
+        return cls(_listed(path))
+
+    def save(self, path) -> Path:
+        """Write the context as a text file listing its paintings (absolute paths)."""
+        path = Path(path)
+        path.write_text("".join(f"{Path(p).resolve()}\n" for p in self.paintings))
+        return path
+
+    def key(self) -> str:
+        return hashlib.sha1("\n".join(sorted(self.paintings)).encode()).hexdigest()[:16]
+
+    def features(self, spec, progress: bool = False) -> np.ndarray:
+        """The paintings' features ``(n, D)`` (cached; an unreadable painting is named in a warning
+        and left out)."""
+        from ..features import extract_features
+        F, failed = extract_features(self.paintings, spec, progress=progress)
+        if failed:
+            warnings.warn(f"context: {len(failed)} of {len(self.paintings)} paintings could not be read and are "
+                          "left out: " + "; ".join(f"{p}: {r}" for p, r in failed.items()), stacklevel=2)
+        F = F[~np.isnan(F).any(axis=1)]
+        if len(F) < _MIN_PAINTINGS:
+            warnings.warn(f"context: {len(F)} usable paintings; with fewer than {_MIN_PAINTINGS} the model is not "
+                          "adapted", stacklevel=2)
+        return F
+
+    def adapt(self, model: PairModel, progress: bool = False) -> PairModel:
+        """``model`` adapted to these paintings (see ``adapt``); kept for the next call."""
+        key = (id(model), model.directory and str(model.directory))
+        if key not in self._adapted:
+            if model.spec is None:
+                return adapt(model, np.zeros((0, 1), np.float32))
+            self._adapted = {key: adapt(model, self.features(model.spec, progress), source=f"{len(self)} paintings")}
+        return self._adapted[key]
+
+    def __len__(self):
+        return len(self.paintings)
+
+
+def _listed(path: Path) -> list[str]:
+    """The image paths a context list file names (relative ones from the file's folder)."""
+    try:
+        lines = [line.strip() for line in path.read_text().splitlines()]
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not a text file listing paintings (one path a line)") from None
+    files = [str((path.parent / line) if not Path(line).is_absolute() else line) for line in lines
+             if line and not line.startswith("#")]
+    if not files:
+        raise InputError(f"{path}: lists no paintings (one image path a line)")
+    return files

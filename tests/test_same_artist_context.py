@@ -1,0 +1,134 @@
+"""The collection as context: a shifted collection is brought back, an in-domain one stays as it was."""
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from painter.features import DEFAULT_FEATURES
+from painter.same_artist.calibration import dot_embedder
+from painter.same_artist.context import CollectionContext, adapt, projection_shifts
+from painter.same_artist.lda import lda_projection
+from painter.same_artist.model import PairModel
+from painter.same_artist.predict import load_pair_model, predict_pairs
+from painter.same_artist.submit import submit
+
+D, ARTISTS = 24, 60
+
+
+def _paintings(rng, centres, per_artist):
+    """Features of ``per_artist`` paintings by each artist: its centre plus noise."""
+    y = np.repeat(np.arange(len(centres)), per_artist)
+    return (centres[y] + rng.normal(0, 1, (len(y), D))).astype(np.float32), y
+
+
+@pytest.fixture(scope="module")
+def toy():
+    """A dot model (lda projection + profiles) on Gaussian artists, and artists it never saw."""
+    rng = np.random.default_rng(0)
+    F, y = _paintings(rng, rng.normal(0, 0.5, (ARTISTS, D)), 15)
+    model = PairModel(DEFAULT_FEATURES, dot_embedder(lda_projection(F, y, ARTISTS, pca_dim=20), 2.0, 4.0, 0.2), "dot",
+                      bias=-2.0, threshold=0.3, method="lda")
+    G, g = _paintings(rng, rng.normal(0, 0.5, (60, D)), 4)   # unseen artists, same source
+    return model, G, g
+
+
+def _auc(model, G, g):
+    z = model.embed_features(G)
+    i, j = np.triu_indices(len(G), 1)
+    return roc_auc_score(g[i] == g[j], model.score_pairs(z, i, j)), model.score_pairs(z, i, j)
+
+
+def test_an_in_domain_collection_is_left_as_it_was(toy):
+    model, G, g = toy
+    (shift,) = projection_shifts(model, G)
+    assert shift["distance"] < 1.0       # near the training paintings' mean (0): 60 artists' content averages out
+    auc_before, before = _auc(model, G, g)
+    auc_after, after = _auc(adapt(model, G), G, g)
+    assert abs(auc_after - auc_before) < 0.005 and np.abs(after - before).max() < 0.05
+
+
+def test_a_shifted_collection_is_brought_back(toy):
+    model, G, g = toy
+    offset = np.random.default_rng(1).normal(0, 4, D).astype(np.float32)   # another camera, another varnish
+    auc_home, p_home = _auc(model, G, g)
+    auc_away, p_away = _auc(model, G + offset, g)
+    adapted = adapt(model, G + offset)
+    auc_back, p_back = _auc(adapted, G + offset, g)
+    (shift,) = adapted.info["context"]["shift"]
+    assert shift["shrink"] > 0.95 and adapted.info["context"]["paintings"] == len(G)
+    assert auc_away < auc_home - 0.03                 # the shift hurts the ranking ...
+    assert auc_back > auc_home - 0.02                 # ... and the context repairs it
+    calls = lambda p: (p >= model.threshold).mean()  # noqa: E731
+    assert abs(calls(p_back) - calls(p_home)) < abs(calls(p_away) - calls(p_home))
+    assert model.info.get("context") is None          # the model given is untouched
+
+
+def test_context_from_a_folder_a_list_file_and_bad_sources(clean_dir, tmp_path):
+    images = sorted((clean_dir / "test").glob("*.jpg"))
+    folder = CollectionContext.read(clean_dir / "test")
+    assert folder.paintings == [str(p) for p in images]
+    listing = tmp_path / "context.txt"
+    folder.save(listing)
+    assert CollectionContext.read(listing).paintings == [str(p.resolve()) for p in images]
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match=r"empty: no images found in this context folder"):
+        CollectionContext.read(tmp_path / "empty")
+    with pytest.raises(ValueError, match=r"nothing: no such context folder or file"):
+        CollectionContext.read(tmp_path / "nothing")
+    with pytest.raises(ValueError, match=r"\.jpg: an image, not a context"):
+        CollectionContext.read(images[0])
+
+
+def test_unreadable_context_paintings_are_named(lda_model_dir, clean_dir, tmp_path):
+    images = sorted((clean_dir / "test").glob("*.jpg"))
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(images[0].read_bytes()[:300])
+    context = CollectionContext([*images, broken])
+    with pytest.warns(UserWarning, match=r"1 of \d+ paintings could not be read .*broken\.jpg: truncated"):
+        F = context.features(load_pair_model(lda_model_dir).spec)
+    assert len(F) == len(images)
+
+
+def test_predict_pairs_with_context(lda_model_dir, clean_dir):
+    a, b, c = sorted((clean_dir / "test").glob("*.jpg"))[:3]
+    plain = predict_pairs([(a, b), (b, c)], model=lda_model_dir)
+    adapted = load_pair_model(lda_model_dir)
+    adapted = CollectionContext.read(clean_dir / "train").adapt(adapted)
+    with_context = predict_pairs([(a, b), (b, c)], model=lda_model_dir, context=clean_dir / "train")
+    expected = predict_pairs([(a, b), (b, c)], model=adapted)
+    np.testing.assert_allclose(with_context, expected, atol=1e-6)
+    # the model's own training paintings are its source: almost no shift
+    assert adapted.info["context"]["shift"][0]["shrink"] < 0.5
+    np.testing.assert_allclose(with_context, plain, atol=0.05)
+
+
+def test_submit_uses_the_test_images_as_context_unless_told_not_to(lda_model_dir, clean_dir, kaggle_dir, tmp_path):
+    info = kaggle_dir / "submission_info.csv"
+    submit(lda_model_dir, clean_dir, info, tmp_path / "with.csv", progress=False)
+    submit(lda_model_dir, clean_dir, info, tmp_path / "without.csv", progress=False, context=False)
+    pairs = pd.read_csv(info)
+    test = clean_dir / "test"
+    files = [(test / a, test / b) for a, b in zip(pairs.image1, pairs.image2)]
+    with_context = pd.read_csv(tmp_path / "with.csv").sameArtist.to_numpy()
+    np.testing.assert_allclose(with_context, predict_pairs(files, model=lda_model_dir, context=test), atol=2e-6)
+    np.testing.assert_allclose(pd.read_csv(tmp_path / "without.csv").sameArtist,
+                               predict_pairs(files, model=lda_model_dir), atol=2e-6)
+    assert not np.allclose(with_context, pd.read_csv(tmp_path / "without.csv").sameArtist, atol=1e-4)
+    out = subprocess.run([sys.executable, "-m", "painter", "submit", str(lda_model_dir), str(clean_dir), str(info),
+                          "--out", str(tmp_path / "cli.csv"), "--no-context"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    np.testing.assert_allclose(pd.read_csv(tmp_path / "cli.csv").sameArtist,
+                               pd.read_csv(tmp_path / "without.csv").sameArtist, atol=1e-6)
+
+
+def test_a_model_without_a_projection_answers_without_context(toy):
+    model, G, _ = toy
+    head = PairModel(None, model.embedder, "dot", -3.0, method="siamese")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert adapt(head, G) is head
+    assert "answered without context" in str(caught[0].message)
