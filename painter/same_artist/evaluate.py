@@ -130,8 +130,9 @@ def evaluate(collection, model=None, context=None, max_pairs: int = 5_000_000, s
     if failed:
         if len(failed) == len(paths):
             raise no_usable_images(collection, failed, "paintings")
-        raise InputError(f"{collection}: {len(failed)} paintings could not be read, first "
-                         f"{next(iter(failed))}: {next(iter(failed.values()))}; remove or repair them")
+        path, reason = next(iter(failed.items()))
+        raise InputError(f"{collection}: {len(failed)} of {len(paths)} paintings could not be read (first "
+                         f"{path}: {reason}); remove or repair them")
     i, j = collection_pairs(labels, max_pairs, seed)
     same = labels[i] == labels[j]
     if not same.any():
