@@ -128,16 +128,60 @@ def pair_artists(data):
     return pairs.image1.map(artist_of).to_numpy(), pairs.image2.map(artist_of).to_numpy()
 
 
-def submit_and_score(model_dir, data, threshold, keep=None):
-    """Submit ``model_dir`` on cleaned pbn_dev ``data``'s test pairs (``model_dir/submission.csv``)
-    and score it against the solution: ``(pair_metrics of the pairs keep (a mask; default all),
-    every pair's score)``."""
+def submit_and_score(model_dir, data, threshold, keep=None, context=True, out=None):
+    """Submit ``model_dir`` on cleaned pbn_dev ``data``'s test pairs (``model_dir/submission.csv``;
+    ``context``: adapted to the test images, as ``painter submit`` is by default) and score it
+    against the solution: ``(pair_metrics of the pairs keep (a mask; default all), every pair's score)``;
+    ``out``: the submission's path instead (a packaged model's folder is not written into)."""
     import pandas as pd
     from painter.metrics import pair_metrics
     from painter.same_artist.submit import submit
     model_dir, data = Path(model_dir), Path(data)
-    submit(model_dir, data, data / "submission_info.csv", model_dir / "submission.csv", progress=False)
-    scores = pd.read_csv(model_dir / "submission.csv").sameArtist.to_numpy()
+    out = Path(out) if out else model_dir / "submission.csv"
+    submit(model_dir, data, data / "submission_info.csv", out, progress=False, context=context)
+    scores = pd.read_csv(out).sameArtist.to_numpy()
     same, kind = solution().sameArtist.to_numpy(), solution().pairKind.to_numpy()
     keep = slice(None) if keep is None else keep
     return pair_metrics(same[keep], scores[keep], kind[keep], threshold=threshold), scores
+
+
+SOURCES = PBN_DEV.parent   # ../shared/data: pbn_dev, wikiart_extra, public_art, best_artworks_fullsize
+
+
+def known_artists():
+    """Names (lower case, ``_`` as space) of the WikiArt artists the shipped learned parts saw:
+    pbn_dev's training artists and ``wikiart_extra``'s (the tuned backbones learned from 448 of
+    them); ``split_source`` keeps them out of other sources' splits."""
+    import pandas as pd
+    from painter.same_artist.evaluate import _name
+    info = pd.read_csv(PBN_DEV / "all_data_info.csv")
+    extra = pd.read_csv(SOURCES / "wikiart_extra" / "labels.csv")
+    return {_name(a) for a in [*info.artist[info.in_train.astype(str) == "True"], *extra.artist]}
+
+
+def split_source(name, root=RUNS / "sources", test_artists=0.4, test_paintings=0.2, seed=0, exclude=()):
+    """A folder-per-artist source split as a user's collection is: ``(train, test)`` folders of
+    symlinks in ``root/name/``. ``test_artists`` of the artists (drawn among those not in
+    ``exclude``, names as ``known_artists`` gives them) are test-only; of the others' paintings,
+    ``test_paintings`` go to test (each artist keeps one painting in train at least). Artists in
+    ``exclude`` stay out of both. Made once; the same draw every time."""
+    import numpy as np
+    from painter.same_artist.evaluate import _name
+    from painter.same_artist.training import load_training_images
+    out = Path(root) / name
+    if (out / "done").is_file():
+        return out / "train", out / "test"
+    paths, labels = load_training_images(SOURCES / name)
+    artists = sorted(a for a in set(labels) if _name(a) not in set(exclude))
+    rng = np.random.default_rng(seed)
+    held = set(rng.choice(artists, int(round(test_artists * len(artists))), replace=False))
+    for artist in artists:
+        mine = [p for p, a in zip(paths, labels) if a == artist]
+        n_test = len(mine) if artist in held else min(int(round(test_paintings * len(mine))), len(mine) - 1)
+        test = set(rng.choice(mine, n_test, replace=False)) if n_test else set()
+        for p in mine:
+            link = out / ("test" if p in test else "train") / artist / Path(p).name
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(Path(p).resolve())
+    (out / "done").write_text(f"test_artists={test_artists} test_paintings={test_paintings} seed={seed}\n")
+    return out / "train", out / "test"

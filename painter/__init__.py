@@ -14,7 +14,8 @@ from .data import (ImageError, datagenerator, flatten, load_array, load_image, m
 
 __all__ = [
     "readdatainfo", "readfolders", "reducedictrandom", "splitdict", "datagenerator", "make_pairs", "flatten",
-    "load_image", "load_array", "ImageError", "predict_pair", "predict_pairs", "train", "attribute", "explain_pair",
+    "load_image", "load_array", "ImageError", "predict_pair", "predict_pairs", "train", "evaluate", "attribute",
+    "explain_pair",
 ]
 
 
@@ -26,7 +27,8 @@ def predict_pair(path_a, path_b, model=None, context=None):
 
 
 def predict_pairs(pairs, model=None, **kwargs):
-    """Probabilities for many ``(path_a, path_b)`` pairs (see ``painter.same_artist.predict``)."""
+    """Probabilities for many ``(path_a, path_b)`` pairs; ``context=`` as for ``predict_pair``
+    (see ``painter.same_artist.predict``)."""
     from .same_artist.predict import predict_pairs as _predict_pairs
     return _predict_pairs(pairs, model=model, **kwargs)
 
@@ -35,6 +37,13 @@ def train(data_dir, out_dir, method="lda", **kwargs):
     """Train a same-artist model and save it (see ``painter.same_artist.training.train``)."""
     from .same_artist.training import train as _train
     return _train(data_dir, out_dir, method=method, **kwargs)
+
+
+def evaluate(collection, model=None, context=None, **kwargs):
+    """How a same-artist model does on a labelled collection (a folder per artist): ROC AUC, the
+    verdict's rates, per artist (see ``painter.same_artist.evaluate``)."""
+    from .same_artist.evaluate import evaluate as _evaluate
+    return _evaluate(collection, model=model, context=context, **kwargs)
 
 
 def attribute(image, reference, model=None, k=5, **kwargs):

@@ -27,11 +27,12 @@ from ..data.images import is_image_name
 from ..errors import InputError, check_folder
 from .model import PairModel
 
-__all__ = ["CollectionContext", "adapt", "projection_shifts", "PROJECTION"]
+__all__ = ["CollectionContext", "adapt", "projection_shifts", "shrunk_mean", "PROJECTION"]
 
 # the Dense layer every lda embedder holds: features -> whitened LDA space (then unit length)
 PROJECTION = "standardize_pca_lda"
 _MIN_PAINTINGS = 10   # fewer: the mean is mostly the paintings' own content, not the source's
+DESIGN_EFFECT = 1.0
 
 
 def _projections(embedder):
@@ -58,6 +59,21 @@ def _keras_copy(model: PairModel):
     return copy
 
 
+def shrunk_mean(X: np.ndarray, design_effect: float = DESIGN_EFFECT) -> tuple[np.ndarray, float]:
+    """``(mean (d,), shrink)`` of rows ``X (n, d)``: the positive-part James-Stein factor
+    ``1 - design_effect * tr(Cov) / (n |mean|^2)`` in [0, 1] (0 below ``_MIN_PAINTINGS`` rows).
+
+    ``design_effect``: a collection's paintings come in artists' groups, so its mean varies more
+    than ``n`` independent paintings' would; the variance is taken that many times larger.
+    """
+    X = np.asarray(X, np.float64)
+    mean = X.mean(0)
+    if len(X) < _MIN_PAINTINGS:
+        return mean, 0.0
+    noise = design_effect * ((X - mean) ** 2).sum(1).mean() / (len(X) - 1)
+    return mean, float(max(0.0, 1.0 - noise / max(mean @ mean, 1e-12)))
+
+
 def projection_shifts(model: PairModel, features: np.ndarray) -> list[dict]:
     """The shift of each projection of ``model`` measured on ``features (n, D)`` (NaN rows left out).
 
@@ -70,10 +86,7 @@ def projection_shifts(model: PairModel, features: np.ndarray) -> list[dict]:
     features = features[~np.isnan(features).any(axis=1)]
     out = []
     for owner, layer in _projections(_keras_copy(model)):
-        X = predict_rows(keras.Model(owner.input, layer.output), features).astype(np.float64)
-        mean = X.mean(0)
-        noise = ((X - mean) ** 2).sum(1).mean() / max(len(X) - 1, 1)   # tr(Cov) / n
-        shrink = max(0.0, 1.0 - noise / max(mean @ mean, 1e-12)) if len(X) >= _MIN_PAINTINGS else 0.0
+        mean, shrink = shrunk_mean(predict_rows(keras.Model(owner.input, layer.output), features))
         out.append({"mean": mean, "shrink": float(shrink), "distance": float(np.sqrt(mean @ mean))})
     return out
 
