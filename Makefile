@@ -25,11 +25,18 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -ra -m "not slow"
 
+# The benchmark suite (needs ../shared/data; about an hour on 2 cores): accuracy per source and on
+# pbn_dev, speed, memory, scale. Recipes (benchmarks/recipes/) rebuild shipped files and are run by hand.
 benchmarks: $(STAMP)
+	$(BIN)/python benchmarks/sources.py --train 30,70,all --write
+	$(BIN)/python benchmarks/accuracy.py --methods lda
+	$(BIN)/python benchmarks/pair_scoring.py
 	$(BIN)/python benchmarks/embed_speed.py
 	$(BIN)/python benchmarks/embed_profile.py
-	$(BIN)/python benchmarks/pair_scoring.py
-	$(BIN)/python benchmarks/accuracy.py
+	$(BIN)/python benchmarks/embed_memory.py
+	$(BIN)/python benchmarks/cli_latency.py
+	$(BIN)/python benchmarks/classify_search.py
+	bash benchmarks/cold_run.sh
 
 clean-demo:
 	rm -rf demo

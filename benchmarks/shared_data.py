@@ -185,3 +185,16 @@ def split_source(name, root=RUNS / "sources", test_artists=0.4, test_paintings=0
             link.symlink_to(Path(p).resolve())
     (out / "done").write_text(f"test_artists={test_artists} test_paintings={test_paintings} seed={seed}\n")
     return out / "train", out / "test"
+
+
+def write_results(name, text, command):
+    """Put ``text`` (Markdown) and the ``command`` that made it in ``RESULTS.md`` between the
+    markers ``<!-- begin NAME -->`` and ``<!-- end NAME -->``, which a suite script owns."""
+    results = Path(__file__).resolve().parent / "RESULTS.md"
+    doc = results.read_text()
+    begin, end = f"<!-- begin {name} -->", f"<!-- end {name} -->"
+    if begin not in doc or end not in doc:
+        sys.exit(f"{results}: no '{begin}' ... '{end}' markers to write between")
+    head, rest = doc.split(begin, 1)
+    results.write_text(f"{head}{begin}\n`{command}`\n\n{text.strip()}\n{end}{rest.split(end, 1)[1]}")
+    print(f"written to {results} ({name})")

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from shared_data import (RUNS, SOURCES, artist_subset, clean_pbn_dev, known_artists, solution, split_source,
-                         submit_and_score)
+                         submit_and_score, write_results)
 from painter.same_artist.evaluate import evaluate, verdict_rates
 from painter.same_artist.predict import PACKAGED_MODEL, load_pair_model
 
@@ -36,6 +36,7 @@ p.add_argument("--train", default="", help="also train on 30, 70 or all of publi
 p.add_argument("--seeds", default="0", help="draws of the 30- and 70-artist collections")
 p.add_argument("--sources", default="pbn_dev,public_art,best_artworks")
 p.add_argument("--out", default=str(RUNS / "sources"))
+p.add_argument("--write", action="store_true", help="write the tables into RESULTS.md (its 'sources' section)")
 args = p.parse_args()
 sources = args.sources.split(",")
 train_dir, test_dir = split_source("public_art", exclude=known_artists())
@@ -90,6 +91,15 @@ wide = wide[[f"{s} {m}" for s in sources for m in ("auc", "balanced_accuracy", "
 print(wide.to_string(float_format=lambda x: f"{x:.3f}"))
 means = table[table.model.str.contains("draw")].assign(model=lambda t: t.model.str.replace(r" \(draw \d+\)", "", regex=True))
 if len(means):
+    means = means.groupby(["model", "context", "source", "artists"], sort=False)[["auc", "balanced_accuracy"]].mean()
     print("\nmean over draws:")
-    print(means.groupby(["model", "context", "source", "artists"], sort=False)[["auc", "balanced_accuracy"]].mean()
-          .to_string(float_format=lambda x: f"{x:.3f}"))
+    print(means.to_string(float_format=lambda x: f"{x:.3f}"))
+if args.write:
+    import sys
+    short = {"auc": "AUC", "balanced_accuracy": "bal. acc", "same_called_same": "same→same",
+             "different_called_different": "diff→diff"}
+    wide.columns = [" ".join([c.split(" ")[0], short[c.split(" ")[1]]]) for c in wide.columns]
+    text = wide.reset_index().to_markdown(index=False, floatfmt=".3f")
+    if len(means):
+        text += "\n\nMean over draws:\n\n" + means.reset_index().to_markdown(index=False, floatfmt=".3f")
+    write_results("sources", text, "python benchmarks/sources.py " + " ".join(sys.argv[1:]))

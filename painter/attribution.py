@@ -9,7 +9,7 @@
     answer = the most probable outcome: "none" when P(none) >= every P(A)
 
 The aggregate, ``T``, ``a``, ``b`` and ``c`` are a :class:`Calibration`, chosen on splits of
-the training paintings only (``benchmarks/attribution.py``): held-out paintings of reference
+the training paintings only (``benchmarks/recipes/attribution.py``): held-out paintings of reference
 artists against paintings of held-out artists, who stand in for unknown painters. The best
 artist's score of an unknown painter grows with the number of reference artists (the best of
 more draws), so the "none" model reads that number too (``c < 0``): for a model that stays the
@@ -116,7 +116,7 @@ class Calibration:
         return path
 
 
-# Chosen by ``benchmarks/attribution.py --model runs/base_model_artists2/175_plain --reference-sizes ''
+# Chosen by ``benchmarks/recipes/attribution.py --model runs/base_model_artists2/175_plain --reference-sizes ''
 # --fixed-threshold`` on three splits of pbn_dev's training paintings for lda models on the default
 # (artist-tuned) features, no test painting or test-only artist used, the held-out artists unseen by
 # the backbones: "max" had the best balanced answer accuracy (0.605; top5 0.605, lme 0.605, top3 0.604,

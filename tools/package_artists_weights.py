@@ -3,7 +3,7 @@
     python tools/package_artists_weights.py runs/finetune_long/175+also/siamese:contrastive \
         runs/finetune_lite1/175+also/siamese:contrastive [--out DIR]
 
-Each run folder (``painter train --method siamese``, or ``benchmarks/finetune.py``) holds the
+Each run folder (``painter train --method siamese``, or ``benchmarks/recipes/finetune.py``) holds the
 fine-tuned ``backbone.weights.h5``, its ``config.json`` (its artists: before session 8 the held-out
 ones included) and ``validation_pairs.npz`` (which artists were held out). Each ``.npz`` written holds
 the layers that differ from ImageNet's, in float16; ``artists.txt`` the artists the fits learned

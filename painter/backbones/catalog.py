@@ -49,7 +49,7 @@ def style_layers(variant="efficientnet_lite0") -> list:
     The ReLU6 expansion (``blockN_expand_relu``) of the last block of stages 2 to 6, then
     ``top_activation``. Like Gatys et al.'s ReLU maps, these are rectified and six times wider
     than the linear bottleneck stage outputs; same-artist validation AUC rose from 0.906 to
-    0.913 for Lite0 + Lite1 (``benchmarks/feature_choice.py``, issue 6).
+    0.913 for Lite0 + Lite1 (``benchmarks/experiments/feature_choice.py``, issue 6).
     """
     width, depth = VARIANTS[variant][:2]
     ends = np.cumsum([repeats for repeats, *_ in stages(width, depth)]) - 1   # last block of each stage

@@ -38,7 +38,7 @@ class FeatureSpec:
         weights painter has for other backbones.
     zoom : n > 1: the features also hold the mean of the style statistics of n x n views of the
         image, each enlarged n times to the input size (brushwork seen at n times its scale;
-        ``benchmarks/zoomed_crops.py``); 1: none (the field's default, as in files written before
+        ``benchmarks/experiments/zoomed_crops.py``); 1: none (the field's default, as in files written before
         zoom existed). A tuple gives one per joined backbone.
     """
     backbone: str = _DEFAULT_BACKBONES

@@ -31,7 +31,7 @@ class LDAMethod(SameArtistMethod):
     ----------
     pca_dim : PCA whitening dimensions before LDA (fewer if there are fewer paintings than
         dimensions plus artists). 384: validation AUC (seen + unseen) / 2 0.9130 against 0.9113
-        for 256 and 0.9123 for 512 (four artist splits, ``benchmarks/feature_choice.py``).
+        for 256 and 0.9123 for 512 (four artist splits, ``benchmarks/experiments/feature_choice.py``).
     lda_dim : LDA dimensions; None = number of artists - 1
     log_std : take the log of the style standard deviations first (needs ``fit(..., spec=)``)
     temperatures, cos_weights : the grids T and w are chosen from on the validation pairs
@@ -83,7 +83,7 @@ def lda_projection(F, y, n_classes, pca_dim=384, lda_dim=None, log_columns=None,
     embeddings = class_cosine.
 
     ``pca_dim`` 384: validation AUC (seen + unseen) / 2 0.9130 against 0.9113 for 256 and
-    0.9123 for 512 (four artist splits, ``benchmarks/feature_choice.py``).
+    0.9123 for 512 (four artist splits, ``benchmarks/experiments/feature_choice.py``).
 
     ``log_columns`` (bool ``(D,)``, optional): columns to take the log of first (the style
     standard deviations, see ``painter.features.std_columns``). ``overwrite``: ``F`` (float32)

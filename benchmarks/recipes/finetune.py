@@ -1,6 +1,6 @@
 """Learning from pixels against frozen features, on pbn_dev's test pairs, with 175 / 70 / 30 training artists.
 
-    python benchmarks/finetune.py [--artists 175,70,30] [--methods siamese,lda-learned,lda-lite0,lda]
+    python benchmarks/recipes/finetune.py [--artists 175,70,30] [--methods siamese,lda-learned,lda-lite0,lda]
                                   [--data runs/pbn_clean] [--siamese '{"epochs_finetune": 8}']
                                   [--also ../shared/data/wikiart_extra]
 
@@ -44,6 +44,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # benchmarks/: shared_data
 
 from shared_data import RUNS, artist_subset, clean_pbn_dev, pair_artists, submit_and_score
 

@@ -11,7 +11,7 @@ same validation pairs): Lite0 alone, Lite0 + its zoom, the default (Lite0 + Lite
 Lite0's zoom. The zoom features cost one more forward pass per view (n x n for the grid). No test
 painting read.
 
-    python benchmarks/zoomed_crops.py [--data runs/pbn_clean] [--also ../shared/data/wikiart_extra]
+    python benchmarks/experiments/zoomed_crops.py [--data runs/pbn_clean] [--also ../shared/data/wikiart_extra]
                                       [--grid 2] [--seeds 0,1,2] [--views grid|center|diagonal]
 
 ``--also``: more training paintings (the packaged model's 560 artists); ``--grid 3``: nine views
@@ -29,6 +29,10 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 from tqdm import tqdm
+
+import sys
+from pathlib import Path
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # benchmarks/: shared_data
 
 from shared_data import RUNS, default_features_and_splits, default_pair_scores, seen_unseen_auc
 from painter.features import DEFAULT_FEATURES, extract_features, std_columns

@@ -9,7 +9,7 @@ same pairs) and the scores are averaged. Splits as ``painter train`` makes them 
 unseen by the backbones first); mean seen / unseen validation AUC over the splits. No test painting
 is read.
 
-    python benchmarks/lda_ensemble.py [--data runs/pbn_clean] [--also ../shared/data/wikiart_extra]
+    python benchmarks/experiments/lda_ensemble.py [--data runs/pbn_clean] [--also ../shared/data/wikiart_extra]
                                       [--seeds 0,1,2] [--members 6]
 """
 import argparse
@@ -18,6 +18,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
+
+import sys
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # benchmarks/: shared_data
 
 from shared_data import RUNS, default_features_and_splits, default_pair_scores, seen_unseen_auc
 from painter.same_artist.lda import lda_projection, profile_score

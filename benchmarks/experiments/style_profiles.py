@@ -14,7 +14,7 @@ never saw), every profile is fitted on the fitting paintings only:
 and the mean validation AUC (seen / unseen pairs) over the splits is printed for a grid of the
 three weights ``v_k``. No test painting is read.
 
-    python benchmarks/style_profiles.py [--data runs/pbn_clean] [--also ../shared/data/wikiart_extra] [--seeds 0,1,2]
+    python benchmarks/experiments/style_profiles.py [--data runs/pbn_clean] [--also ../shared/data/wikiart_extra] [--seeds 0,1,2]
 """
 import argparse
 from pathlib import Path
@@ -22,6 +22,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from scipy.special import softmax
+
+import sys
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # benchmarks/: shared_data
 
 from shared_data import RUNS, default_features_and_splits, default_pair_scores, seen_unseen_auc
 from painter.same_artist.lda import lda_projection

@@ -11,7 +11,7 @@ Each row: mean over four artist splits of the training paintings of the best (te
 weight) profile score's seen and unseen validation AUC, as in ``feature_choice.py``
 (``shared_data.validate``). No test painting and no solution is used.
 
-    python benchmarks/lda_variants.py [--data runs/pbn_clean] [--k 24] [--splits 4]
+    python benchmarks/experiments/lda_variants.py [--data runs/pbn_clean] [--k 24] [--splits 4]
 
 Tapped statistics are kept in ``runs/lda_variants/`` so a second run only scores.
 """
@@ -23,6 +23,10 @@ import keras
 import numpy as np
 from keras import ops
 from tqdm import tqdm
+
+import sys
+from pathlib import Path
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # benchmarks/: shared_data
 
 from shared_data import RUNS, clean_pbn_dev, validate
 from painter.backbones import default_size, get_backbone

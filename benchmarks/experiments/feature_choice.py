@@ -6,7 +6,7 @@ log of the stds -> standardize -> PCA -> LDA -> best (temperature, cosine weight
 score on validation pairs. Seen and unseen validation AUC are averaged over four artist splits
 (one split's AUCs move by about 0.005). No test painting and no solution is used.
 
-    python benchmarks/feature_choice.py [--data runs/pbn_clean224] [--splits 4]
+    python benchmarks/experiments/feature_choice.py [--data runs/pbn_clean224] [--splits 4]
 
 Tapped maps are kept in ``runs/feature_choice/`` so a second run only scores.
 """
@@ -17,6 +17,9 @@ from pathlib import Path
 import keras
 import numpy as np
 from tqdm import tqdm
+
+import sys
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # benchmarks/: shared_data
 
 from shared_data import RUNS, clean_pbn_dev, validate
 from painter.backbones import default_size, get_backbone

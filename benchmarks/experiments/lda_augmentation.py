@@ -11,7 +11,7 @@ Scored as the default lda score on splits of the training paintings (held-out ar
 the backbones first, as ``painter train`` chooses them; T and w chosen on the same validation
 pairs); mean seen / unseen AUC over the splits. No test painting is read.
 
-    python benchmarks/lda_augmentation.py [--data runs/pbn_clean] [--also ../shared/data/wikiart_extra]
+    python benchmarks/experiments/lda_augmentation.py [--data runs/pbn_clean] [--also ../shared/data/wikiart_extra]
                                           [--seeds 0,1,2] [--side 0.8]
 
 The crops' features are kept in ``runs/lda_augmentation/`` so a second run only scores.
@@ -23,6 +23,9 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 from tqdm import tqdm
+
+import sys
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # benchmarks/: shared_data
 
 from shared_data import RUNS, default_features_and_splits, default_pair_scores, seen_unseen_auc
 from painter.features import DEFAULT_FEATURES, feature_model

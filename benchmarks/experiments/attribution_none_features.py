@@ -1,8 +1,8 @@
 """Would more than the best artist's score tell unknown painters apart better? (issue 18)
 
-    python benchmarks/attribution_none_features.py runs/attribution_packaged3/validation
+    python benchmarks/experiments/attribution_none_features.py runs/attribution_packaged3/validation
 
-Reads the validation split models that ``benchmarks/attribution.py`` left in ``--out/validation``
+Reads the validation split models that ``benchmarks/recipes/attribution.py`` left in ``--out/validation``
 (``runs/pbn_clean``'s training paintings, as ``choose_calibration`` splits them), scores every
 questioned painting against its split's reference ("top3" artist scores) and fits a logistic "none"
 model on two splits, scored on the third, for several inputs: the best artist's score (what

@@ -1,8 +1,8 @@
 """Does the end-to-end Siamese network add to ``lda``? Score fusion of finished runs (issue 15).
 
-    python benchmarks/score_fusion.py LDA_RUN SIAMESE_RUN [SIAMESE_RUN ...]
+    python benchmarks/experiments/score_fusion.py LDA_RUN SIAMESE_RUN [SIAMESE_RUN ...]
 
-Each run folder is one of ``benchmarks/finetune.py``'s (same split: the same validation pairs,
+Each run folder is one of ``benchmarks/recipes/finetune.py``'s (same split: the same validation pairs,
 checked), with ``validation_pairs.npz`` (validation P(same)) and ``submission.csv`` (pbn_dev test
 P(same)). The fused log-odds ``logit p_lda + w · logit p_siamese``; ``w`` is read off the
 validation rows only (the mean of seen and unseen AUC); the test columns are reported, not used.
@@ -14,6 +14,9 @@ import numpy as np
 import pandas as pd
 from scipy.special import logit
 from sklearn.metrics import roc_auc_score
+
+import sys
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # benchmarks/: shared_data
 
 from shared_data import solution
 

@@ -10,14 +10,14 @@ ones drawn from it (``--reference-sizes``); the answer is the most probable outc
 ``--fixed-threshold`` "none" from a threshold on P(none) chosen there. The test paintings are
 only scored.
 
-    python benchmarks/attribution.py [--data runs/pbn_clean] [--model DIR] [--seeds 0,1,2]
+    python benchmarks/recipes/attribution.py [--data runs/pbn_clean] [--model DIR] [--seeds 0,1,2]
                                      [--also ../shared/data/wikiart_extra] [--save-calibration]
                                      [--artists 30 [--draw 1]] [--latency-size 0]
                                      [--reference-sizes 15,30,70] [--fixed-threshold] [--calibration FILE]
 
 ``--also``: for a model that learned from more than the reference, as the packaged one did.
 ``--artists N``: a small collection: the reference is the training paintings of N of the 175
-training artists (drawn as ``benchmarks/base_model.py`` draws them: ``--draw`` is its seed), the
+training artists (drawn as ``benchmarks/recipes/base_model.py`` draws them: ``--draw`` is its seed), the
 questions their test paintings and the test-only artists'; the test paintings of the left-out
 training artists are not asked (the packaged model knows those artists). The test figures are
 printed at the calibration chosen on this reference's splits and at the model's own (what
@@ -37,6 +37,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # benchmarks/: shared_data
 
 from shared_data import RUNS, artist_subset, clean_pbn_dev
 from painter.attribution import (Calibration, attribute, attribution_metrics, choose_calibration, load_reference,
