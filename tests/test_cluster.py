@@ -138,3 +138,37 @@ def test_an_unanswered_address_is_one_line_naming_it(paintings, monkeypatch):
     monkeypatch.setattr(cluster, "CONNECT_TIMEOUT", "1s")
     with pytest.raises(InputError, match=r"^tcp://127.0.0.1:9: no Dask scheduler answers there"):
         extract_features(paintings, SPEC, progress=False)
+
+
+def test_painter_index_on_the_cluster(client, clean_dir, tmp_path, monkeypatch, capsys, _cache):
+    from painter.cli import main
+    from painter.search import SimilarityIndex
+    _fresh_cache(tmp_path, monkeypatch, "cli", _cache)
+    monkeypatch.delenv(cluster.SCHEDULER_ENV, raising=False)
+    address = client.scheduler.address
+    argv = ["--cluster", address, "index", str(clean_dir), "--out", str(tmp_path / "idx"), "--index-type", "ivfsq",
+            "--backbone", "efficientnet_lite0", "--image-size", "64"]
+    try:
+        with distributed.get_task_stream(client) as stream:
+            assert main(argv) == 0
+    finally:
+        cluster._clients.pop(address).close()
+        os.environ.pop(cluster.SCHEDULER_ENV)   # --cluster set it for the command's process
+    assert f"Dask dashboard: {client.dashboard_link}" in capsys.readouterr().err
+    # 80 paintings: the 78 of the training sample in 1 task, the 2 left in another
+    assert sum(str(t["key"]).startswith("painter-embed-") for t in stream.data) == 2
+    index = SimilarityIndex.load(tmp_path / "idx")
+    assert index.index.ntotal == len(index.metadata) == 80
+
+
+def test_an_unanswered_cluster_address_is_one_line(monkeypatch, capsys):
+    from painter.cli import main
+    monkeypatch.delenv(cluster.SCHEDULER_ENV, raising=False)
+    monkeypatch.setattr(cluster, "CONNECT_TIMEOUT", "1s")
+    try:
+        assert main(["--cluster", "tcp://127.0.0.1:9", "score", "a.csv", "b.csv"]) == 1
+    finally:
+        os.environ.pop(cluster.SCHEDULER_ENV)
+    [line] = capsys.readouterr().err.splitlines()
+    assert line == ("painter score: error: tcp://127.0.0.1:9: no Dask scheduler answers there "
+                    "(Timed out trying to connect to tcp://127.0.0.1:9 after 1 s)")

@@ -24,7 +24,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..data.images import ImageError, load_array
-from ..errors import InputError
+from ..errors import InputError, first_line
 from .store import FeatureStore, shard_keys, write_shard
 
 __all__ = ["SCHEDULER_ENV", "TASK_IMAGES", "cluster_client", "embed_on_cluster"]
@@ -56,7 +56,7 @@ def cluster_client(client=None):
         try:
             _clients[address] = Client(address, timeout=CONNECT_TIMEOUT)
         except OSError as e:
-            raise InputError(f"{address}: no Dask scheduler answers there ({e})") from None
+            raise InputError(f"{address}: no Dask scheduler answers there ({first_line(e)})") from None
         log.info("Dask dashboard: %s", _clients[address].dashboard_link)
     return _clients[address]
 
