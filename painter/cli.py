@@ -357,6 +357,8 @@ def main(argv=None) -> int:
 def _connect(address):
     """Connect to ``address`` (``--cluster``), else to ``$PAINTER_DASK_SCHEDULER`` if set, and print
     the Dask dashboard's link: every embedding of the command then runs on its workers."""
+    if not (address or os.environ.get("PAINTER_DASK_SCHEDULER")):
+        return   # one machine, as without the cluster extra
     from .features.cluster import SCHEDULER_ENV, cluster_client
     if address:
         os.environ[SCHEDULER_ENV] = address

@@ -4,13 +4,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 distributed = pytest.importorskip("dask.distributed")
 
 from painter.features import FeatureSpec, cluster, extract_features   # noqa: E402
 from painter.cache import content_key   # noqa: E402
 from painter.errors import InputError   # noqa: E402
+from tests.conftest import noise_paintings   # noqa: E402
 
 SPEC = FeatureSpec("efficientnet_lite0", 64)
 TASK = 3   # images per task: 7 readable images make 3 tasks, 3 shards
@@ -27,14 +27,7 @@ def client(_cache):
 @pytest.fixture
 def paintings(tmp_path):
     """Seven small paintings, then a file that is not an image and one that does not exist."""
-    rng = np.random.default_rng(3)
-    paths = []
-    for k in range(7):
-        p = tmp_path / f"p{k}.jpg"
-        Image.fromarray(rng.integers(0, 256, (40 + k, 48, 3), dtype=np.uint8)).save(p)
-        paths.append(str(p))
-    (tmp_path / "bad.jpg").write_bytes(b"not a jpeg")
-    return paths + [str(tmp_path / "bad.jpg"), str(tmp_path / "missing.jpg")]
+    return noise_paintings(tmp_path, 8, seed=3, bad=(7,)) + [str(tmp_path / "missing.jpg")]
 
 
 def _fresh_cache(tmp_path, monkeypatch, name, session_cache):
