@@ -1,7 +1,7 @@
 """A compressed FAISS index of a million synthetic paintings: build time, peak memory, bytes per
 painting, query latency and recall@10 against exact search, per ``nprobe``.
 
-    python benchmarks/ivf_index.py [--n 1000000] [--dim 944] [--nprobe 64,128,256]
+    python benchmarks/ivf_index.py [--n 1000000] [--dim 944] [--nprobe 62,125,250,500]
                                    [--queries 1000]
     python benchmarks/ivf_index.py --quick     # 20,000 vectors: proves that it runs
 
@@ -32,7 +32,8 @@ from painter.compressed_index import FILL_CHUNK, compressed_index, n_lists, trai
 p = argparse.ArgumentParser()
 p.add_argument("--n", type=int, default=1_000_000)
 p.add_argument("--dim", type=int, default=944)
-p.add_argument("--nprobe", default=None, help="comma-separated; default: painter's own, and 2x, 4x it")
+p.add_argument("--nprobe", default=None, help="comma-separated; default: painter's own (lists / 16), a quarter, "
+               "half and twice it")
 p.add_argument("--queries", type=int, default=1000)
 p.add_argument("--quick", action="store_true", help="20,000 vectors, 100 queries")
 args = p.parse_args()
@@ -96,8 +97,8 @@ for x in chunks():   # exact top 10, merged chunk by chunk
 print(f"exact search of {args.queries} queries: {time.time() - t:.1f} s")
 
 base = index.nprobe
-for nprobe in [int(v) for v in args.nprobe.split(",")] if args.nprobe else (base, 2 * base, 4 * base):
-    index.nprobe = min(nprobe, n_lists(args.n))
+for nprobe in [int(v) for v in args.nprobe.split(",")] if args.nprobe else (base // 4, base // 2, base, 2 * base):
+    index.nprobe = max(1, min(nprobe, n_lists(args.n)))
     _, found = index.search(queries, 10)
     recall = np.mean([len(set(f) & set(e)) / 10 for f, e in zip(found, top[1])])
     one = []
