@@ -78,6 +78,20 @@ def test_cluster_features_equal_the_local_ones_and_a_rerun_computes_nothing(clie
     assert failed_again == {} and _shards(root)[2] == names
 
 
+def test_a_rerun_embeds_only_what_the_store_lacks(client, paintings, local, tmp_path, monkeypatch, _cache):
+    root = _fresh_cache(tmp_path, monkeypatch, "cluster", _cache)
+    monkeypatch.setattr(cluster, "TASK_IMAGES", TASK)
+    extract_features(paintings[:4], SPEC, progress=False, client=client)   # 2 tasks: 3 + 1 paintings
+    with distributed.get_task_stream(client) as stream:
+        features, failed = extract_features(paintings, SPEC, progress=False, client=client)
+    np.testing.assert_array_equal(features, local[0])
+    _check_failed(failed, local[1], paintings)
+    # paintings 4-6, then the file that is not an image (a task without a shard)
+    assert sum(str(t["key"]).startswith("painter-embed-") for t in stream.data) == 2
+    _, keys, names = _shards(root)
+    assert sorted(keys) == sorted(content_key(p) for p in paintings[:7]) and len(names) == 2 * 3
+
+
 class _DieAfterFirstShard(distributed.WorkerPlugin):
     """Kills its worker process the moment the first embedding task has written its shard, before
     the scheduler hears of it: the task is run again elsewhere and must not write it twice."""
