@@ -14,6 +14,8 @@
     painter explain A B --png out.png         occlusion maps: which regions make A and B alike
     painter demo --out DIR                    all of the above on synthetic data
 
+``painter --cluster ADDRESS <command>`` embeds on a Dask cluster's workers (``painter.features.cluster``).
+
 A mistake in a file or argument given prints one line, ``painter <command>: error: <path>:
 <what is wrong>[; <what to do>]``, on stderr and exits with 1 (``--debug`` adds the traceback);
 a usage mistake exits with 2; any other exception is a bug and shows its traceback.
@@ -199,6 +201,9 @@ WEIGHTS_HELP = ("backbone weights: 'artists' (tuned to tell artists apart; the d
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="painter", description="Same-artist detection for paintings.")
     p.add_argument("--debug", action="store_true", help="show the Python traceback of an error in an input")
+    p.add_argument("--cluster", metavar="ADDRESS", default=None,
+                   help="embed on this Dask scheduler's workers (default: $PAINTER_DASK_SCHEDULER; needs "
+                        "painter[cluster] and a feature cache every worker reaches at the same path)")
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("synth", help="write a synthetic Kaggle-layout competition")
@@ -298,7 +303,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("data_dir")
     s.add_argument("--out", required=True)
     s.add_argument("--embedding", default="backbone", help="'backbone' or a same-artist MODEL_DIR")
-    s.add_argument("--index-type", choices=["flat", "ivf", "hnsw"], default="flat")
+    s.add_argument("--index-type", choices=["flat", "ivf", "hnsw", "ivfsq"], default="flat",
+                   help="ivfsq: bytes instead of floats, for millions of paintings (filled in chunks)")
     s.add_argument("--backbone", default=None, help="with --embedding backbone; default: efficientnet_lite0+efficientnet_lite1")
     s.add_argument("--image-size", type=int, default=None)
     s.add_argument("--weights", default=None, help=WEIGHTS_HELP)
@@ -362,6 +368,7 @@ def main(argv=None) -> int:
         warnings.showwarning = lambda message, *_, **__: print(f"{prog}: warning: {first_line(message)}",
                                                                file=sys.stderr)
         try:
+            _connect(args.cluster)
             with deferred_exports() if name in ONE_SHOT else contextlib.nullcontext():
                 args.func(args)
         except USER_ERRORS as e:
@@ -370,6 +377,19 @@ def main(argv=None) -> int:
             print(f"{prog}: error: {describe(e)}", file=sys.stderr)
             return 1
     return 0
+
+
+def _connect(address):
+    """Connect to ``address`` (``--cluster``), else to ``$PAINTER_DASK_SCHEDULER`` if set, and print
+    the Dask dashboard's link: every embedding of the command then runs on its workers."""
+    if not (address or os.environ.get("PAINTER_DASK_SCHEDULER")):
+        return   # one machine, as without the cluster extra
+    from .features.cluster import SCHEDULER_ENV, cluster_client
+    if address:
+        os.environ[SCHEDULER_ENV] = address
+    client = cluster_client()
+    if client is not None:
+        print(f"Dask dashboard: {client.dashboard_link}", file=sys.stderr)
 
 
 def run():

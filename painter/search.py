@@ -2,9 +2,11 @@
 
 Embeddings (frozen backbone features, or a trained same-artist model's embedding) are
 L2-normalised, so inner product = cosine. Index types: ``"flat"`` (exact, default), ``"ivf"``
-(inverted lists, for large collections), ``"hnsw"`` (graph). An index folder holds
-``index.faiss``, ``vectors.npy``, ``metadata.csv`` and ``config.json``; new images are added
-without re-embedding the old ones.
+(inverted lists, for large collections), ``"hnsw"`` (graph), and for millions of paintings
+``"ivfsq"`` (compressed vectors, filled in chunks: ``compressed_index``). An index folder
+holds ``index.faiss``, ``vectors.npy`` (not for the compressed type: it keeps no
+float32 copy), ``metadata.csv`` and ``config.json``; new images are added without re-embedding
+the old ones.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .compressed_index import COMPRESSED, FILL_CHUNK, compressed_index, training_size
 from .data.images import ImageError
 from .errors import InputError, check_folder, check_out_folder, no_usable_images, read_json_part, read_part
 from .data.labels import read_collection
@@ -38,8 +41,11 @@ def unit_rows(x) -> np.ndarray:
 
 def make_faiss_index(dim, index_type, n):
     """An empty inner-product FAISS index: exact ``flat``, graph ``hnsw`` or inverted-list ``ivf``
-    (sqrt(n) lists, a quarter probed) for ``n`` vectors of ``dim`` values."""
+    (sqrt(n) lists, a quarter probed), or compressed ``ivfsq`` (``compressed_index``)
+    for ``n`` vectors of ``dim`` values."""
     import faiss
+    if index_type in COMPRESSED:
+        return compressed_index(dim, n, index_type)
     if index_type == "flat":
         return faiss.IndexFlatIP(dim)
     if index_type == "hnsw":
@@ -52,7 +58,7 @@ def make_faiss_index(dim, index_type, n):
         index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)  # faiss keeps quantizer alive
         index.nprobe = max(1, nlist // 4)
         return index
-    raise ValueError(f"index_type must be 'flat', 'ivf' or 'hnsw', got {index_type!r}")
+    raise ValueError(f"index_type must be 'flat', 'ivf', 'hnsw' or 'ivfsq', got {index_type!r}")
 
 
 class SimilarityIndex:
@@ -84,6 +90,8 @@ class SimilarityIndex:
         meta = metadata.reset_index(drop=True) if metadata is not None else pd.DataFrame({"file": paths})
         meta = meta.assign(file=paths)
         new = ~meta["file"].isin(set(self.metadata["file"]))
+        if self.index_type in COMPRESSED:
+            return self._add_in_chunks([p for p, n in zip(paths, new) if n], meta[new.to_numpy()], progress)
         x, failed = self._embed([p for p, n in zip(paths, new) if n], progress)
         ok = ~np.isnan(x).any(1)
         if not ok.any():
@@ -97,6 +105,28 @@ class SimilarityIndex:
         self.index.add(x)
         self.vectors = np.concatenate([self.vectors, x])
         self.metadata = pd.concat([self.metadata, meta], ignore_index=True)
+        return failed
+
+    def _add_in_chunks(self, paths, meta, progress) -> dict:
+        """``add`` for a compressed index: trained on a sample of ``paths`` when new, then filled
+        ``FILL_CHUNK`` paintings at a time (their features come from the store the second time)."""
+        meta, failed = meta.reset_index(drop=True), {}
+        if self.index is None:
+            rng = np.random.default_rng(0)
+            sample = np.sort(rng.choice(len(paths), training_size(len(paths)), replace=False))
+            x, failed = self._embed([paths[i] for i in sample], progress)
+            x = x[~np.isnan(x).any(1)]
+            if not len(x):
+                return failed
+            self.index = make_faiss_index(x.shape[1], self.index_type, len(paths))
+            self.index.train(unit_rows(x))
+            self.vectors = np.zeros((0, x.shape[1]), np.float32)   # none kept: the index holds the codes
+        for start in range(0, len(paths), FILL_CHUNK):
+            x, bad = self._embed(paths[start:start + FILL_CHUNK], progress)
+            failed |= bad
+            ok = ~np.isnan(x).any(1)
+            self.index.add(unit_rows(x[ok]))
+            self.metadata = pd.concat([self.metadata, meta[start:start + FILL_CHUNK][ok]], ignore_index=True)
         return failed
 
     def search_vectors(self, q, k=10):
@@ -128,7 +158,8 @@ class SimilarityIndex:
         directory.mkdir(parents=True, exist_ok=True)
         (directory / "config.json").unlink(missing_ok=True)
         faiss.write_index(self.index, str(directory / "index.faiss"))
-        np.save(directory / "vectors.npy", self.vectors)
+        if self.index_type not in COMPRESSED:
+            np.save(directory / "vectors.npy", self.vectors)
         self.metadata.to_csv(directory / "metadata.csv", index=False)
         config = {"painter_index": True, "embedding": self.embedding, "index_type": self.index_type,
                   "feature_spec": self.spec and self.spec.to_dict()}   # None: a model that reads images
@@ -146,12 +177,16 @@ class SimilarityIndex:
         self = cls.__new__(cls)
         self.embedding, self.index_type, self.spec = config["embedding"], config["index_type"], spec
         self.index = _read_part(directory / "index.faiss", lambda p: faiss.read_index(str(p)))
-        self.vectors = _read_part(directory / "vectors.npy", lambda p: np.load(p, allow_pickle=False))
+        compressed = self.index_type in COMPRESSED   # codes only, no float32 copy
+        self.vectors = np.zeros((0, self.index.d), np.float32) if compressed else \
+            _read_part(directory / "vectors.npy", lambda p: np.load(p, allow_pickle=False))
         self.metadata = _read_part(directory / "metadata.csv",
                                    lambda p: pd.read_csv(p, dtype=str, keep_default_na=False))
-        if not (self.index.ntotal == len(self.vectors) == len(self.metadata)):
-            raise IndexFolderError(f"{directory}: index.faiss, vectors.npy and metadata.csv disagree "
-                                   f"({self.index.ntotal}, {len(self.vectors)}, {len(self.metadata)} rows); {_REBUILD}")
+        rows = {"index.faiss": self.index.ntotal, "metadata.csv": len(self.metadata)} | \
+            ({} if compressed else {"vectors.npy": len(self.vectors)})
+        if len(set(rows.values())) > 1:
+            raise IndexFolderError(f"{directory}: {' and '.join(rows)} disagree "
+                                   f"({', '.join(map(str, rows.values()))} rows); {_REBUILD}")
         return self
 
 

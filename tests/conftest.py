@@ -12,6 +12,23 @@ needs_pbn_dev = pytest.mark.skipif(not PBN_DEV.is_dir(), reason="../shared/data/
 needs_pbn_real = pytest.mark.skipif(not PBN_REAL.is_dir(), reason="../shared/data/pbn_real_metadata not present")
 
 
+def noise_paintings(folder, n, seed=0, bad=()) -> list:
+    """Paths of ``n`` small random-noise JPEGs (40 x 48 px) in ``folder``; those numbered in ``bad``
+    hold bytes that are not an image."""
+    import numpy as np
+    from PIL import Image
+    rng = np.random.default_rng(seed)
+    paths = []
+    for k in range(n):
+        p = Path(folder) / f"img{k}.jpg"
+        if k in bad:
+            p.write_bytes(b"not a jpeg")
+        else:
+            Image.fromarray(rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)).save(p)
+        paths.append(str(p))
+    return paths
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _cache(tmp_path_factory):
     # Converted weights are reused across runs (conversion takes seconds); features are per session.

@@ -67,7 +67,7 @@ def test_retrieval_metrics_by_hand():
         retrieval_metrics(v, ["a", "a", "b"])
 
 
-@pytest.mark.parametrize("index_type", ["flat", "hnsw", "ivf"])
+@pytest.mark.parametrize("index_type", ["flat", "hnsw", "ivf", "ivfsq"])
 def test_index_roundtrip_add_and_bad_query(clean_dir, tmp_path, index_type):
     spec = FeatureSpec("efficientnet_lite0", 224)
     index = build_index_from_data(clean_dir, tmp_path / "idx", index_type=index_type, spec=spec, progress=False)
@@ -116,3 +116,25 @@ def test_cnn_rnn_maps_come_from_the_specs_weights(clean_dir):
     maps = {w: _feature_maps(paths, FeatureSpec("efficientnet_lite0", 64, weights=w))[0] for w in ("imagenet", "artists")}
     assert maps["imagenet"].shape == maps["artists"].shape == (2, 4, 1280)
     assert not np.allclose(maps["imagenet"], maps["artists"], atol=1e-2)   # the top stages differ
+
+
+def test_a_compressed_index_filled_in_chunks_is_the_one_filled_at_once(clean_dir, tmp_path, monkeypatch):
+    import faiss
+    from painter import search
+    spec = FeatureSpec("efficientnet_lite0", 64)
+    whole = build_index_from_data(clean_dir, tmp_path / "whole", index_type="ivfsq", spec=spec, progress=False)
+    embedded = []
+    embed = SimilarityIndex._embed
+    monkeypatch.setattr(SimilarityIndex, "_embed", lambda self, paths, progress=False: (
+        embedded.append(len(paths)), embed(self, paths, progress))[1])
+    monkeypatch.setattr(search, "FILL_CHUNK", 7)
+    chunked = build_index_from_data(clean_dir, tmp_path / "chunked", index_type="ivfsq", spec=spec, progress=False)
+    # 80 paintings: 2 lists trained on a sample of 39 each, then filled 7 at a time
+    assert len(whole.metadata) == 80 and whole.index.nlist == 2
+    assert embedded == [78] + [7] * 11 + [3]
+    pd.testing.assert_frame_equal(chunked.metadata, whole.metadata)
+    assert faiss.serialize_index(chunked.index).tobytes() == faiss.serialize_index(whole.index).tobytes()
+    assert not (tmp_path / "chunked" / "vectors.npy").exists()   # codes only: no float32 copy
+    loaded = SimilarityIndex.load(tmp_path / "chunked")
+    query = whole.metadata["file"][3]
+    pd.testing.assert_frame_equal(loaded.query_file(query, k=5), whole.query_file(query, k=5), check_dtype=False)

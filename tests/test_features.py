@@ -2,27 +2,18 @@ import warnings
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from painter.features import (FeatureSpec, build_feature_model, extract_features, feature_model, image_batches,
                               predict_images, predict_padded, std_columns)
 from painter.layers import LogColumns
 from painter.data.images import load_array
+from tests.conftest import noise_paintings
 
 
 @pytest.fixture
 def files(tmp_path):
     """Four small paintings and one file that is not an image (the third)."""
-    rng = np.random.default_rng(0)
-    paths = []
-    for k in range(5):
-        p = tmp_path / f"img{k}.jpg"
-        if k == 2:
-            p.write_bytes(b"not a jpeg")
-        else:
-            Image.fromarray(rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)).save(p)
-        paths.append(str(p))
-    return paths
+    return noise_paintings(tmp_path, 5, bad=(2,))
 
 
 @pytest.mark.parametrize("overlap", [False, True])

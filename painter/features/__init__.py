@@ -1,5 +1,5 @@
 """Frozen-backbone features of paintings: what they are (``spec``), how they are computed
-(``extract``), where they are kept (``store``)."""
+(``extract``; on a Dask cluster's workers: ``cluster``), where they are kept (``store``)."""
 from .extract import (build_feature_model, cached_rows, content_keys, extract_features, feature_model, image_batches,
                       predict_images, predict_padded)
 from .spec import DEFAULT_FEATURES, FeatureSpec, default_spec, read_spec, std_columns

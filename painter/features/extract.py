@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 from ..backbones import feature_layers
 from ..cache import content_key
 from ..data.images import ImageError, load_array, not_a_file
+from .cluster import cluster_client, embed_on_cluster
 from .spec import DEFAULT_FEATURES, FeatureSpec
 from .store import FeatureStore
 
@@ -164,7 +165,7 @@ def predict_images(model, paths, size, batch_size=32):
 
 
 def extract_features(paths, spec: FeatureSpec = DEFAULT_FEATURES, batch_size: int = 32, cache: bool = True,
-                     model=None, progress: bool = True):
+                     model=None, progress: bool = True, client=None):
     """Features of image files, each image embedded once.
 
     Parameters
@@ -177,6 +178,10 @@ def extract_features(paths, spec: FeatureSpec = DEFAULT_FEATURES, batch_size: in
         A runner of ``spec`` already made (``build_feature_model``, ``feature_model``); its
         ``runtime`` names the store. Without it, ``feature_model(spec)`` is made only when some
         features are not in the store.
+    client : dask.distributed.Client, optional
+        Embed the images the store lacks on this Dask cluster's workers, which write them into
+        the store (``painter.features.cluster``); default: ``$PAINTER_DASK_SCHEDULER``'s, if set.
+        Used with the store and without ``model`` only.
 
     Returns
     -------
@@ -186,16 +191,21 @@ def extract_features(paths, spec: FeatureSpec = DEFAULT_FEATURES, batch_size: in
     paths = [str(p) for p in paths]
     parts = spec.components()
     if len(parts) > 1 or parts[0] != spec:
-        results = [extract_features(paths, part, batch_size, cache, model if len(parts) == 1 else None, progress)
-                   for part in parts]
+        results = [extract_features(paths, part, batch_size, cache, model if len(parts) == 1 else None, progress,
+                                    client) for part in parts]
         failed = {k: v for _, f in results for k, v in f.items()}
         return np.concatenate([x for x, _ in results], axis=1), failed
     cache = cache and not spec.random_weights   # a random draw's features are not the spec's
     digests, failed = content_keys(paths, cache, progress)
-    store, model = _store_and_model(spec, model, paths, digests) if cache else (None, model)
-    rows = cached_rows(paths, digests, failed, store,
-                       lambda todo: predict_images(model or feature_model(spec), todo, spec.image_size, batch_size),
-                       f"embed {spec.backbone}", progress)
+    client = cluster_client(client) if cache and model is None else None
+    if client is not None:
+        store = embed_on_cluster(client, spec, paths, digests, failed, batch_size, progress)
+        rows = [store.get(digests[p]) if p in digests else None for p in paths]
+    else:
+        store, model = _store_and_model(spec, model, paths, digests) if cache else (None, model)
+        rows = cached_rows(paths, digests, failed, store,
+                           lambda todo: predict_images(model or feature_model(spec), todo, spec.image_size, batch_size),
+                           f"embed {spec.backbone}", progress)
     dim = next((len(v) for v in rows if v is not None), None)
     if dim is None:   # no image usable: only the model knows the width
         dim = int((model or feature_model(spec)).output_shape[-1])

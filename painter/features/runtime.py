@@ -163,6 +163,8 @@ class ExportedModel:
     ``prefers_overlap`` for ``features._image_batches``.
     """
 
+    threads = None   # the runtime's threads: None, every core; a Dask worker sets its own share
+
     def __init__(self, directory, manifest: dict):
         self.runtime = manifest["runtime"]
         self.path = Path(directory) / manifest["file"]
@@ -172,7 +174,7 @@ class ExportedModel:
         # Every runtime releases the GIL, yet decoding the next batch during the forward pass gained
         # nothing on 2 cores (end to end 0.96-1.06x, benchmarks/runtime_choice.py): both cores are busy.
         self.prefers_overlap = False
-        threads = os.cpu_count() or 1
+        threads = self.threads or os.cpu_count() or 1
         try:
             self._run = getattr(self, f"_load_{self.runtime}")(threads)
         except ImportError:   # not a bad file: the caller decides what to use instead

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
 import warnings
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import numpy as np
 
 from ..cache import cache_dir
 
-__all__ = ["FeatureStore"]
+__all__ = ["FeatureStore", "write_shard", "shard_keys"]
 
 
 class FeatureStore:
@@ -66,11 +67,26 @@ class FeatureStore:
     def add(self, keys, vectors):
         if not len(keys):
             return
-        stem = f"shard_{time.time_ns():020d}_{os.getpid()}"   # unique, in time order
-        for name, array in ((f"{stem}.npy", vectors), (f"{stem}.keys.npy", np.array(keys))):
-            tmp = self.dir / f"{name}.part.npy"
-            np.save(tmp, array)
-            os.replace(tmp, self.dir / name)
+        write_shard(self.dir, f"shard_{time.time_ns():020d}_{os.getpid()}", keys, vectors)   # unique, in time order
         self.shards.append(vectors)
         for row, key in enumerate(keys):
             self.index[key] = (len(self.shards) - 1, row)
+
+
+def write_shard(directory, stem, keys, vectors):
+    """Write ``<stem>.npy`` (vectors ``(n, D)``) then ``<stem>.keys.npy`` (``n`` content hashes)
+    into ``directory``, each under a temporary name renamed when complete: a reader sees a whole
+    shard or none (``FeatureStore`` ignores vectors without keys)."""
+    directory = Path(directory)
+    for name, array in ((f"{stem}.npy", vectors), (f"{stem}.keys.npy", np.array(keys))):
+        tmp = directory / f"{name}.{uuid.uuid4().hex[:8]}.part.npy"   # two writers never share one
+        np.save(tmp, array)
+        os.replace(tmp, directory / name)
+
+
+def shard_keys(directory, stem):
+    """The content hashes of the complete shard ``stem`` in ``directory``, or None when there is none."""
+    try:
+        return np.load(Path(directory) / f"{stem}.keys.npy", allow_pickle=False)
+    except (OSError, ValueError, EOFError):   # absent, or damaged: FeatureStore sets it aside
+        return None
