@@ -132,26 +132,3 @@ def test_a_model_without_a_projection_answers_without_context(toy):
         warnings.simplefilter("always")
         assert adapt(head, G) is head
     assert "answered without context" in str(caught[0].message)
-
-
-def test_a_collection_from_a_source_the_model_learned_stays_where_it_is(toy):
-    model, G, g = toy
-    offset = np.random.default_rng(1).normal(0, 4, D).astype(np.float32)
-    (X,) = __import__("painter.same_artist.context", fromlist=["_projected"])._projected(model, G + offset)
-    learned = PairModel(model.spec, model.embedder, "dot", model.bias, threshold=model.threshold, method="lda",
-                        info={"source_means": [[{"source": "museum", "paintings": len(G),
-                                                 "mean": X.mean(0).tolist()}]]})
-    (shift,) = projection_shifts(learned, G + offset)
-    assert shift["nearest"] == "museum" and shift["shrink"] == 0.0
-    np.testing.assert_allclose(_auc(adapt(learned, G + offset), G + offset, g)[1], _auc(learned, G + offset, g)[1],
-                               atol=1e-6)
-    (shift,) = projection_shifts(learned, G)         # the training source's own paintings: measured from 0
-    assert shift["nearest"] == "training mean"
-
-
-def test_training_stores_each_source_mean(lda_model_dir, clean_dir):
-    model = load_pair_model(lda_model_dir)
-    (means,) = model.info["source_means"]            # one projection (no base: other features), one source
-    assert [(m["source"], m["paintings"]) for m in means] == [(clean_dir.name, model.info["n_images"])]
-    # the projection is fitted on exactly these paintings, centred: their mean is the origin
-    assert np.abs(means[0]["mean"]).max() < 1e-3

@@ -7,8 +7,7 @@ LDA space their mean lies far from the training paintings' mean, which is zero b
 artists, every pair looks alike, and the verdict says "same artist" for most pairs.
 
 Unlabelled paintings of the collection show that shift. ``adapt(model, features)`` subtracts
-their offset from the nearest training source's mean (a model remembers the mean of each source
-it learned from: a collection from one of them does not move) from the projection's output (a change of the projection layer's bias, so the adapted
+their mean from the projection's output (a change of the projection layer's bias, so the adapted
 model is one ``PairModel`` again), shrunk towards no shift by how much of it may be noise: the
 positive-part James-Stein factor ``1 - k tr(Cov) / (n |mean|^2)``, with ``k = DESIGN_EFFECT``. A
 collection from the training source has a mean near zero and does not move; one from another
@@ -28,7 +27,7 @@ from ..data.images import is_image_name
 from ..errors import InputError, check_folder
 from .model import PairModel
 
-__all__ = ["CollectionContext", "adapt", "projection_shifts", "shrunk_mean", "source_means", "PROJECTION"]
+__all__ = ["CollectionContext", "adapt", "projection_shifts", "shrunk_mean", "PROJECTION"]
 
 # the Dense layer every lda embedder holds: features -> whitened LDA space (then unit length)
 PROJECTION = "standardize_pca_lda"
@@ -63,71 +62,35 @@ def _keras_copy(model: PairModel):
     return copy
 
 
-def shrunk_mean(X: np.ndarray, design_effect: float = DESIGN_EFFECT, origin=None) -> tuple[np.ndarray, float]:
-    """``(mean - origin (d,), shrink)`` of rows ``X (n, d)``: the positive-part James-Stein factor
-    ``1 - design_effect * tr(Cov) / (n |mean - origin|^2)`` in [0, 1] (0 below ``_MIN_PAINTINGS`` rows).
+def shrunk_mean(X: np.ndarray, design_effect: float = DESIGN_EFFECT) -> tuple[np.ndarray, float]:
+    """``(mean (d,), shrink)`` of rows ``X (n, d)``: the positive-part James-Stein factor
+    ``1 - design_effect * tr(Cov) / (n |mean|^2)`` in [0, 1] (0 below ``_MIN_PAINTINGS`` rows).
 
     ``design_effect``: a collection's paintings come in artists' groups, so its mean varies more
     than ``n`` independent paintings' would; the variance is taken that many times larger.
-    ``origin``: the training source's mean the collection is measured from (default 0).
     """
     X = np.asarray(X, np.float64)
     mean = X.mean(0)
-    offset = mean - (0 if origin is None else np.asarray(origin, np.float64))
     if len(X) < _MIN_PAINTINGS:
-        return offset, 0.0
+        return mean, 0.0
     noise = design_effect * ((X - mean) ** 2).sum(1).mean() / (len(X) - 1)
-    return offset, float(max(0.0, 1.0 - noise / max(offset @ offset, 1e-12)))
-
-
-def _projected(model: PairModel, features: np.ndarray):
-    """``[X (n, d)]``: ``features`` (NaN rows left out) through each projection of ``model``."""
-    from .model import predict_rows
-    import keras
-    features = np.asarray(features, np.float32)
-    features = features[~np.isnan(features).any(axis=1)]
-    return [predict_rows(keras.Model(owner.input, layer.output), features)
-            for owner, layer in _projections(_keras_copy(model))]
-
-
-def source_means(model: PairModel, blocks) -> list[list[dict]]:
-    """Per projection of ``model``, the mean of each training source's paintings in its space:
-    ``[[{"source", "paintings", "mean"}]]``, stored in ``model.info["source_means"]`` so that a
-    collection from one of those sources is measured from its own source's mean, not moved.
-
-    ``blocks``: ``[(features (n, D), sources (n,))]``, e.g. the fitting and the held-out paintings.
-    """
-    sums, counts = {}, {}
-    for features, sources in blocks:
-        sources = np.asarray(sources)[~np.isnan(np.asarray(features, np.float32)).any(axis=1)]
-        for k, X in enumerate(_projected(model, features)):
-            for name in dict.fromkeys(sources.tolist()):
-                rows = sources == name
-                sums[k, name] = sums.get((k, name), 0) + X[rows].astype(np.float64).sum(0)
-                counts[k, name] = counts.get((k, name), 0) + int(rows.sum())
-    n_projections = 1 + max((k for k, _ in sums), default=-1)
-    return [[{"source": str(name), "paintings": counts[k, name], "mean": (sums[k, name] / counts[k, name]).round(5).tolist()}
-             for (kk, name) in sums if kk == k] for k in range(n_projections)]
+    return mean, float(max(0.0, 1.0 - noise / max(mean @ mean, 1e-12)))
 
 
 def projection_shifts(model: PairModel, features: np.ndarray) -> list[dict]:
     """The shift of each projection of ``model`` measured on ``features (n, D)`` (NaN rows left out).
 
-    The collection is measured from the nearest of the training mean (0) and the means of the
-    model's training sources (``info["source_means"]``). Returns one dict per projection:
-    ``shift (d,)`` to take off, ``shrink`` the James-Stein factor in [0, 1], ``distance`` from the
-    nearest source (in units of the training spread) and ``nearest`` its name.
+    Returns one dict per projection: ``mean (d,)`` of the projected features, ``shrink`` the
+    James-Stein factor in [0, 1] and ``distance`` ``|mean|`` (in units of the training spread).
     """
-    stored = model.info.get("source_means") or []
+    from .model import predict_rows
+    import keras
+    features = np.asarray(features, np.float32)
+    features = features[~np.isnan(features).any(axis=1)]
     out = []
-    for k, X in enumerate(_projected(model, features)):
-        origins = [("training mean", None)] + [(m["source"], np.asarray(m["mean"])) for m in
-                                               (stored[k] if k < len(stored) else [])]
-        mean = X.mean(0)
-        name, origin = min(origins, key=lambda o: np.sum((mean - (0 if o[1] is None else o[1])) ** 2))
-        offset, shrink = shrunk_mean(X, origin=origin)
-        out.append({"shift": shrink * offset, "shrink": shrink, "distance": float(np.sqrt(offset @ offset)),
-                    "nearest": name})
+    for owner, layer in _projections(_keras_copy(model)):
+        mean, shrink = shrunk_mean(predict_rows(keras.Model(owner.input, layer.output), features))
+        out.append({"mean": mean, "shrink": float(shrink), "distance": float(np.sqrt(mean @ mean))})
     return out
 
 
@@ -151,11 +114,11 @@ def adapt(model: PairModel, features: np.ndarray, source: str = "") -> PairModel
     shifts = projection_shifts(model, features)
     for layer, shift in zip(layers, shifts):
         kernel, bias = layer.get_weights()
-        layer.set_weights([kernel, (bias - shift["shift"]).astype(np.float32)])
+        layer.set_weights([kernel, (bias - shift["shrink"] * shift["mean"]).astype(np.float32)])
     n = int((~np.isnan(np.asarray(features)).any(axis=1)).sum())
     info = {**model.info, "context": {"paintings": n, "source": str(source),
-                                      "shift": [{"distance": round(s["distance"], 3), "shrink": round(s["shrink"], 3),
-                                                 "nearest": s["nearest"]} for s in shifts]}}
+                                      "shift": [{"distance": round(s["distance"], 3), "shrink": round(s["shrink"], 3)}
+                                                for s in shifts]}}
     adapted = PairModel(model.spec, embedder, model.scorer, model.bias, model.head, model.threshold, model.method, info)
     adapted.directory = model.directory
     return adapted

@@ -105,7 +105,6 @@ def train(data_dir, out_dir, method: str = "lda", spec: FeatureSpec = DEFAULT_FE
     if not keep.any():
         raise no_usable_images(data_dir, failed, "training images")
     paths, labels = np.array(paths)[keep], labels[keep]
-    sources = _source_names(paths, [data_dir, *also])
     base_artists = base_model.info.get("artists") if base_model is not None else None
     prefer = unseen_first(labels, learned_features(estimator, spec), base_artists)
     F_fit, y_fit, validation = _hold_out(F[keep] if not keep.all() else F, labels, data_dir, val_artists, seed, prefer)
@@ -121,8 +120,6 @@ def train(data_dir, out_dir, method: str = "lda", spec: FeatureSpec = DEFAULT_FE
     model, metrics, scores = estimator.pair_model(spec), estimator.validation_, estimator.validation_scores_
     if base_model is not None:
         model, metrics, scores = _build_on(model, base_model, validation, estimator, base_artists)
-    if model.scorer == "dot":
-        model.info["source_means"] = _source_means(model, F_fit, validation, sources, base_model)
     model.info = {**model.info, "validation": metrics, "n_images": int(len(labels)),
                   "n_artists": int(len(np.unique(labels))), "n_failed": len(failed),
                   "artists": _learned_artists(estimator, labels, y_fit, base_artists if "base" in model.info else None),
@@ -133,29 +130,6 @@ def train(data_dir, out_dir, method: str = "lda", spec: FeatureSpec = DEFAULT_FE
     print(f"trained {method} in {model.info['total_seconds']} s; validation: " +
           ", ".join(f"{k} AUC {v['auc']:.3f} acc {v['accuracy']:.3f}" for k, v in metrics.items()))
     return model
-
-
-def _source_names(paths, sources) -> np.ndarray:
-    """The source each painting came from (its folder's name; ``parent/train`` for a ``train`` folder)."""
-    roots = [Path(s) for s in sources]
-    names = [f"{r.parent.name}/{r.name}" if r.name in ("train", "test") else r.name for r in roots]
-    out = np.empty(len(paths), dtype=object)
-    for root, name in sorted(zip(roots, names), key=lambda rn: -len(str(rn[0]))):   # the deepest root first
-        out[[str(p).startswith(str(root)) and out[k] is None for k, p in enumerate(paths)]] = name
-    return out.astype(str)
-
-
-def _source_means(model, F_fit, validation, sources, base_model) -> list:
-    """``context.source_means`` of every painting of the training, and for a base's projections
-    the means of the base's own sources too."""
-    from .context import source_means
-    fit_rows = np.setdiff1d(np.arange(len(sources)), validation.rows)
-    means = source_means(model, [(F_fit, sources[fit_rows]), (validation.features, sources[validation.rows])])
-    inherited = (base_model.info.get("source_means") or []) if base_model is not None else []
-    for k, stored in enumerate(inherited, start=len(means) - len(inherited)):
-        known = {m["source"] for m in means[k]}
-        means[k] += [m for m in stored if m["source"] not in known]
-    return means
 
 
 def _learned_artists(estimator, labels, fit_labels, base_artists) -> list:
