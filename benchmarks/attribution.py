@@ -4,7 +4,7 @@ Reference = the cleaned training paintings (175 artists); questioned paintings =
 paintings: those of the 175 reference artists must be attributed, those of the 75 test-only
 artists should be answered "none of the reference artists". Labels come from all_data_info.csv.
 
-Everything is chosen on splits of the training paintings (painter.attribution.choose_calibration):
+Everything is chosen on splits of the training paintings (calibration_splits.choose_calibration):
 the aggregate, the temperature and the none model, fitted on each split's reference and on smaller
 ones drawn from it (``--reference-sizes``); the answer is the most probable outcome, or with
 ``--fixed-threshold`` "none" from a threshold on P(none) chosen there. The test paintings are
@@ -39,8 +39,10 @@ import numpy as np
 import pandas as pd
 
 from shared_data import RUNS, artist_subset, clean_pbn_dev
-from painter.attribution import (Calibration, attribute, attribution_metrics, choose_calibration, load_reference,
-                                 probabilities, tradeoff, ReferenceSet, _model_calibration)
+from calibration_splits import choose_calibration
+from painter.attribution import (Calibration, attribute, attribution_metrics, load_reference, probabilities, tradeoff,
+                                 ReferenceSet)
+from painter.attribution.query import _model_calibration
 from painter.cache import cache_dir
 from painter.features import DEFAULT_FEATURES
 from painter.same_artist.predict import PACKAGED_MODEL, load_pair_model

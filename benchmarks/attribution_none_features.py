@@ -16,7 +16,8 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
-from painter.attribution import group_scores, load_reference, validation_queries
+from calibration_splits import validation_queries
+from painter.attribution import group_scores, load_reference
 from painter.features import DEFAULT_FEATURES
 from painter.same_artist.predict import load_pair_model
 from painter.same_artist.training import load_training_images, unseen_first

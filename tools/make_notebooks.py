@@ -151,8 +151,8 @@ save("ProjectCode.ipynb", [
        "and cached; the questioned painting is scored against them, per artist, into calibrated probabilities "
        "that include *none of the reference artists*. The evidence is each candidate's closest paintings. "
        "The calibration shipped with painter was chosen on splits of pbn_dev's training paintings for the "
-       "default model (`benchmarks/attribution.py`); `painter.attribution.choose_calibration` fits one for "
-       "another model. Needs a model with the dot scorer (every method but `bce`). "
+       "default model (`benchmarks/attribution.py`, which fits one for "
+       "another model too). Needs a model with the dot scorer (every method but `bce`). "
        "`painter attribute IMAGE --reference DIR` does the same headless."),
     code("from painter.attribution import plot_attribution\n"
          "test_images = sorted((DATA_DIR / 'test').glob('*.jpg'))\n"
