@@ -52,7 +52,8 @@ def top_outcome_calibration(p_art, p_none, truth):
     """Mean probability of the most probable outcome (an artist or "none"), how often it is right,
     and the expected calibration error over 10 probability bins."""
     top_p = np.maximum(p_art.max(axis=1), p_none)
-    right = np.where(Calibration().answers_none(p_art, p_none), truth < 0, (p_art.argmax(axis=1) == truth) & (truth >= 0))
+    right = np.where(Calibration().answers_none(p_art, p_none), truth < 0,
+                     (p_art.argmax(axis=1) == truth) & (truth >= 0))
     bins = np.minimum((top_p * 10).astype(int), 9)
     ece = sum(abs(top_p[bins == b].mean() - right[bins == b].mean()) * (bins == b).mean() for b in np.unique(bins))
     return top_p.mean(), right.mean(), ece
@@ -178,7 +179,8 @@ print(f"  at threshold {goal_t:.2f} (validation none rate >= 0.5): right artist 
       f"none rate {g['none_rate']:.3f}, reference-artist paintings answered 'none' "
       f"{(p_none[known] >= goal_t).mean():.3f}")
 share = (truth < 0).mean()
-for label, prior in (("prior 0.5, as calibrated", 0.5), (f"diagnosis only: the test's own share {share:.2f} as prior", share)):
+for label, prior in (("prior 0.5, as calibrated", 0.5),
+                     (f"diagnosis only: the test's own share {share:.2f} as prior", share)):
     print("  top outcome ({}): mean probability {:.3f}, right {:.3f}, expected calibration error {:.3f}".format(
         label, *top_outcome_calibration(*probabilities(scores, cal, prior_none=prior), truth)))
 test_curve = tradeoff(p_art, p_none, truth)

@@ -1,4 +1,4 @@
-"""Training that builds on a base model, on pbn_dev test pairs (issue 16).
+"""Training that builds on a base model, on pbn_dev test pairs.
 
 1. The base: ``lda`` on pbn_dev's training paintings + ``wikiart_extra`` (every artist we have),
    ``--base none``; its zero-shot figures on pbn_dev's test pairs (it never saw a test painting

@@ -65,7 +65,8 @@ def choose_calibration(data_dir, work_dir, seeds=(0, 1, 2), aggregates=AGGREGATE
     Work files (split folders, models) go in ``work_dir``.
     """
     from painter.same_artist import make_method
-    from painter.same_artist.training import hyperparameters_of, learned_features, load_training_images, train, unseen_first
+    from painter.same_artist.training import (hyperparameters_of, learned_features, load_training_images, train,
+                                              unseen_first)
     work_dir = Path(work_dir)
     paths, labels = load_training_images(data_dir)
     pooled = {how: ([], [], []) for how in aggregates}   # scores, truth, whole reference?

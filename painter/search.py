@@ -117,8 +117,8 @@ class SimilarityIndex(VectorStore):
 _REBUILD = "rebuild it with `painter index DATA --out DIR`"
 
 
-def build_index_from_data(data_dir, out_dir, embedding="backbone", index_type="flat", spec: FeatureSpec = DEFAULT_FEATURES,
-                          progress=True):
+def build_index_from_data(data_dir, out_dir, embedding="backbone", index_type="flat",
+                          spec: FeatureSpec = DEFAULT_FEATURES, progress=True):
     """Index every painting of a collection (a cleaned folder's train and test paintings, or a
     folder-per-artist tree) with artist, style and whether the artist has training paintings.
     Paintings that cannot be indexed are listed in ``out_dir/skipped.csv``. Every input is

@@ -133,6 +133,7 @@ class VectorStore:
         self.metadata = part("metadata.csv", lambda p, blob: pd.read_csv(p, dtype=str, keep_default_na=False))
         counts = (self._index.ntotal, len(self.vectors), len(self.metadata))
         if len(set(counts)) > 1 or config.get("rows", counts[0]) != counts[0]:
-            raise error(f"{directory}: index.faiss, vectors.npy and metadata.csv disagree ({', '.join(map(str, counts))}"
-                        f" rows){'; ' + hint if hint else ''}")
+            rows = ", ".join(map(str, counts))
+            raise error(f"{directory}: index.faiss, vectors.npy and metadata.csv disagree ({rows} rows)"
+                        + (f"; {hint}" if hint else ""))
         return self, config

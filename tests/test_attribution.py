@@ -3,7 +3,6 @@ import subprocess
 import sys
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from painter import attribution as A
@@ -14,15 +13,6 @@ from painter.data.images import ImageError
 # the synthetic model's pair logits are about +15 within an artist and -16 across artists:
 # P(one of them) = sigmoid(best artist's score), temperature 1
 CAL = A.Calibration(aggregate="max", temperature=1.0, none_slope=1.0, none_bias=0.0, threshold=0.5)
-
-
-@pytest.fixture(scope="module")
-def paintings(clean_dir):
-    """DataFrame file, artist, part (train/test) of the synthetic paintings on disk."""
-    info = pd.read_csv(clean_dir / "all_data_info.csv")
-    info["part"] = np.where(info["in_train"], "train", "test")
-    info["file"] = [clean_dir / p / f for p, f in zip(info["part"], info["new_filename"])]
-    return info[[f.is_file() for f in info["file"]]].reset_index(drop=True)
 
 
 def _reference(paintings, root, artists=("Artist 00", "Artist 01", "Artist 02")):

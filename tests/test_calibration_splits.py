@@ -5,8 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmarks.calibration_splits import _ranked, _restricted, _smaller_references, choose_calibration, validation_queries
-from tests.test_attribution import _reference, paintings  # noqa: F401 - a fixture
+from benchmarks.calibration_splits import (_ranked, _restricted, _smaller_references, choose_calibration,
+                                           validation_queries)
+from tests.test_attribution import _reference
 
 
 def test_a_smaller_reference_drops_the_left_out_artists_questions_and_keeps_the_unknown_ones():

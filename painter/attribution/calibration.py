@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from ..errors import ParameterError
 
 __all__ = ["AGGREGATES", "Calibration", "DEFAULT_CALIBRATION", "group_scores", "probabilities",
            "fit_attribution_calibration", "attribution_metrics", "tradeoff"]
@@ -18,7 +19,7 @@ AGGREGATES = ("mean", "max", "top3", "top5", "lme", "mean+top3")
 
 def _check_aggregate(how):
     if how not in AGGREGATES and not (how.startswith("top") and how[3:].isdigit() and int(how[3:]) >= 1):
-        raise ValueError(f"aggregate must be one of {AGGREGATES} or 'top<m>', got {how!r}")
+        raise ParameterError(f"aggregate must be one of {AGGREGATES} or 'top<m>', got {how!r}")
 
 
 @dataclass(frozen=True)
@@ -45,9 +46,9 @@ class Calibration:
     def __post_init__(self):
         _check_aggregate(self.aggregate)
         if self.threshold is not None and not 0 <= self.threshold <= 1:
-            raise ValueError(f"threshold must be None or in [0, 1], got {self.threshold}")
+            raise ParameterError(f"threshold must be None or in [0, 1], got {self.threshold}")
         if not self.temperature > 0:
-            raise ValueError(f"temperature must be > 0, got {self.temperature}")
+            raise ParameterError(f"temperature must be > 0, got {self.temperature}")
 
     def describe(self) -> str:
         """The answer rule in words."""
@@ -78,11 +79,12 @@ class Calibration:
 # Chosen by ``benchmarks/attribution.py --model MODEL --reference-sizes '' --fixed-threshold``, MODEL an
 # lda model of pbn_dev's 175 training artists without a base model, on three splits of its training
 # paintings for lda models on the default (artist-tuned) features, no test painting or test-only
-# artist used, the held-out artists unseen by the backbones: "max" had the best balanced answer accuracy (0.605; top5 0.605, lme 0.605, top3 0.604,
-# mean+top3 0.601, mean 0.600). A fixed threshold and no size term: a user's
-# model changes with the reference (a 30-artist collection, a 30-artist model), so smaller references
-# drawn from a 140-artist model's do not stand for it; fitted on them, it lost 0.03-0.07 balanced
-# accuracy on 30- and 70-artist users' models (benchmarks/RESULTS.md).
+# artist used, the held-out artists unseen by the backbones: "max" had the best balanced answer
+# accuracy (0.605; top5 0.605, lme 0.605, top3 0.604, mean+top3 0.601, mean 0.600). A fixed
+# threshold and no size term: a user's model changes with the reference (a 30-artist collection,
+# a 30-artist model), so smaller references drawn from a 140-artist model's do not stand for it;
+# fitted on them, it lost 0.03-0.07 balanced accuracy on 30- and 70-artist users' models
+# (benchmarks/RESULTS.md).
 DEFAULT_CALIBRATION = Calibration(aggregate="max", temperature=4.1737, none_slope=0.05152,
                                   none_bias=-1.2419, threshold=0.34,
                                   note="pbn_dev training paintings, 3 splits: top-1 0.622, none rate 0.897")
@@ -132,7 +134,7 @@ def probabilities(scores, calibration: Calibration, prior_none: float = 0.5):
     """
     from scipy.special import expit, logit, softmax
     if not 0 < prior_none < 1:
-        raise ValueError(f"prior_none must be in (0, 1), got {prior_none}")
+        raise ParameterError(f"prior_none must be in (0, 1), got {prior_none}")
     s = np.atleast_2d(scores)
     c = calibration
     known = expit(c.none_slope * s.max(axis=1) + c.none_bias + c.none_size_slope * np.log(max(s.shape[1], 1))

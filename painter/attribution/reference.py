@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..cache import cache_dir
-from ..errors import InputError, no_usable_images
+from ..errors import InputError, ParameterError, no_usable_images
 from ..vector_store import VectorStore
 from .calibration import group_scores
 
@@ -210,10 +210,10 @@ def load_reference(reference, model=None, cache: bool = True, progress: bool = T
     model = load_pair_model(model)
     if isinstance(reference, ReferenceSet):
         if reference.model_key and reference.model_key != model_fingerprint(model):
-            raise ValueError("the reference set was embedded by another model: load_reference(folder, model)")
+            raise ParameterError("the reference set was embedded by another model: load_reference(folder, model)")
         return reference
     if model.scorer != "dot":
-        raise ValueError("attribution needs a model with the 'dot' scorer (lda, cosface, contrastive, triplet)")
+        raise ParameterError("attribution needs a model with the 'dot' scorer (lda, cosface, contrastive, triplet)")
     paths, artists, missing = _reference_files(reference)
     key = _list_key(model, paths + missing)
     random = model.spec is not None and model.spec.random_weights   # a random draw's embeddings are its own

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..cache import cache_dir
 
-__all__ = ["FeatureStore"]
+__all__ = ["FeatureStore", "missing_rows"]
 
 
 class FeatureStore:
@@ -74,3 +74,9 @@ class FeatureStore:
         self.shards.append(vectors)
         for row, key in enumerate(keys):
             self.index[key] = (len(self.shards) - 1, row)
+
+
+def missing_rows(paths, digests, store):
+    """The distinct readable ``paths`` (those in ``digests``, ``{path: content hash}``) whose vectors
+    ``store`` lacks (all of them without a store)."""
+    return [p for p in dict.fromkeys(paths) if p in digests and (store is None or store.get(digests[p]) is None)]
