@@ -18,8 +18,9 @@ $(STAMP): requirements.txt pyproject.toml
 demo: $(STAMP)
 	$(BIN)/painter demo --out demo
 
-# Whole suite, real-data tests included when ../shared/data is present.
+# Lint, then the whole suite, real-data tests included when ../shared/data is present.
 test: $(STAMP)
+	$(BIN)/ruff check painter tests benchmarks tools
 	$(BIN)/python -m pytest -q -ra
 
 test-fast: $(STAMP)

@@ -19,7 +19,7 @@ from painter.features import FeatureSpec
 from painter.same_artist.training import train
 
 # "method-option-option": a train() method with options away from its defaults
-# (ImageNet weights: only Lite0 and Lite1 have artist-tuned ones, the default since session 7)
+# (ImageNet weights: only Lite0 and Lite1 have artist-tuned ones, the default)
 OPTIONS = {"lite0": {"spec": FeatureSpec("efficientnet_lite0")},
            "lite02": {"spec": FeatureSpec("efficientnet_lite0+efficientnet_lite2")},
            "nolog": {"log_std": False},
@@ -43,9 +43,11 @@ for method in args.methods.split(","):
     t = time.time()
     m, _ = submit_and_score(out, data, model.threshold)
     t_submit = time.time() - t
-    row = {"method": method, "threshold": model.threshold, "seen AUC": m["seen"]["auc"], "unseen AUC": m["unseen"]["auc"], "all AUC": m["all"]["auc"],
+    row = {"method": method, "threshold": model.threshold, "seen AUC": m["seen"]["auc"],
+           "unseen AUC": m["unseen"]["auc"], "all AUC": m["all"]["auc"],
            "seen acc": m["seen"]["accuracy"], "unseen acc": m["unseen"]["accuracy"],
-           "val seen AUC": model.info["validation"]["seen"]["auc"], "val unseen AUC": model.info["validation"]["unseen"]["auc"],
+           "val seen AUC": model.info["validation"]["seen"]["auc"],
+           "val unseen AUC": model.info["validation"]["unseen"]["auc"],
            "train s": round(t_train, 1), "submit s": round(t_submit, 1)}
     rows.append(row)
     print(json.dumps(row), flush=True)

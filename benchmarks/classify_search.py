@@ -21,9 +21,11 @@ data = clean_pbn_dev(args.data)
 for target in ("artist", "style", "genre"):
     s = train_classifier(data, f"{args.out}/{target}", target=target, progress=False)
     print(f"CLASSIFY {target}: classes {s['n_classes']}, test images {s['n_test']}, top-1 {s['top1']:.3f}, "
-          f"top-5 {s['top5']:.3f}, weighted F1 {s['weighted_f1']:.3f}, excluded {s['excluded']['unlabelled']} unlabelled",
+          f"top-5 {s['top5']:.3f}, weighted F1 {s['weighted_f1']:.3f}, "
+          f"excluded {s['excluded']['unlabelled']} unlabelled",
           flush=True)
-for name, embedding in (("frozen backbone (Lite0+Lite1 style stats)", "backbone"), ("same-artist model", str(PACKAGED_MODEL))):
+for name, embedding in (("frozen backbone (Lite0+Lite1 style stats)", "backbone"),
+                        ("same-artist model", str(PACKAGED_MODEL))):
     t = time.time()
     index = build_index_from_data(data, f"{args.out}/index_{len(name)}", embedding=embedding, progress=False)
     build = time.time() - t
@@ -49,5 +51,6 @@ for kind in ("flat", "hnsw", "ivf"):
     t = time.time()
     for row in q:
         ix.search(row[None], 11)
-    print(f"LATENCY {kind}: 10,000 paintings, build {tb * 1000:.0f} ms, {1000 * (time.time() - t) / len(q):.2f} ms/query",
+    print(f"LATENCY {kind}: 10,000 paintings, build {tb * 1000:.0f} ms, "
+          f"{1000 * (time.time() - t) / len(q):.2f} ms/query",
           flush=True)

@@ -24,7 +24,7 @@ from PIL import Image
 
 from shared_data import RUNS, clean_pbn_dev
 
-from painter.features.runtime import wait_for_exports
+from painter.runtime import wait_for_exports
 
 p = argparse.ArgumentParser()
 p.add_argument("--runs", type=int, default=5)

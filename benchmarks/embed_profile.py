@@ -43,5 +43,6 @@ for _ in range(2):
     t = time.time()
     extract_features(paths, spec, cache=False, model=model, progress=False)
     whole = time.time() - t
-    print(f"{len(paths)} images: raw forward {raw:.2f} s | decode wait {wait:.2f} s ({wait / whole:.1%} of extract_features), "
-          f"forward on decoded {forward:.2f} s | extract_features {whole:.2f} s ({raw / whole:.0%} of raw speed)", flush=True)
+    print(f"{len(paths)} images: raw forward {raw:.2f} s | decode wait {wait:.2f} s "
+          f"({wait / whole:.1%} of extract_features), forward on decoded {forward:.2f} s | "
+          f"extract_features {whole:.2f} s ({raw / whole:.0%} of raw speed)", flush=True)

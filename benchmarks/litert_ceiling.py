@@ -1,4 +1,4 @@
-"""Where LiteRT's end-to-end embedding time goes, and what does not make it faster (issue 17).
+"""Where LiteRT's end-to-end embedding time goes, and what does not make it faster.
 
 1. ``extract_features`` over 640 pbn_dev paintings, timed inside: decoding (``image_batches``) vs the
    forward pass (``predict_padded``), beside the runner's raw speed on a ready batch;
@@ -16,7 +16,7 @@ import numpy as np
 from shared_data import RUNS, clean_pbn_dev
 import painter.features.extract as extract
 from painter.features import FeatureSpec, extract_features, feature_model
-from painter.features.runtime import export_dir
+from painter.features.runner import export_dir
 
 p = argparse.ArgumentParser()
 p.add_argument("--data", default=str(RUNS / "pbn_clean"))

@@ -1,4 +1,4 @@
-"""Which runtime runs the frozen style-feature models fastest on this CPU (issue 17).
+"""Which runtime runs the frozen style-feature models fastest on this CPU.
 
 1. Raw img/s of Keras ``predict_on_batch`` against the Keras exports run by ONNX Runtime,
    LiteRT and OpenVINO, batch 32, for the default Lite0 (224 px) and Lite1 (240 px) style
@@ -36,7 +36,8 @@ import numpy as np
 from PIL import Image
 
 from shared_data import PBN_DEV
-from painter.features import runtime
+from painter import runtime
+from painter.features.runner import export_dir, feature_runner
 from painter.features import FeatureSpec, image_batches, predict_padded
 from painter.data.images import load_array
 
@@ -90,17 +91,17 @@ def interleaved(runners, x, rounds, batches):
 
 
 def exported_runners(spec):
-    runners = {"keras": runtime.feature_runner(spec, "keras")}
+    runners = {"keras": feature_runner(spec, "keras")}
     loads = {}
     for rt in EXPORTED:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            r = runtime.feature_runner(spec, rt)   # exports once
+            r = feature_runner(spec, rt)   # exports once
         if not isinstance(r, runtime.ExportedModel):
             print(f"  {rt}: not measured ({caught[0].message if caught else 'fell back to Keras'})")
             continue
         t = time.perf_counter()
-        runners[rt] = runtime.load_exported(runtime.export_dir(spec, rt))
+        runners[rt] = runtime.load_exported(export_dir(spec, rt))
         loads[rt] = time.perf_counter() - t
     return runners, loads
 

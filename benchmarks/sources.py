@@ -17,12 +17,12 @@ called "different"; ``seen`` (both artists learned by the model) and ``unseen`` 
 ``--train 30,70,all`` adds models trained as ``painter train public_art/train`` users do (on the
 packaged base), on 30, 70 or all of its training artists.
 
-    python benchmarks/sources.py [--model DIR] [--train 30,70,all] [--seeds 0] [--sources pbn_dev,public_art,best_artworks]
+    python benchmarks/sources.py [--model DIR] [--train 30,70,all] [--seeds 0] [--write]
+                                 [--sources pbn_dev,public_art,best_artworks]
 """
 import argparse
 import json
 
-import numpy as np
 import pandas as pd
 
 from shared_data import (RUNS, SOURCES, artist_subset, clean_pbn_dev, known_artists, solution, split_source,
@@ -89,7 +89,8 @@ wide.columns = [f"{source} {metric}" for metric, source in wide.columns]
 wide = wide[[f"{s} {m}" for s in sources for m in ("auc", "balanced_accuracy", "same_called_same",
                                                     "different_called_different") if f"{s} {m}" in wide.columns]]
 print(wide.to_string(float_format=lambda x: f"{x:.3f}"))
-means = table[table.model.str.contains("draw")].assign(model=lambda t: t.model.str.replace(r" \(draw \d+\)", "", regex=True))
+means = table[table.model.str.contains("draw")]
+means = means.assign(model=means.model.str.replace(r" \(draw \d+\)", "", regex=True))
 if len(means):
     means = means.groupby(["model", "context", "source", "artists"], sort=False)[["auc", "balanced_accuracy"]].mean()
     print("\nmean over draws:")

@@ -6,11 +6,15 @@ pairs), ``backbones`` (pretrained CNNs), ``features`` (frozen style statistics, 
 (artist / style / genre), ``search`` (similar paintings), ``metrics`` and ``plots``.
 
 Light to import: TensorFlow is only loaded by the functions that need it.
-"""
-__version__ = "0.2.0"
 
-from .data import (ImageError, datagenerator, flatten, load_array, load_image, make_pairs, readdatainfo,  # noqa: E402
+"The seed project" (and its sibling seed notebooks) in docstrings: the Kaggle notebooks painter
+grew from. Their Siamese network, an |A−B| head trained with binary cross-entropy, is the ``bce``
+method and the start of ``siamese``; their label-dict helpers live on in ``painter.data``; their
+contrastive and triplet losses and CNN+RNN classifier are methods and a head here.
+"""
+from .data import (ImageError, datagenerator, flatten, load_array, load_image, make_pairs, readdatainfo,
                    readfolders, reducedictrandom, splitdict)
+from .version import __version__  # noqa: F401 - painter.__version__
 
 __all__ = [
     "readdatainfo", "readfolders", "reducedictrandom", "splitdict", "datagenerator", "make_pairs", "flatten",

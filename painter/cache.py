@@ -30,7 +30,8 @@ def file_digest(path, algorithm: str = "sha1") -> str:
     return h.hexdigest()
 
 
-_KEYS = {}   # path -> (size, mtime_ns, SHA-1)
+_KEYS = {}   # path -> (size, mtime_ns, SHA-1), the oldest dropped past _KEYS_MAX
+_KEYS_MAX = 250_000   # twice the real competition's paintings: 40 MB at most
 
 
 def content_key(path) -> str:
@@ -42,4 +43,6 @@ def content_key(path) -> str:
     if (size, mtime) != (st.st_size, st.st_mtime_ns):
         key = file_digest(path)
         _KEYS[os.fspath(path)] = (st.st_size, st.st_mtime_ns, key)
+        if len(_KEYS) > _KEYS_MAX:
+            del _KEYS[next(iter(_KEYS))]
     return key

@@ -1,10 +1,10 @@
-"""Artist, style and genre classification on the frozen backbone (seeds 003 and 004).
+"""Artist, style and genre classification on the frozen backbone.
 
 Two heads, one argument (``head``) apart:
 
 * ``"dense"``: cached style features -> standardize -> dropout -> softmax (CPU fast path);
 * ``"cnn_rnn"``: the backbone's feature map read as a sequence of ``h*w`` positions by a GRU
-  (seed 003's CNN+RNN).
+  (the seed projects' CNN+RNN).
 
 Class weights balance rare classes; classes with fewer than ``min_examples`` images and
 unlabelled rows are left out and counted in the report. Outputs in the model folder:
@@ -14,6 +14,7 @@ unlabelled rows are left out and counted in the report. Outputs in the model fol
 from __future__ import annotations
 
 import json
+import logging
 
 import keras
 import numpy as np
@@ -21,13 +22,16 @@ import pandas as pd
 
 from .data.images import ImageError
 from .data.labels import flatten, read_training_images, splitdict
-from .errors import InputError, check_folder, check_out_folder, no_usable_images, read_json_part, read_part
+from .errors import (InputError, ParameterError, check_folder, check_out_folder, no_usable_images, read_json_part,
+                     read_part)
 from .features import DEFAULT_FEATURES, FeatureSpec, extract_features, predict_images, read_spec
 from .layers import load_model
 from .plots import plot_confusion_top, plot_image_row
 
 __all__ = ["train_classifier", "predict_files", "load_classifier", "ClassifierFolderError", "classification_summary",
            "find_outliers", "HEADS"]
+
+logger = logging.getLogger(__name__)
 
 HEADS = ("dense", "cnn_rnn")
 
@@ -110,7 +114,7 @@ def train_classifier(data_dir, out_dir, target="artist", head="dense", min_examp
     """
     from sklearn.utils.class_weight import compute_class_weight
     if head not in HEADS:
-        raise ValueError(f"head must be one of {HEADS}, got {head!r}")
+        raise ParameterError(f"head must be one of {HEADS}, got {head!r}")
     out = check_out_folder(out_dir, "classifier")
     d, root, excluded = _labelled_images(data_dir, target, min_examples)
     classes = sorted(d)
@@ -134,7 +138,7 @@ def train_classifier(data_dir, out_dir, target="artist", head="dense", min_examp
     summary.update({"target": target, "head": head, "n_classes": len(classes), "n_train": len(ytr),
                     "n_test": len(yte), "excluded": excluded})
     _write_outputs(out, model, summary, classes, spec, ptest, yte, proba)
-    print(f"{target} ({head}): top-1 {summary['top1']:.3f}, top-5 {summary['top5']:.3f}, weighted F1 "
+    logger.info(f"{target} ({head}): top-1 {summary['top1']:.3f}, top-5 {summary['top5']:.3f}, weighted F1 "
           f"{summary['weighted_f1']:.3f} over {len(classes)} classes; left out: {excluded['unlabelled']} unlabelled, "
           f"{len(excluded['small_classes'])} classes under {min_examples} images")
     return summary
@@ -158,7 +162,7 @@ def _split_inputs(parts, root, code, spec, head, progress):
         keep = ~np.isnan(X.reshape(len(X), -1)).any(1) if len(X) else np.zeros(0, bool)
         data.append((np.asarray(paths)[keep], X[keep], np.array([code[c] for c in labels])[keep]))
     for path, reason in unusable.items():
-        print(f"left out {path}: {reason}")
+        logger.warning(f"left out {path}: {reason}")
     return (*data, unusable)
 
 

@@ -18,22 +18,23 @@
 
 A mistake in a file or argument given prints one line, ``painter <command>: error: <path>:
 <what is wrong>[; <what to do>]``, on stderr and exits with 1 (``--debug`` adds the traceback);
-a usage mistake exits with 2; any other exception is a bug and shows its traceback.
+a usage mistake exits with 2; any other exception is a bug: its traceback, and exit code 3.
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import os
 import sys
 import traceback
 import warnings
 
-from .errors import BackboneError, InputError, check_out_file, describe, first_line
-from .features.runtime import deferred_exports
+from .data.images import ImageError
+from .errors import BackboneError, InputError, ParameterError, check_out_file, describe, first_line
+from .hyperparameter_options import add_hyperparameters
 from .quiet import import_tensorflow_quietly
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from .runtime import deferred_exports
 
 
 def _cmd_synth(a):
@@ -53,8 +54,7 @@ def _cmd_clean(a):
 def _cmd_train(a):
     from .same_artist.training import train
     # only the hyperparameters given: each method refuses the ones it does not have
-    params = {k: v for k, v in (("epochs", a.epochs), ("pca_dim", a.pca_dim), ("log_std", a.log_std),
-                                ("trainable_from", a.trainable_from), ("loss", a.loss)) if v is not None}
+    params = {k: getattr(a, k) for k in getattr(a, "hyperparameters", ()) if getattr(a, k) is not None}
     if a.method == "siamese":   # fitted on the paintings: the backbone and crop size are its own
         if a.weights and "," in a.weights:
             raise InputError(f"--weights {a.weights}: the siamese method fine-tunes one backbone; give one entry "
@@ -164,7 +164,8 @@ def _cmd_attribute(a):
     from .attribution import attribute, plot_attribution
     if a.png:
         check_out_file(a.png)
-    table = attribute(a.image, a.reference, model=a.model, k=a.k, prior_none=a.prior_none, progress=_progress())
+    table = attribute(a.image, a.reference, model=a.model, k=a.k, prior_none=a.prior_none, progress=_progress(),
+                      context=a.context)
     shown = table.assign(best_matches=[", ".join(os.path.basename(f) for f in b) for b in table["best_matches"]])
     print(shown.drop(columns=["match_probability"]).to_string(index=False, formatters={"probability": "{:.4f}".format}))
     print(f"answer: {table.attrs['answer']} (P(none) = {table.attrs['p_none']:.3f}; {table.attrs['rule']})")
@@ -198,7 +199,9 @@ WEIGHTS_HELP = ("backbone weights: 'artists' (tuned to tell artists apart; the d
                 "'imagenet' (the default for the others), or weights files; one entry per backbone, joined by ','")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(hyperparameters: bool = True) -> argparse.ArgumentParser:
+    """The ``painter`` parser; ``hyperparameters=False`` leaves out ``train``'s method options,
+    read from the estimators, whose import loads Keras (other commands start without it)."""
     p = argparse.ArgumentParser(prog="painter", description="Same-artist detection for paintings.")
     p.add_argument("--debug", action="store_true", help="show the Python traceback of an error in an input")
     p.add_argument("--cluster", metavar="ADDRESS", default=None,
@@ -238,14 +241,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="more training paintings (a cleaned folder or a folder per artist); repeatable")
     s.add_argument("--base", default="packaged",
                    help="the model this one builds on: 'packaged' (default), 'none', or a model folder")
-    s.add_argument("--epochs", type=int, default=None)
     s.add_argument("--val-artists", type=float, default=0.2, help="fraction of artists held out for validation")
     s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--no-log-std", dest="log_std", action="store_false", default=None,
-                   help="lda: use the style standard deviations as they are, not their log")
-    s.add_argument("--pca-dim", type=int, default=None, help="lda: PCA whitening dimensions before LDA (default 384)")
-    s.add_argument("--trainable-from", default=None, help="siamese: first layer or block fine-tuned (default block11)")
-    s.add_argument("--loss", default=None, help="siamese: bce (default), contrastive, triplet or cosface")
+    if hyperparameters:
+        s.set_defaults(hyperparameters=add_hyperparameters(s))
     s.set_defaults(func=_cmd_train)
 
     s = sub.add_parser("submit", help="score every pair of submission_info.csv")
@@ -286,7 +285,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", required=True)
     t.add_argument("--target", choices=["artist", "style", "genre"], default="artist")
     t.add_argument("--head", choices=["dense", "cnn_rnn"], default="dense",
-                   help="dense: on the cached features; cnn_rnn: a GRU over the last feature map (seed 003)")
+                   help="dense: on the cached features; cnn_rnn: a GRU over the last feature map "
+                        "(as the seed projects' CNN+RNN classifier)")
     t.add_argument("--min-examples", type=int, default=2)
     t.add_argument("--backbone", default=None, help="default: efficientnet_lite0+efficientnet_lite1")
     t.add_argument("--image-size", type=int, default=None, help="default: each backbone's own size")
@@ -305,7 +305,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--embedding", default="backbone", help="'backbone' or a same-artist MODEL_DIR")
     s.add_argument("--index-type", choices=["flat", "ivf", "hnsw", "ivfsq"], default="flat",
                    help="ivfsq: bytes instead of floats, for millions of paintings (filled in chunks)")
-    s.add_argument("--backbone", default=None, help="with --embedding backbone; default: efficientnet_lite0+efficientnet_lite1")
+    s.add_argument("--backbone", default=None,
+                   help="with --embedding backbone; default: efficientnet_lite0+efficientnet_lite1")
     s.add_argument("--image-size", type=int, default=None)
     s.add_argument("--weights", default=None, help=WEIGHTS_HELP)
     s.add_argument("--zoom", default=None, help=ZOOM_HELP)
@@ -327,6 +328,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--prior-none", type=float, default=0.5,
                    help="prior probability that the painter is none of the reference artists")
     s.add_argument("--png", default=None, help="also save a figure here")
+    s.add_argument("--no-context", dest="context", action="store_false",
+                   help="the model as trained, not adapted to the reference paintings")
     s.set_defaults(func=_cmd_attribute)
 
     s = sub.add_parser("explain", help="occlusion maps of what makes two paintings look like one artist's")
@@ -344,27 +347,30 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Commands that need no TensorFlow (the one-shot ones: when the exported models are cached,
-# painter.features.runtime and PairModel.load run them without it, and import it quietly if not)
+# painter.runtime and PairModel.load run them without it, and import it quietly if not)
 NO_TENSORFLOW = ("synth", "clean", "score", "predict-pair", "similar", "attribute", "explain")
 # Commands that answer once: a missing export would make them wait 20 s or more, so they answer
 # with Keras and leave the export to a background process for the next call (runtime.deferred_exports);
 # the others (train, submit, index...) embed many paintings and export in-process, paying off at once.
 ONE_SHOT = ("predict-pair", "similar", "attribute", "explain", "classify predict")
 
-# What a user's file or argument causes (painter's InputError and ImageError are ValueErrors);
-# any other exception is a bug and keeps its traceback.
-USER_ERRORS = (ValueError, OSError, BackboneError)
+# What a user's file, argument or setting causes, and a file the system cannot read or write;
+# any other exception (a plain ValueError from numpy or scikit-learn too) is a bug and keeps its traceback.
+USER_ERRORS = (InputError, ImageError, ParameterError, BackboneError, OSError)
+BUG = 3   # the exit code of any other exception (1: a user's mistake, 2: a usage mistake)
 
 
 def main(argv=None) -> int:
     """Run a command; returns the exit code: 0 done, 1 bad input (one line on stderr). A usage
     mistake exits with 2 (argparse)."""
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = next((word for word in argv if not word.startswith("-")), None)
+    args = build_parser(hyperparameters=command == "train").parse_args(argv)
     name = " ".join([args.command] + ([args.action] if getattr(args, "action", None) else []))
     prog = f"painter {name}"
     if args.command not in NO_TENSORFLOW and not args.debug:
         import_tensorflow_quietly()
-    with warnings.catch_warnings():    # restores the default display afterwards
+    with warnings.catch_warnings(), _library_messages():    # both restore the defaults afterwards
         warnings.showwarning = lambda message, *_, **__: print(f"{prog}: warning: {first_line(message)}",
                                                                file=sys.stderr)
         try:
@@ -392,11 +398,35 @@ def _connect(address):
         print(f"Dask dashboard: {client.dashboard_link}", file=sys.stderr)
 
 
+@contextlib.contextmanager
+def _library_messages():
+    """painter's log records (what the library decided: a base skipped, paintings left out) on
+    stdout, as the command's own lines, while a command runs."""
+    logger = logging.getLogger("painter")
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    level, propagate = logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = propagate
+
+
 def run():
     """The ``painter`` program (``python -m painter``): ``main()``, then an immediate exit once
     TensorFlow is loaded: freeing its objects at interpreter shutdown takes 1.3-1.5 s, longer than
     a cached ``predict-pair``, and every file painter writes is closed by then."""
-    code = main()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")   # before TensorFlow loads: fewer C++ start-up lines
+    try:
+        code = main()
+    except Exception:  # noqa: BLE001 - not a user's mistake (main answers those): a bug, with its traceback
+        traceback.print_exc()
+        code = BUG
     if "tensorflow" in sys.modules:
         sys.stdout.flush()
         sys.stderr.flush()

@@ -3,15 +3,18 @@ is wrong with it and, where there is one, what to do. ``painter.cli`` prints the
 (exit code 1); any other exception is a bug and keeps its traceback.
 
 The rule every reader of a user's file follows: raise ``InputError`` (or a subclass) whose
-message starts with the path, or ``painter.data.images.ImageError`` for an image.
+message starts with the path, or ``painter.data.images.ImageError`` for an image; a setting that
+cannot be used raises ``ParameterError``. Each is a ``ValueError``, but a plain ``ValueError`` is
+not a user's mistake.
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-__all__ = ["InputError", "MissingInputError", "BackboneError", "first_line", "describe", "read_part", "read_json_part",
-           "folder_kind", "what_folder", "check_folder", "check_out_folder", "check_out_file", "no_usable_images"]
+__all__ = ["InputError", "MissingInputError", "ParameterError", "BackboneError", "first_line", "describe", "read_part",
+           "read_json_part", "folder_kind", "what_folder", "check_folder", "check_out_folder", "check_out_file",
+           "no_usable_images"]
 
 
 class InputError(ValueError):
@@ -20,6 +23,11 @@ class InputError(ValueError):
 
 class MissingInputError(InputError, FileNotFoundError):
     """A file or folder given to painter that does not exist (also a ``FileNotFoundError``)."""
+
+
+class ParameterError(ValueError):
+    """A setting given to painter that it cannot use: a hyperparameter out of range, an unknown
+    method, runtime or option value. The message names the setting."""
 
 
 class BackboneError(RuntimeError):

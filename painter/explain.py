@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from .data.images import load_array, load_image
+from .errors import ParameterError
 
 __all__ = ["PairExplanation", "explain_pair", "occlusion_boxes", "plot_explanation", "randomized_model"]
 
@@ -133,7 +134,7 @@ def explain_pair(a, b, model=None, grid: int = 7, batch_size: int = 25, max_side
     """
     from scipy.special import expit
     if grid < 1:
-        raise ValueError(f"grid must be >= 1, got {grid}")
+        raise ParameterError(f"grid must be >= 1, got {grid}")
     shapes = []
     for path in (a, b):   # the shape the maps are drawn at; ImageError for an unusable file
         width, height = load_image(path).size
@@ -182,7 +183,7 @@ def randomized_model(model=None, part: str = "embedder", seed: int = 0):
         embedder.set_weights([w if w.ndim < 2 else (rng.normal(w.mean(), w.std() + 1e-12, w.shape)).astype(w.dtype)
                               for w in weights])
     if part in ("backbone", "both"):
-        from .features.extract import draw_random
+        from .features.runner import draw_random
         keras.utils.set_random_seed(seed)   # the backbones' initialisers draw from it
         spec = FeatureSpec(spec.backbone, spec.image_size, spec.summary, spec.flip, weights=None, zoom=spec.zoom)
         for component in spec.components():   # drawn once: every later use of this model sees them

@@ -32,7 +32,8 @@ def pair_metrics(same, p, kind=None, threshold: float = 0.5) -> dict:
     out = {}
     for name, m in groups.items():
         if m.sum() and len(set(same[m].tolist())) == 2:
-            out[name] = {"auc": float(roc_auc_score(same[m], p[m])), "accuracy": balanced_accuracy(same[m], p[m], threshold),
+            out[name] = {"auc": float(roc_auc_score(same[m], p[m])),
+                         "accuracy": balanced_accuracy(same[m], p[m], threshold),
                          "n_pairs": int(m.sum()), "n_same": int(same[m].sum())}
     return out
 

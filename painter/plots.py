@@ -10,7 +10,7 @@ from .data.images import ImageError, load_array
 from .metrics import pair_metrics
 
 __all__ = ["save_figure", "plot_counts", "plot_samples_per_artist", "plot_roc", "plot_confusion", "plot_history",
-           "plot_pair_grid", "plot_confusion_top", "plot_image_row", "plot_score_distributions"]
+           "plot_pair_grid", "plot_confusion_top", "plot_image_row", "plot_score_distributions", "plot_attribution"]
 
 
 def save_figure(fig, path) -> Path:
@@ -163,4 +163,37 @@ def plot_confusion_top(y_true, pred, classes, path, top=20):
     ConfusionMatrixDisplay.from_predictions(y_true, pred, labels=keep, display_labels=names, normalize="true",
                                             include_values=False, cmap="Blues", xticks_rotation="vertical", ax=ax)
     ax.set(title=f"confusion (top {len(keep)} classes, row-normalised)")
+    return save_figure(fig, path)
+
+
+# --- attribution ------------------------------------------------------------------------------
+
+def plot_attribution(table, path="attribution.png", thumb: int = 128):
+    """PNG of a ``painter.attribute`` table: the questioned painting and the probabilities (left),
+    each candidate's nearest reference paintings (one row per candidate). Returns the path."""
+    import matplotlib.pyplot as plt
+    cands = table[table["rank"] > 0]
+    n_rows, n_cols = max(len(cands), 2), 1 + max([len(b) for b in cands["best_matches"]] + [1])
+    fig = plt.figure(figsize=(2.0 * (n_cols + 1.6), 2.0 * n_rows))
+    grid = fig.add_gridspec(n_rows, n_cols + 1, width_ratios=[2.6] + [1] * n_cols)
+
+    def show(ax, f, title):
+        _show(ax, f, thumb)
+        ax.set_title(title, fontsize=7)
+
+    half = n_rows // 2
+    show(fig.add_subplot(grid[:half, 0]), table.attrs.get("query", ""),
+         f"questioned painting\nanswer: {table.attrs.get('answer', '')}")
+    ax = fig.add_subplot(grid[half:, 0])
+    labels = [a[:22] for a in table["artist"]]
+    ax.barh(labels[::-1], table["probability"][::-1], color=["grey"] + ["steelblue"] * len(cands))
+    ax.set(xlim=(0, 1), xlabel="probability")
+    ax.tick_params(labelsize=7)
+    for r, row in enumerate(cands.itertuples()):
+        label = fig.add_subplot(grid[r, 1])
+        label.text(0.5, 0.5, f"{row.rank}. {row.artist[:24]}\nP = {row.probability:.2f}\n{row.n_reference} paintings",
+                   ha="center", va="center", fontsize=8)
+        label.axis("off")
+        for c, (f, p) in enumerate(zip(row.best_matches, row.match_probability)):
+            show(fig.add_subplot(grid[r, 2 + c]), f, f"{Path(f).name[:18]}\nP(same) {p:.2f}")
     return save_figure(fig, path)

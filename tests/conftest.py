@@ -2,6 +2,8 @@
 import os
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -31,10 +33,10 @@ def noise_paintings(folder, n, seed=0, bad=()) -> list:
 
 @pytest.fixture(scope="session", autouse=True)
 def _cache(tmp_path_factory):
-    # Converted weights are reused across runs (conversion takes seconds); features are per session.
+    # Converted weights are reused across runs (conversion takes seconds); features are per test run.
     yield Path(os.environ.setdefault("PAINTER_CACHE", str(Path.home() / ".cache" / "painter")))
     # a one-shot command run by a test may have left an export to a background process
-    from painter.features.runtime import wait_for_exports
+    from painter.runtime import wait_for_exports
     wait_for_exports(timeout=600)
 
 
@@ -68,7 +70,7 @@ def rich_clean(tmp_path_factory):
 @pytest.fixture(scope="session")
 def lda_model_dir(clean_dir, _cache, tmp_path_factory):
     """The tiny same-artist model several modules use (``lda`` on 64 px Lite0 features of
-    ``clean_dir``), trained once. Always in the session's cache: training exports in-process, and
+    ``clean_dir``), trained once. Always in the test run's cache: training exports in-process, and
     test_runtime's tests start from caches of their own that must not hold those exports."""
     from painter.features import FeatureSpec
     from painter.same_artist.training import train
@@ -77,3 +79,12 @@ def lda_model_dir(clean_dir, _cache, tmp_path_factory):
         mp.setenv("PAINTER_CACHE", str(_cache))
         train(clean_dir, out, method="lda", spec=FeatureSpec("efficientnet_lite0", 64), progress=False)
     return out
+
+
+@pytest.fixture(scope="module")
+def paintings(clean_dir):
+    """DataFrame file, artist, part (train/test) of the synthetic paintings on disk."""
+    info = pd.read_csv(clean_dir / "all_data_info.csv")
+    info["part"] = np.where(info["in_train"], "train", "test")
+    info["file"] = [clean_dir / p / f for p, f in zip(info["part"], info["new_filename"])]
+    return info[[f.is_file() for f in info["file"]]].reset_index(drop=True)

@@ -3,24 +3,16 @@ import subprocess
 import sys
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from painter import attribution as A
+from painter.attribution.query import _model_calibration
+from painter.cache import cache_dir
 from painter.data.images import ImageError
 
 # the synthetic model's pair logits are about +15 within an artist and -16 across artists:
 # P(one of them) = sigmoid(best artist's score), temperature 1
 CAL = A.Calibration(aggregate="max", temperature=1.0, none_slope=1.0, none_bias=0.0, threshold=0.5)
-
-
-@pytest.fixture(scope="module")
-def paintings(clean_dir):
-    """DataFrame file, artist, part (train/test) of the synthetic paintings on disk."""
-    info = pd.read_csv(clean_dir / "all_data_info.csv")
-    info["part"] = np.where(info["in_train"], "train", "test")
-    info["file"] = [clean_dir / p / f for p, f in zip(info["part"], info["new_filename"])]
-    return info[[f.is_file() for f in info["file"]]].reset_index(drop=True)
 
 
 def _reference(paintings, root, artists=("Artist 00", "Artist 01", "Artist 02")):
@@ -123,27 +115,6 @@ def test_the_answer_is_the_most_probable_outcome_or_a_fixed_threshold():
             A.Calibration(**bad)
 
 
-def test_a_smaller_reference_drops_the_left_out_artists_questions_and_keeps_the_unknown_ones():
-    rows, truth = A._restricted(np.array([0, 2, 1, -1, 3]), np.array([1, 3]))
-    assert rows.tolist() == [False, False, True, True, True] and truth.tolist() == [0, -1, 1]
-    subsets = A._smaller_references(20, (5, 30), draws=2, seed=0)
-    assert [len(k) for k in subsets] == [20, 5, 5] and all((np.diff(k) > 0).all() for k in subsets)
-
-
-def test_the_aggregate_is_chosen_over_every_reference_size_alike():
-    # "max" is best on the whole references, "top5" on the mean over the whole and the smaller ones
-    table = pd.DataFrame({"aggregate": ["max", "top5", "mean"], "balanced": [0.614, 0.611, 0.606],
-                          "balanced@15": [0.725, 0.738, 0.736], "balanced@30": [0.678, 0.690, 0.684],
-                          "balanced@70": [0.660, 0.664, 0.660], "nll": [1.6, 1.6, 1.7]})
-    ranked = A._ranked(table)
-    assert ranked["aggregate"].tolist() == ["top5", "mean", "max"]
-    assert ranked["balanced_sizes"][0] == pytest.approx((0.611 + 0.738 + 0.690 + 0.664) / 4)
-    whole_only = A._ranked(table.drop(columns=["balanced@15", "balanced@30", "balanced@70"]))
-    assert whole_only["aggregate"].tolist() == ["max", "top5", "mean"]
-    tie = A._ranked(pd.DataFrame({"aggregate": ["a", "b"], "balanced": [0.6, 0.6], "nll": [1.2, 1.1]}))
-    assert tie["aggregate"].tolist() == ["b", "a"]   # equal accuracy: the lower log loss
-
-
 def test_attribute_ranks_the_painter_first_with_evidence(lda_model_dir, paintings, tmp_path):
     ref_dir = _reference(paintings, tmp_path / "reference")
     table = A.attribute(_query(paintings, "Artist 01"), ref_dir, model=lda_model_dir, k=5, calibration=CAL)
@@ -199,9 +170,9 @@ def test_reference_cache_is_reused_refreshed_and_repaired(lda_model_dir, paintin
     model = load_pair_model(lda_model_dir)
     first = A.load_reference(ref_dir, model, progress=False)
     assert A.load_reference(ref_dir, model, progress=False) is first          # in memory
-    folder = A.cache_dir() / "references" / first.key
-    assert (folder / "manifest.json").is_file() and (folder / "index.faiss").is_file()
-    A._loaded_refs.clear()
+    folder = cache_dir() / "references" / first.key
+    assert (folder / "config.json").is_file() and (folder / "index.faiss").is_file()
+    A.reference._loaded_refs.clear()
     monkeypatch.setattr(type(model), "embed_files", lambda *a, **k: pytest.fail("re-embedded a cached reference"))
     again = A.load_reference(ref_dir, model, progress=False)                   # from disk, no embedding
     assert again.key == first.key and np.array_equal(again.Z, first.Z) and list(again.files) == list(first.files)
@@ -209,7 +180,7 @@ def test_reference_cache_is_reused_refreshed_and_repaired(lda_model_dir, paintin
     # damaged: rebuilt; stale (a painting added): a new set with it
     blob = (folder / "index.faiss").read_bytes()
     (folder / "index.faiss").write_bytes(blob[: len(blob) // 2])
-    A._loaded_refs.clear()
+    A.reference._loaded_refs.clear()
     assert np.allclose(A.load_reference(ref_dir, model, progress=False).Z, first.Z, atol=1e-5)
     extra = ref_dir / "Artist 03" / "new.jpg"
     extra.parent.mkdir()
@@ -244,55 +215,23 @@ def test_cli_attribute(lda_model_dir, paintings, tmp_path, capsys):
     assert r.stderr.strip().splitlines()[-1] == f"painter attribute: error: {tmp_path / 'missing.jpg'}: file not found"
 
 
-def test_validation_for_a_model_of_more_artists_keeps_the_stand_ins_unknown(clean_dir, paintings, tmp_path):
-    """choose_calibration(also=...): the split models learn from the extra source too, but never
-    from a held-out artist's painting nor from a copy of a questioned painting."""
-    from painter.features import FeatureSpec
-    from painter.same_artist.predict import load_pair_model
-    from painter.same_artist.training import load_training_images
-    paths, labels = load_training_images(clean_dir)
-    ref, known, unknown = A.validation_queries(labels, 0)
-    held = set(labels[unknown])
-    extra = _reference(paintings, tmp_path / "extra", artists=tuple(sorted(set(labels))))   # held-out ones too
-    (tmp_path / "extra" / "Somebody Else").mkdir()
-    for k, f in enumerate(paintings[paintings.part == "test"]["file"].iloc[:6]):
-        shutil.copy(f, tmp_path / "extra" / "Somebody Else" / f"{k}.jpg")
-    shutil.copy(np.array(paths)[unknown][0], tmp_path / "extra" / "Somebody Else" / "held_out_copy.jpg")
-    kwargs = {"method": "lda", "spec": FeatureSpec("efficientnet_lite0", 64), "pca_dim": 16}
-    cal, table, _ = A.choose_calibration(clean_dir, tmp_path / "work", seeds=(0,), aggregates=("max",),
-                                         train_kwargs=kwargs, also=[extra], reference_sizes=(3,), draws=2,
-                                         progress=False)
-    assert held and held <= {p.name for p in extra.iterdir()} and set(table["aggregate"]) == {"max"}
-    assert "balanced@3" in table.columns and cal.none_size_slope != 0 and "by number of artists 3:" in cal.note
-    assert table["balanced_sizes"][0] == pytest.approx((table["balanced"][0] + table["balanced@3"][0]) / 2)
-    split = next((tmp_path / "work").glob("split0-*"))
-    kept = pd.read_csv(split / "also" / "all_data_info.csv")
-    assert not held & set(kept.artist) and "Somebody Else" in set(kept.artist)
-    from painter.cache import content_key
-    kept_contents = {content_key(p) for p in (split / "also" / "train").iterdir()}
-    assert not {content_key(p) for p in np.array(paths)[np.concatenate([known, unknown])]} & kept_contents
-    assert len(kept) > 6   # the rest of the extra source is kept
-    learned = set(load_pair_model(split / "model").info["artists"])
-    assert "Somebody Else" in learned and not held & learned
-
-
 def test_a_model_folder_calibration_serves_its_path_and_its_loaded_model(lda_model_dir, tmp_path):
     from painter.same_artist.predict import load_pair_model
     folder = shutil.copytree(lda_model_dir, tmp_path / "m")
-    assert A._model_calibration(folder) == A.DEFAULT_CALIBRATION == A._model_calibration(load_pair_model(folder))
+    assert _model_calibration(folder) == A.DEFAULT_CALIBRATION == _model_calibration(load_pair_model(folder))
     CAL.save(folder)
-    assert A._model_calibration(folder) == CAL == A._model_calibration(load_pair_model(folder))
+    assert _model_calibration(folder) == CAL == _model_calibration(load_pair_model(folder))
     # a file written before the size term: read with none_size_slope 0, its threshold kept
     import json
     (folder / "attribution.json").write_text(json.dumps({"aggregate": "top3", "temperature": 6.3, "none_slope": 0.03,
                                                          "none_bias": -0.9, "threshold": 0.38, "note": "old"}))
-    old = A._model_calibration(folder)
+    old = _model_calibration(folder)
     assert old.none_size_slope == 0.0 and old.threshold == 0.38 and old.aggregate == "top3"
 
 
 def test_the_packaged_calibration_reads_the_reference_size():
     from painter.same_artist.predict import PACKAGED_MODEL
-    cal = A._model_calibration(PACKAGED_MODEL)
+    cal = _model_calibration(PACKAGED_MODEL)
     assert cal.threshold is None and cal.none_size_slope < 0 and cal != A.DEFAULT_CALIBRATION
     # the same best score means "none" more often against more reference artists
     best = np.full((1, 30), -2.0)

@@ -47,7 +47,8 @@ def _crop_distances(model):
 def test_pretrained_features_know_two_crops_of_one_image():
     same, different = _crop_distances(get_backbone("efficientnet_lite0", pooling="avg"))
     assert same < 0.5 * different
-    keras.utils.set_random_seed(0)   # random weights drawn the same in every run (unseeded, one draw in many passed the bar)
+    # random weights drawn the same in every run (unseeded, one draw in many passed the bar)
+    keras.utils.set_random_seed(0)
     same_r, different_r = _crop_distances(get_backbone("efficientnet_lite0", weights=None, pooling="avg"))
     assert not same_r < 0.5 * different_r
 

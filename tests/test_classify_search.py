@@ -113,7 +113,8 @@ def test_index_of_a_folder_per_artist_tree(clean_dir, tmp_path):
 def test_cnn_rnn_maps_come_from_the_specs_weights(clean_dir):
     from painter.classify import _feature_maps
     paths = sorted((clean_dir / "train").glob("*.jpg"))[:2]
-    maps = {w: _feature_maps(paths, FeatureSpec("efficientnet_lite0", 64, weights=w))[0] for w in ("imagenet", "artists")}
+    maps = {w: _feature_maps(paths, FeatureSpec("efficientnet_lite0", 64, weights=w))[0]
+            for w in ("imagenet", "artists")}
     assert maps["imagenet"].shape == maps["artists"].shape == (2, 4, 1280)
     assert not np.allclose(maps["imagenet"], maps["artists"], atol=1e-2)   # the top stages differ
 

@@ -1,4 +1,4 @@
-"""Every mistake a user can make with a path (issue #19): exit code 1, one line on stderr that
+"""Every mistake a user can make with a path: exit code 1, one line on stderr that
 names the path and says what is wrong, and no output written."""
 import json
 import os
@@ -321,6 +321,24 @@ def test_a_bug_is_not_taken_for_bad_input(paths, monkeypatch):
         main(["score", str(paths["submission"]), str(paths["solution"])])
 
 
+def test_an_internal_value_error_keeps_its_traceback(paths, tmp_path):
+    """A ValueError that is not painter's own (numpy's, scikit-learn's) is a bug, not a user's
+    mistake: the process fails with its traceback, not with exit 1 and one line."""
+    code = ("import sys\n"
+            "import painter.same_artist.submit as submit\n"
+            "def internal(*_):\n"
+            "    raise ValueError('shapes (3,) and (4,) not aligned')\n"
+            "submit.score_submission = internal\n"
+            "from painter.cli import run\n"
+            f"sys.argv = ['painter', 'score', {str(paths['submission'])!r}, {str(paths['solution'])!r}]\n"
+            "raise SystemExit(run())\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 3   # neither done (0) nor bad input (1) nor a usage mistake (2)
+    assert "Traceback (most recent call last):" in r.stderr and "in internal" in r.stderr
+    assert r.stderr.strip().splitlines()[-1] == "ValueError: shapes (3,) and (4,) not aligned"
+    assert "painter score: error" not in r.stderr
+
+
 def test_usage_mistakes_exit_2(capsys):
     with pytest.raises(SystemExit) as e:
         main(["submit", "only-one-argument"])
@@ -373,7 +391,8 @@ def test_weights_default_to_artists_where_the_backbones_have_them(capsys, tmp_pa
     assert lite02 == FeatureSpec("efficientnet_lite0+efficientnet_lite2", 96, weights=("artists", "imagenet"))
     assert spec("--zoom", "2,1") == FeatureSpec(weights="artists", zoom=(2, 1)) and spec("--zoom", "1") == spec()
     assert spec("--weights", "imagenet", "--zoom", "3") == FeatureSpec(weights="imagenet", zoom=3)
-    for bad, why in (("x", "--zoom x: give an integer >= 1"), ("2,1,1", "FeatureSpec.zoom: an integer >= 1, or one per")):
+    for bad, why in (("x", "--zoom x: give an integer >= 1"),
+                     ("2,1,1", "FeatureSpec.zoom: an integer >= 1, or one per")):
         assert main(["train", "d", "--out", "o", "--zoom", bad]) == 1
         err = capsys.readouterr().err
         assert err.startswith(f"painter train: error: {why}") and err.count("\n") == 1

@@ -54,7 +54,8 @@ def test_read_kaggle_csv_names_a_missing_required_column(tmp_path):
     from painter.data.kaggle import read_kaggle_csv
     labels = tmp_path / "labels.csv"
     labels.write_text("new_filename,artist\nx.jpg,A\n")
-    with pytest.raises(ValueError, match=r"labels.csv: no column in_train \(has new_filename, artist\); expected Kaggle's"):
+    with pytest.raises(ValueError,
+                       match=r"labels.csv: no column in_train \(has new_filename, artist\); expected Kaggle's"):
         read_kaggle_csv(labels, required=("artist", "in_train"))
 
 

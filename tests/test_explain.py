@@ -66,7 +66,8 @@ def test_maps_change_when_the_model_is_randomised(pair, explanation, part):
         random = explain_pair(*pair, model=randomized_model(model, part, seed=seed), grid=GRID)
         rhos.append(spearmanr(trained, np.concatenate([random.map_a[:, 12:52].ravel(), random.map_b.ravel()]))[0])
     assert np.mean(rhos) < 0.5, rhos
-    assert load_pair_model(PACKAGED_MODEL, exported=False).embedder.get_weights()[0].std() > 0   # the original is untouched
+    # the original is untouched
+    assert load_pair_model(PACKAGED_MODEL, exported=False).embedder.get_weights()[0].std() > 0
     with pytest.raises(ValueError, match="part must be"):
         randomized_model(model, "head")
 

@@ -85,8 +85,9 @@ def test_a_fully_cached_call_makes_no_model(files, tmp_path, monkeypatch, rt):
 
     def no_model(*args, **kwargs):
         raise AssertionError("a model was built or loaded for cached features")
-    monkeypatch.setattr(extract, "feature_model", no_model)
-    monkeypatch.setattr(extract, "build_feature_model", no_model)
+    from painter.features import runner
+    for module, name in ((extract, "feature_model"), (runner, "feature_model"), (runner, "build_feature_model")):
+        monkeypatch.setattr(module, name, no_model)
     missing = str(tmp_path / "missing.jpg")
     again, failed = extract_features(good[::-1] + [missing], spec, progress=False)
     np.testing.assert_array_equal(again[:4], first[::-1])
@@ -160,7 +161,8 @@ def test_content_key_is_remembered_until_the_file_changes(tmp_path, monkeypatch)
     path = tmp_path / "a.bin"
     path.write_bytes(b"first")
     calls = []
-    monkeypatch.setattr(cache, "file_digest", lambda p, algorithm="sha1": calls.append(p) or hashlib.sha1(open(p, "rb").read()).hexdigest())
+    monkeypatch.setattr(cache, "file_digest",
+                        lambda p, algorithm="sha1": calls.append(p) or hashlib.sha1(open(p, "rb").read()).hexdigest())
     assert cache.content_key(path) == hashlib.sha1(b"first").hexdigest()
     assert cache.content_key(path) == hashlib.sha1(b"first").hexdigest()
     assert len(calls) == 1                       # the second call did not read the file
@@ -208,7 +210,7 @@ def test_random_backbones_are_drawn_on_demand_and_never_cached(files, tmp_path, 
     spec = FeatureSpec("efficientnet_lite0", 32, "pooled", weights=None)
     assert spec.random_weights and not FeatureSpec("efficientnet_lite0", 32).random_weights
     assert FeatureSpec("efficientnet_lite0+efficientnet_lite1", 32, weights=("imagenet", None)).random_weights
-    from painter.features.extract import draw_random
+    from painter.features.runner import draw_random
     draws = []
     for seed in (0, 1, 0):
         keras.utils.set_random_seed(seed)
@@ -224,20 +226,19 @@ def test_random_backbones_are_drawn_on_demand_and_never_cached(files, tmp_path, 
 
 def test_a_rewritten_weights_file_gets_a_new_feature_model(tmp_path, monkeypatch):
     import os
-    import painter.features.runtime as runtime
-    from painter.features import extract
+    from painter.features import runner
     weights = tmp_path / "tuned.weights.h5"
     weights.write_bytes(b"first")
     built = []
-    monkeypatch.setattr(runtime, "feature_runner", lambda spec: built.append(spec) or object())
-    extract.feature_model.cache_clear()
+    monkeypatch.setattr(runner, "feature_runner", lambda spec: built.append(spec) or object())
+    runner.feature_model.cache_clear()
     spec = FeatureSpec("efficientnet_lite0", 64, weights=str(weights))
-    first = extract.feature_model(spec)
-    assert extract.feature_model(spec) is first and len(built) == 1   # once per spec and process
+    first = runner.feature_model(spec)
+    assert runner.feature_model(spec) is first and len(built) == 1   # once per spec and process
     weights.write_bytes(b"other")   # fine-tuned again, same path
     os.utime(weights, ns=(1, 1))
-    assert extract.feature_model(spec) is not first and len(built) == 2
-    extract.feature_model.cache_clear()
+    assert runner.feature_model(spec) is not first and len(built) == 2
+    runner.feature_model.cache_clear()
 
 
 def test_zoom_adds_the_mean_of_enlarged_views(files, tmp_path):
@@ -257,7 +258,7 @@ def test_zoom_adds_the_mean_of_enlarged_views(files, tmp_path):
         with pytest.raises(ValueError, match="FeatureSpec.zoom"):
             FeatureSpec(zoom=bad)
     np.testing.assert_array_equal(std_columns(zoom), np.concatenate([std_columns(plain)] * 2))
-    from painter.same_artist.base_model import _features   # what a refused base's message says
+    from painter.same_artist.fusion import _features   # what a refused base's message says
     assert _features(zoom) == "efficientnet_lite0 at 64 px (style, weights imagenet, zoom 2)"
     assert _features(plain) == "efficientnet_lite0 at 64 px (style, weights imagenet)"
     x = load_array(files[0], 64)[None].astype(np.float32)

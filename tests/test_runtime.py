@@ -9,15 +9,16 @@ import sys
 import warnings
 import zipfile
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from painter.cache import content_key, file_digest
 from painter.data.images import load_array
-from painter.features import FeatureSpec, build_feature_model, runtime
-from painter.features import extract as features
+from painter import runtime
+from painter.features import FeatureSpec, build_feature_model, extract_features, runner as features
+from painter.runtime import background
+from painter.runtime import runners as runtime_runners
 from tests.conftest import PBN_DEV
 
 LITE0 = FeatureSpec("efficientnet_lite0", 224, "style")
@@ -82,7 +83,7 @@ def assert_close(y, ref, tol=1e-3):
 def runner_quietly(spec, rt=None):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        runner = runtime.feature_runner(spec, rt)
+        runner = features.feature_runner(spec, rt)
     assert not [w for w in caught if issubclass(w.category, RuntimeWarning)]   # a clean export warns about nothing
     return runner
 
@@ -111,13 +112,13 @@ def test_lite1_default_export_agrees_with_keras(cache, image_files):
 @needs(runtime.DEFAULT_RUNTIME)
 def test_embed_files_uses_the_export(cache, image_files, monkeypatch):
     features.feature_model.cache_clear()
-    out, failed = features.extract_features(image_files, LITE0, cache=False, progress=False)
+    out, failed = extract_features(image_files, LITE0, cache=False, progress=False)
     assert isinstance(features.feature_model(LITE0), runtime.ExportedModel) and not failed
     assert_close(out, keras_features(LITE0, batch(image_files, 224)))
 
 
 def test_manifest_records_the_export(cache):
-    directory = runtime.export_dir(LITE0, runtime.DEFAULT_RUNTIME)
+    directory = features.export_dir(LITE0, runtime.DEFAULT_RUNTIME)
     runner_quietly(LITE0)
     manifest = json.loads((directory / "manifest.json").read_text())
     assert manifest["runtime"] == runtime.DEFAULT_RUNTIME and manifest["input_shape"] == [224, 224, 3]
@@ -130,7 +131,7 @@ def test_manifest_records_the_export(cache):
 @pytest.mark.parametrize("damage", ["truncate", "replace", "garble manifest", "drop manifest"])
 def test_load_exported_names_the_damaged_file(cache, tmp_path, damage):
     import shutil
-    good = runtime.export_dir(LITE0, runtime.DEFAULT_RUNTIME)
+    good = features.export_dir(LITE0, runtime.DEFAULT_RUNTIME)
     runner_quietly(LITE0)
     copy = tmp_path / "export"
     shutil.copytree(good, copy)
@@ -155,7 +156,7 @@ def test_load_exported_names_the_damaged_file(cache, tmp_path, damage):
 @needs(runtime.DEFAULT_RUNTIME)
 @pytest.mark.parametrize("damage", ["truncate", "garble manifest"])
 def test_damaged_export_is_reported_deleted_and_rebuilt(cache, image_files, damage):
-    directory = runtime.export_dir(LITE0, runtime.DEFAULT_RUNTIME)
+    directory = features.export_dir(LITE0, runtime.DEFAULT_RUNTIME)
     x = batch(image_files, 224)
     clean = runner_quietly(LITE0).predict_on_batch(x)
     manifest = json.loads((directory / "manifest.json").read_text())
@@ -166,7 +167,7 @@ def test_damaged_export_is_reported_deleted_and_rebuilt(cache, image_files, dama
         (directory / "manifest.json").write_text("garbled {")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        runner = runtime.feature_runner(LITE0)
+        runner = features.feature_runner(LITE0)
     assert len(caught) == 1 and str(directory) in str(caught[0].message) and "\n" not in str(caught[0].message)
     assert "damaged" in str(caught[0].message)
     assert isinstance(runner, runtime.ExportedModel)
@@ -181,24 +182,24 @@ def test_painter_runtime_keras_forces_keras(cache, monkeypatch):
     assert isinstance(runner_quietly(LITE0), keras.Model)
     monkeypatch.setenv("PAINTER_RUNTIME", "tensorrt")
     with pytest.raises(ValueError, match="PAINTER_RUNTIME='tensorrt'"):
-        runtime.feature_runner(LITE0)
+        features.feature_runner(LITE0)
 
 
 def test_missing_runtime_falls_back_to_keras_with_one_warning(cache, monkeypatch):
     import keras
     for _fmt, _files, module, _pip in runtime.FORMATS.values():
         monkeypatch.setitem(sys.modules, module, None)   # import fails as if not installed
-    monkeypatch.setattr(runtime, "_warned", set())
+    monkeypatch.setattr(runtime_runners, "_warned", set())
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        runners = [runtime.feature_runner(spec, "onnx") for spec in (LITE0, LITE1, LITE0)]
+        runners = [features.feature_runner(spec, "onnx") for spec in (LITE0, LITE1, LITE0)]
     assert all(isinstance(r, keras.Model) for r in runners)
     assert len(caught) == 1
     message = str(caught[0].message)
     assert "runtime onnx unavailable" in message and "pip install onnxruntime" in message
     assert "using Keras" in message and "\n" not in message
     with pytest.raises(ValueError, match="unknown runtime 'tflite'"):
-        runtime.feature_runner(LITE0, "tflite")
+        features.feature_runner(LITE0, "tflite")
 
 
 @needs(runtime.DEFAULT_RUNTIME)
@@ -212,11 +213,11 @@ def test_failed_export_falls_back_and_leaves_nothing(cache, monkeypatch):
     monkeypatch.setattr(keras.Model, "export", broken_export)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        runner = runtime.feature_runner(spec)
+        runner = features.feature_runner(spec)
     assert isinstance(runner, keras.Model) and len(caught) == 1
     assert "disk full" in str(caught[0].message) and "using Keras" in str(caught[0].message)
     exports = cache / "exports"
-    assert not runtime.export_dir(spec, runtime.DEFAULT_RUNTIME).exists()
+    assert not features.export_dir(spec, runtime.DEFAULT_RUNTIME).exists()
     assert not [p for p in exports.iterdir() if ".tmp-" in p.name]
 
 
@@ -243,7 +244,8 @@ def test_a_new_export_and_a_saved_model_are_hashed_once(cache, tmp_path, monkeyp
     def counting(path, algorithm="sha1"):
         hashed.append(Path(path).name)
         return file_digest(path, algorithm)
-    monkeypatch.setattr(runtime, "file_digest", counting)
+    for module in (runtime.export, runtime.backends):
+        monkeypatch.setattr(module, "file_digest", counting)
     monkeypatch.setattr(painter.cache, "file_digest", counting)
     runners = [runtime.saved_model_runner(tmp_path / "dense.keras") for _ in range(2)]
     assert all(isinstance(r, runtime.ExportedModel) for r in runners)
@@ -254,14 +256,13 @@ def test_a_new_export_and_a_saved_model_are_hashed_once(cache, tmp_path, monkeyp
 @needs(runtime.DEFAULT_RUNTIME)
 def test_running_a_cached_export_does_not_import_tensorflow(cache):
     runner_quietly(LITE0)
-    # feature_runner takes any object with the spec's backbone, image_size and key: FeatureSpec
-    # itself still lives in painter.features, which imports Keras
+    # feature_runner takes any object with the spec's backbone, image_size and key
     code = f"""
 import sys, numpy as np
 from types import SimpleNamespace
-from painter.features import runtime
+from painter.features.runner import feature_runner
 spec = SimpleNamespace(backbone="efficientnet_lite0", image_size=224, key={LITE0.key!r})
-runner = runtime.feature_runner(spec)
+runner = feature_runner(spec)
 y = runner.predict_on_batch(np.zeros((2, 224, 224, 3), np.uint8))
 print(type(runner).__name__, y.shape, sorted(m for m in ("tensorflow", "keras") if m in sys.modules))
 """
@@ -312,10 +313,10 @@ def test_cold_one_shot_answers_with_keras_and_the_next_call_uses_the_background_
 
     monkeypatch.setenv("PAINTER_CACHE", str(cache))
     assert runtime.wait_for_exports(timeout=240)
-    log = (cache / "exports" / runtime.LOG).read_text()
+    log = (cache / "exports" / background.LOG).read_text()
     assert log.count(": exported") == 2, log   # the feature model and the embedder
     embedder = content_key(lda_model_dir / "embedder.keras")[:20]
-    exports = [runtime.export_dir(SMALL, runtime.DEFAULT_RUNTIME),
+    exports = [features.export_dir(SMALL, runtime.DEFAULT_RUNTIME),
                cache / "exports" / f"model-{embedder}-{runtime.DEFAULT_RUNTIME}"]
     for directory in exports:
         assert runtime.load_exported(directory).runtime == runtime.DEFAULT_RUNTIME
@@ -331,10 +332,10 @@ def _deferring(monkeypatch, spec=SMALL, rt=None):
     """``feature_runner(spec, rt)`` inside ``deferred_exports()``: (runner, jobs handed to the
     background, warnings)."""
     started = []
-    monkeypatch.setattr(runtime, "export_in_background", started.append)
+    monkeypatch.setattr(background, "export_in_background", started.append)
     with warnings.catch_warnings(record=True) as caught, runtime.deferred_exports():
         warnings.simplefilter("always")
-        runner = runtime.feature_runner(spec, rt)
+        runner = features.feature_runner(spec, rt)
     return runner, started, [str(w.message) for w in caught]
 
 
@@ -343,7 +344,47 @@ def test_deferred_export_is_queued_not_made(cache, monkeypatch):
     runner, started, caught = _deferring(monkeypatch)
     assert isinstance(runner, keras.Model) and not caught
     assert started == [[{"spec": SMALL.to_dict(), "runtime": runtime.DEFAULT_RUNTIME}]]
-    assert not runtime.export_dir(SMALL, runtime.DEFAULT_RUNTIME).exists()
+    assert not features.export_dir(SMALL, runtime.DEFAULT_RUNTIME).exists()
+
+
+@needs(runtime.DEFAULT_RUNTIME)
+def test_an_export_finished_while_the_process_runs_replaces_its_keras_runner(cache, monkeypatch):
+    """A Keras runner that stood in for a deferred export gives way to the export once it is
+    finished: the next embedding in the same process runs the export and reads its store."""
+    import keras
+    monkeypatch.setattr(background, "export_in_background", lambda jobs: True)
+    features.feature_model.cache_clear()
+    shutil.rmtree(features.export_dir(SMALL, runtime.DEFAULT_RUNTIME), ignore_errors=True)
+    with runtime.deferred_exports():
+        assert isinstance(features.feature_model(SMALL), keras.Model)
+        assert features.serving_runtime(SMALL) == "keras"
+    assert isinstance(features.feature_model(SMALL), keras.Model)   # no export yet: Keras stays
+    features.feature_runner(SMALL)   # the background process finishes the export
+    assert features.serving_runtime(SMALL) == runtime.DEFAULT_RUNTIME
+    runner = features.feature_model(SMALL)
+    assert isinstance(runner, runtime.ExportedModel) and features.feature_model(SMALL) is runner
+    features.feature_model.cache_clear()
+    shutil.rmtree(features.export_dir(SMALL, runtime.DEFAULT_RUNTIME))   # the tests below start without it
+
+
+@needs(runtime.DEFAULT_RUNTIME)
+def test_a_model_loaded_while_deferring_takes_its_finished_export(cache, lda_model_dir, monkeypatch):
+    """The same for a same-artist model's embedder: once its export is finished, the loaded
+    model's next embedding runs the export, with the same embeddings."""
+    from painter.same_artist.model import PairModel
+    monkeypatch.setattr(background, "export_in_background", lambda jobs: True)
+    keras_file = lda_model_dir / "embedder.keras"
+    shutil.rmtree(runtime.saved_model_dir(keras_file, runtime.DEFAULT_RUNTIME), ignore_errors=True)
+    with runtime.deferred_exports():
+        model = PairModel.load(lda_model_dir)
+        x = np.random.default_rng(0).normal(size=(3, model.embedder.input_shape[1])).astype(np.float32)
+        before = model.embed_features(x)
+        assert not isinstance(model.embedder, runtime.ExportedModel)   # deferring: no export yet
+    assert not isinstance(model.embedder, runtime.ExportedModel)
+    runtime.saved_model_runner(keras_file)   # the background process finishes the export
+    after = model.embed_features(x)
+    assert isinstance(model.embedder, runtime.ExportedModel) and model.awaited_export is None
+    np.testing.assert_allclose(after, before, rtol=1e-4, atol=1e-4 * np.abs(before).max())
 
 
 def test_deferring_keeps_keras_runtime_and_the_missing_runtime_warning(cache, monkeypatch):
@@ -353,7 +394,7 @@ def test_deferring_keeps_keras_runtime_and_the_missing_runtime_warning(cache, mo
     assert isinstance(runner, keras.Model) and not started and not caught
     monkeypatch.delenv("PAINTER_RUNTIME")
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
-    monkeypatch.setattr(runtime, "_warned", set())
+    monkeypatch.setattr(runtime_runners, "_warned", set())
     runner, started, caught = _deferring(monkeypatch, rt="onnx")
     assert isinstance(runner, keras.Model) and not started
     assert len(caught) == 1 and "runtime onnx unavailable" in caught[0]
@@ -364,15 +405,15 @@ def test_a_running_or_partial_export_is_never_loaded_nor_started_twice(cache, mo
     """While a background exporter holds the lock and has written half its export, a one-shot
     call answers with Keras, ignores the half-written folder, and starts no second exporter."""
     import keras
-    directory = runtime.export_dir(SMALL, runtime.DEFAULT_RUNTIME)
+    directory = features.export_dir(SMALL, runtime.DEFAULT_RUNTIME)
     partial = directory.with_name(f".{directory.name}.tmp-99999")
     partial.mkdir(parents=True)
     (partial / "model.tflite").write_bytes(b"half an export")
-    lock = runtime._try_lock(cache / "exports" / runtime.LOCK)   # the running exporter's
+    lock = background._try_lock(cache / "exports" / background.LOCK)   # the running exporter's
     monkeypatch.setattr(subprocess, "Popen", lambda *a, **k: pytest.fail("a second exporter was started"))
     try:
         with runtime.deferred_exports():
-            runner = runtime.feature_runner(SMALL)
+            runner = features.feature_runner(SMALL)
         assert isinstance(runner, keras.Model) and not directory.exists()
         assert not runtime.wait_for_exports(timeout=0.3)
     finally:
@@ -407,29 +448,28 @@ def test_an_export_finished_meanwhile_by_another_process_is_kept(tmp_path, monke
 @needs(runtime.DEFAULT_RUNTIME)
 def test_long_commands_export_in_process(cache, clean_dir, tmp_path, monkeypatch):
     from painter.cli import main
-    monkeypatch.setattr(runtime, "export_in_background", lambda jobs: pytest.fail(f"deferred {jobs}"))
+    monkeypatch.setattr(background, "export_in_background", lambda jobs: pytest.fail(f"deferred {jobs}"))
     features.feature_model.cache_clear()
     spec = FeatureSpec("efficientnet_lite0", 48, "style", weights="artists")   # the CLI default for Lite0
     assert main(["index", str(clean_dir), "--out", str(tmp_path / "idx"), "--backbone", spec.backbone,
                  "--image-size", "48"]) == 0
-    assert runtime.load_exported(runtime.export_dir(spec, runtime.DEFAULT_RUNTIME))
+    assert runtime.load_exported(features.export_dir(spec, runtime.DEFAULT_RUNTIME))
 
 
 def test_background_export_starts_only_after_an_answer_and_never_masks_it(monkeypatch):
-    import painter.features.runtime as runtime
-    if runtime.fcntl is None:
+    if background.fcntl is None:
         pytest.skip("no background exports without file locks")
     started = []
-    monkeypatch.setattr(runtime, "export_in_background", lambda jobs: started.append(jobs))
+    monkeypatch.setattr(background, "export_in_background", lambda jobs: started.append(jobs))
     with pytest.raises(ValueError, match="bad painting"):
         with runtime.deferred_exports():
-            runtime._deferred.append({"spec": {}, "runtime": "litert"})
+            background.defer({"spec": {}, "runtime": "litert"})
             raise ValueError("bad painting")
     assert started == []   # a failed command starts nothing
 
     def cannot_start(jobs):
         raise PermissionError(13, "Permission denied")
-    monkeypatch.setattr(runtime, "export_in_background", cannot_start)
+    monkeypatch.setattr(background, "export_in_background", cannot_start)
     with pytest.warns(RuntimeWarning, match="could not start the background export"):
         with runtime.deferred_exports():
-            runtime._deferred.append({"spec": {}, "runtime": "litert"})
+            background.defer({"spec": {}, "runtime": "litert"})

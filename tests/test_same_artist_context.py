@@ -132,3 +132,16 @@ def test_a_model_without_a_projection_answers_without_context(toy):
         warnings.simplefilter("always")
         assert adapt(head, G) is head
     assert "answered without context" in str(caught[0].message)
+
+
+def test_attribute_uses_the_reference_as_context_unless_told_not_to(lda_model_dir, clean_dir, monkeypatch):
+    import painter.same_artist.context as context
+    from painter.attribution import attribute
+    seen = []
+    monkeypatch.setattr(context.CollectionContext, "adapt",
+                        lambda self, model, progress=False: seen.append(len(self)) or model)
+    query = sorted((clean_dir / "test").glob("*.jpg"))[0]
+    attribute(query, clean_dir, model=lda_model_dir)
+    attribute(query, clean_dir, model=lda_model_dir, context=False)
+    n_reference = len(__import__("painter.same_artist.training", fromlist=["x"]).load_training_images(clean_dir)[0])
+    assert seen == [n_reference]                      # adapted once, to the reference's paintings

@@ -17,7 +17,8 @@ def test_verdict_rates_by_hand():
     p = np.array([0.9, 0.6, 0.2, 0.7, 0.4, 0.1, 0.3, 0.05])
     r = verdict_rates(same, p, threshold=0.5)
     # same pairs: 2 of 3 at or above 0.5; different pairs: 4 of 5 below; AUC: 5 + 4 + 2 of 15 pairs ordered right
-    assert r == {"pairs": 8, "same_pairs": 3, "auc": pytest.approx(11 / 15), "balanced_accuracy": pytest.approx((2 / 3 + 4 / 5) / 2),
+    assert r == {"pairs": 8, "same_pairs": 3, "auc": pytest.approx(11 / 15),
+                 "balanced_accuracy": pytest.approx((2 / 3 + 4 / 5) / 2),
                  "same_called_same": pytest.approx(2 / 3), "different_called_different": pytest.approx(4 / 5)}
     assert verdict_rates(np.ones(3), np.ones(3), 0.5) == {"pairs": 3, "same_pairs": 3}
 

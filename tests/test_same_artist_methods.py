@@ -114,7 +114,8 @@ def test_lda_scorer_folds_into_a_dot_product():
     kind = np.where(np.arange(400) < 200, "seen", "unseen")
     T, w, table = choose_scorer(E, C, i, j, (y[i] == y[j]).astype(int), kind)
     assert T in (0.05, 0.07, 0.1, 0.14, 0.2) and w in (0.0, 0.5, 1.0, 2.0, 4.0, 8.0) and len(table) == 30
-    assert max(r["mean"] for r in table) == next(r["mean"] for r in table if (r["temperature"], r["cos_weight"]) == (T, w))
+    chosen = next(r["mean"] for r in table if (r["temperature"], r["cos_weight"]) == (T, w))
+    assert max(r["mean"] for r in table) == chosen
     z = dot_embedder(base, 2.0, 3.0, temperature=0.1).predict(F, verbose=0)
     P = softmax(C / 0.1, axis=1)
     expected = 2.0 * np.sum(E[i] * E[j], 1) + 3.0 * np.sum(P[i] * P[j], 1)

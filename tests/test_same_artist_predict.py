@@ -62,8 +62,10 @@ def test_submit_order_rows_equality_and_missing(lda_model_dir, clean_dir, kaggle
 
 def test_score_known_auc(tmp_path):
     pd.DataFrame({"index": [0, 1, 2, 3, 4, 5], "sameArtist": [1, 0, 1, 0, 1, 0],
-                  "pairKind": ["seen", "seen", "seen", "unseen", "unseen", "unseen"]}).to_csv(tmp_path / "sol.csv", index=False)
-    pd.DataFrame({"index": [5, 4, 3, 2, 1, 0], "sameArtist": [0.2, 0.9, 0.4, 0.3, 0.6, 0.8]}).to_csv(tmp_path / "sub.csv", index=False)
+                  "pairKind": ["seen", "seen", "seen", "unseen", "unseen", "unseen"]}
+                 ).to_csv(tmp_path / "sol.csv", index=False)
+    pd.DataFrame({"index": [5, 4, 3, 2, 1, 0], "sameArtist": [0.2, 0.9, 0.4, 0.3, 0.6, 0.8]}
+                 ).to_csv(tmp_path / "sub.csv", index=False)
     auc = score_submission(tmp_path / "sub.csv", tmp_path / "sol.csv")
     # all: positives (0.8, 0.3, 0.9) vs negatives (0.6, 0.4, 0.2): 7 of 9 orderings right
     assert auc == pytest.approx({"all": 7 / 9, "seen": 0.5, "unseen": 1.0})
@@ -84,9 +86,15 @@ def test_packaged_default_model_works_offline(clean_dir):
     model = load_pair_model(PACKAGED_MODEL)
     # a user's default model builds on it only if it reads the same features
     assert model.method == "lda" and model.scorer == "dot" and model.spec == DEFAULT_FEATURES
-    a, b = _test_images(clean_dir, 2)
-    p = predict_pair(a, b, model=PACKAGED_MODEL)
-    assert 0 < p < 1
+    # the packaged model's answers on fixed synthetic paintings, to 3 decimals (any runtime): two
+    # paintings of one artist, and one of them with a painting of another artist
+    info = pd.read_csv(clean_dir / "all_data_info.csv")
+    on_disk = info[info["in_train"] & np.array([(clean_dir / "train" / f).is_file() for f in info["new_filename"]])]
+    files = {a: [clean_dir / "train" / f for f in group] for a, group in on_disk.groupby("artist")["new_filename"]}
+    same = predict_pair(files["Artist 00"][0], files["Artist 00"][1], model=PACKAGED_MODEL)
+    different = predict_pair(files["Artist 00"][0], files["Artist 03"][0], model=PACKAGED_MODEL)
+    assert same == pytest.approx(0.997, abs=1e-3) and different == pytest.approx(0.495, abs=1e-3)
+    assert same > model.threshold and same > different
 
 
 def test_the_default_model_is_the_newest_model_not_an_index(lda_model_dir, tmp_path, monkeypatch):

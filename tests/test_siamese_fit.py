@@ -1,4 +1,4 @@
-"""``siamese``: seed 001's network fitted end to end (tiny synthetic paintings, 64 px crops)."""
+"""``siamese``: the seed project's Siamese network fitted end to end (tiny synthetic paintings, 64 px crops)."""
 from pathlib import Path
 
 import keras
@@ -11,7 +11,8 @@ from painter.features import FeatureSpec, extract_features
 from painter.same_artist import make_method
 from painter.same_artist.model import PairModel
 from painter.same_artist.predict import predict_pair
-from painter.same_artist.siamese_fit import PairSampler, frozen_maps
+from painter.same_artist.frozen_stages import frozen_maps
+from painter.same_artist.sampling import PairSampler
 from painter.same_artist.training import load_training_images, train
 from tests.callbacks import Interrupt, Steps
 
@@ -70,8 +71,8 @@ def test_a_fit_starts_from_the_weights_it_is_given(rich_clean, tmp_path):
                   epochs_head=1, epochs_finetune=0, **SMALL)     # head only: the backbone stays as given
     images = sorted((rich_clean / "test").glob("*.jpg"))[:2]
     tuned = str(tmp_path / "run" / "backbone.weights.h5")
-    a, b, c = (extract_features(images, FeatureSpec("efficientnet_lite0", 64, weights=w), cache=False, progress=False)[0]
-               for w in (start, tuned, "imagenet"))
+    a, b, c = (extract_features(images, FeatureSpec("efficientnet_lite0", 64, weights=w), cache=False,
+                                progress=False)[0] for w in (start, tuned, "imagenet"))
     np.testing.assert_array_equal(a, b)
     assert not np.allclose(a, c)
     # the run's weights list what they learned: its fitting artists and the start's
@@ -109,7 +110,7 @@ def _same_pair_batch(inputs, image_size=64):
 
 def test_training_draws_are_augmented_evaluation_is_not(rich_clean, tmp_path, monkeypatch):
     from painter.backbones import get_backbone
-    from painter.same_artist.siamese_fit import split_backbone
+    from painter.same_artist.frozen_stages import split_backbone
     paths = [str(p) for p in sorted((rich_clean / "train").glob("*.jpg"))[:2]]
     bottom, _ = split_backbone(get_backbone("efficientnet_lite0", "imagenet", (None, None, 3)), "block11")
     monkeypatch.setenv("PAINTER_CACHE", str(tmp_path))      # a fresh map cache
@@ -129,7 +130,7 @@ def test_frozen_maps_name_unusable_files_and_store_one_shard_per_run(tmp_path, m
     from PIL import Image
     from painter.backbones import get_backbone
     from painter.data.images import ImageError, load_array
-    from painter.same_artist.siamese_fit import split_backbone
+    from painter.same_artist.frozen_stages import split_backbone
     rng = np.random.default_rng(0)
     paths = []
     for k in range(4):
@@ -228,7 +229,7 @@ def test_siamese_refuses_bad_hyperparameters():
         PairSampler(np.array([0, 1]), 8, kind="quads")
     with pytest.raises(ValueError, match="no such layer or block"):
         from painter.backbones import get_backbone
-        from painter.same_artist.siamese_fit import split_backbone
+        from painter.same_artist.frozen_stages import split_backbone
         split_backbone(get_backbone("efficientnet_lite0", None, (None, None, 3)), "block99")
 
 
@@ -243,7 +244,8 @@ def test_cli_hands_the_siamese_options_to_the_method(monkeypatch):
     assert (seen["method"], seen["image_size"], seen["trainable_from"], seen["loss"], seen["weights"]) == \
         ("siamese", 64, "block15", "triplet", "artists")
     from painter.errors import InputError
-    args = build_parser().parse_args(["train", "d", "--out", "o", "--method", "siamese", "--weights", "artists,imagenet"])
+    args = build_parser().parse_args(["train", "d", "--out", "o", "--method", "siamese",
+                                      "--weights", "artists,imagenet"])
     with pytest.raises(InputError, match="fine-tunes one backbone; give one entry"):
         args.func(args)
     args = build_parser().parse_args(["train", "d", "--out", "o", "--method", "siamese", "--weights", "nope.h5"])
@@ -252,17 +254,57 @@ def test_cli_hands_the_siamese_options_to_the_method(monkeypatch):
     assert str(err.value) == "--weights nope.h5: not 'artists', 'imagenet' or a weights file"
 
 
+def test_cli_offers_every_hyperparameter_of_every_method(monkeypatch):
+    """`painter train --method siamese --epochs 2`: the options come from the estimators'
+    signatures, so each method's hyperparameters are options, and --epochs means the run's epochs."""
+    import inspect
+
+    import painter.same_artist.training as training
+    from painter.cli import build_parser
+    from painter.same_artist.method import method_class, method_names
+    seen = {}
+    monkeypatch.setattr(training, "train", lambda data_dir, out, **kwargs: seen.update(kwargs))
+    parser = build_parser()
+    for method in method_names():
+        for name in inspect.signature(method_class(method)).parameters:
+            if name not in ("seed", "backup_dir", "callbacks"):
+                assert any(f"--{name.replace('_', '-')}" in a.option_strings or f"--no-{name.replace('_', '-')}"
+                           in a.option_strings or a.dest == name for a in parser._subparsers._group_actions[0]
+                           .choices["train"]._actions), (method, name)
+    args = parser.parse_args(["train", "d", "--out", "o", "--method", "siamese", "--epochs", "2",
+                              "--hard-negatives", "0.5", "--cache-maps", "False"])
+    args.func(args)
+    assert (seen["epochs"], seen["hard_negatives"], seen["cache_maps"]) == (2, 0.5, False)
+    assert make_method("siamese", epochs=2).phase_epochs() == (2, 0)
+    assert make_method("siamese", epochs=5, epochs_head=1).phase_epochs() == (1, 4)
+    assert make_method("siamese").phase_epochs() == (2, 8)
+    seen.clear()
+    args = parser.parse_args(["train", "d", "--out", "o", "--temperatures", "0.1,0.2", "--no-refit"])
+    args.func(args)
+    assert (seen["temperatures"], seen["refit"]) == ((0.1, 0.2), False) and "epochs" not in seen
+
+
 def test_similar_painting_search_with_the_fitted_network(fitted, rich_clean, tmp_path):
     from painter.search import SimilarityIndex, build_index_from_data
     out, _ = fitted
     build_index_from_data(rich_clean, tmp_path / "idx", embedding=str(out), progress=False)
     index = SimilarityIndex.load(tmp_path / "idx")
     query = index.metadata["file"][0]
-    assert len(index.query_file(query, k=3)) == 3
+    found = index.query_file(query, k=3)
+    # the exact neighbours: the network's own embeddings of every indexed painting, by cosine
+    from painter.same_artist.predict import load_pair_model
+    files = index.metadata["file"].tolist()
+    z, _ = load_pair_model(out).embed_files(files, progress=False)
+    z /= np.linalg.norm(z, axis=1, keepdims=True)
+    cosine = z[1:] @ z[0]   # the query itself left out
+    best = np.argsort(-cosine, kind="stable")[:3]
+    assert found["file"].tolist() == [files[1 + k] for k in best]
+    np.testing.assert_allclose(found["score"], cosine[best], atol=1e-4)
+    assert found["rank"].tolist() == [1, 2, 3] and query not in found["file"].tolist()
 
 
 def test_mixed_precision_is_put_back_after_the_fit_even_when_it_fails():
-    from painter.same_artist.siamese_fit import global_policy
+    from painter.same_artist.devices import global_policy
     before = keras.mixed_precision.global_policy().name
     with pytest.raises(RuntimeError):
         with global_policy("mixed_float16"):

@@ -59,9 +59,12 @@ save("ProjectCode.ipynb", [
          "BACKBONE = os.environ.get('PAINTER_BACKBONE', 'efficientnet_lite0+efficientnet_lite1')  # or 'resnet50' with internet\n"
          "WEIGHTS = os.environ.get('PAINTER_WEIGHTS')   # None: 'artists' (tuned to tell artists apart) for Lite0/Lite1, else 'imagenet'\n"
          "IMAGE_SIZE = int(os.environ['PAINTER_IMAGE_SIZE']) if 'PAINTER_IMAGE_SIZE' in os.environ else None\n"
-         "# the seed's Siamese network fitted end to end: 'full' run, 'short' CPU check, 'auto' = full with a GPU\n"
+         "# the seed project's Siamese network fitted end to end: 'full' run, 'short' CPU check, 'auto' = full with a GPU\n"
          "SIAMESE_FIT = os.environ.get('PAINTER_SIAMESE_FIT', 'auto')\n"
-         "PLOTS = MODEL_DIR / 'plots'"),
+         "PLOTS = MODEL_DIR / 'plots'\n"
+         "import logging\n"
+         "logging.basicConfig(format='%(message)s')\n"
+         "logging.getLogger('painter').setLevel(logging.INFO)   # painter's summaries (trained, wrote...), as the CLI shows them"),
     code("import numpy as np\n"
          "import painter\n"
          "from painter.quiet import import_tensorflow_quietly\n"
@@ -70,7 +73,7 @@ save("ProjectCode.ipynb", [
          "from painter.same_artist.training import train\n"
          "from painter import metrics, plots\n"
          "from IPython.display import Image, display"),
-    md("## Data: balanced, split, paired (seed 001's helpers)"),
+    md("## Data: balanced, split, paired (the seed project's helpers)"),
     code("d = painter.readdatainfo(DATA_DIR / 'all_data_info.csv', images_dir=DATA_DIR / 'train', in_train=True)\n"
          "balanced = painter.reducedictrandom(d, n=min(len(v) for v in d.values()), seed=0)\n"
          "tr, va, te = painter.splitdict(balanced, test=0.2, val=0.2, by='artist', seed=0)\n"
@@ -78,9 +81,9 @@ save("ProjectCode.ipynb", [
          "      f'artist-disjoint split {len(tr)}/{len(va)}/{len(te)}')\n"
          "(a, b), y = next(iter(painter.datagenerator(tr, DATA_DIR / 'train', batch_size=8, image_size=96)))\n"
          "print('one batch:', a.shape, b.shape, 'labels', y.numpy())"),
-    md("## The seed's Siamese network, fitted end to end\n"
+    md("## The seed project's Siamese network, fitted end to end\n"
        "Shared backbone, |A−B|, GlobalMaxPooling2D, Dropout, sigmoid, binary cross-entropy (`method='siamese'`; "
-       "`loss='contrastive'` or `'triplet'` for seeds 000 / 002). Fresh random balanced pairs every epoch, random "
+       "`loss='contrastive'` or `'triplet'` for the seed projects' metric losses). Fresh random balanced pairs every epoch, random "
        "crops and flips (none at evaluation), the head first with the backbone frozen, then the top stages "
        "(`trainable_from`) at a lower learning rate with BatchNorm in inference mode; early stopping on the "
        "validation pairs' ROC AUC. On a CPU the frozen lower stages' maps of a few crops per painting are cached once. "
@@ -110,7 +113,7 @@ save("ProjectCode.ipynb", [
          "grid = plots.plot_pair_grid(paths[v['i'][pick]], paths[v['j'][pick]], v['same'][pick], v['p'][pick],\n"
          "                            PLOTS / 'pairs.png', threshold=model.threshold)\n"
          "display(Image(filename=str(grid)))"),
-    md("## Artist, style and genre classification (seeds 003/004)\n"
+    md("## Artist, style and genre classification\n"
        "A classifier on the cached backbone features per target, with class weights and early stopping; "
        "`head='cnn_rnn'` reads the backbone's feature map as a sequence with a GRU instead. "
        "`painter classify train DATA_DIR --target style` does the same headless."),
@@ -151,8 +154,8 @@ save("ProjectCode.ipynb", [
        "and cached; the questioned painting is scored against them, per artist, into calibrated probabilities "
        "that include *none of the reference artists*. The evidence is each candidate's closest paintings. "
        "The calibration shipped with painter was chosen on splits of pbn_dev's training paintings for the "
-       "default model (`benchmarks/recipes/attribution.py`); `painter.attribution.choose_calibration` fits one for "
-       "another model. Needs a model with the dot scorer (every method but `bce`). "
+       "default model (`benchmarks/recipes/attribution.py`, which also fits one for "
+       "another model). Needs a model with the dot scorer (every method but `bce`). "
        "`painter attribute IMAGE --reference DIR` does the same headless."),
     code("from painter.attribution import plot_attribution\n"
          "test_images = sorted((DATA_DIR / 'test').glob('*.jpg'))\n"
@@ -170,8 +173,22 @@ save("ProjectCode.ipynb", [
          "expl = painter.explain_pair(test_images[0], test_images[1], model=MODEL_DIR, grid=5)\n"
          "print(f'P(same artist) = {expl.probability:.3f}; maps {expl.map_a.shape} and {expl.map_b.shape}')\n"
          "display(Image(filename=str(plot_explanation(expl, PLOTS / 'explanation.png'))))"),
-    md("## Is it the same painter?"),
+    md("## How does the model do on a labelled collection?\n"
+       "`painter.evaluate` scores every pair of a folder per artist (here the training paintings): ROC AUC, the "
+       "verdict's balanced accuracy, the share of same-artist pairs called *same* and of different-artist pairs "
+       "called *different*, per artist too. `context='self'` first adapts the model to the collection's own "
+       "paintings, as `predict_pair(..., context=FOLDER)` does: give it for paintings from another source than "
+       "WikiArt (museum photographs, scans). `painter evaluate FOLDER --context self --out DIR` does the same headless."),
+    code("result = painter.evaluate(DATA_DIR, model=MODEL_DIR, context='self', progress=False)\n"
+         "display(result.table())\n"
+         "display(result.artists.head(10))\n"
+         "display(Image(filename=str(result.save(PLOTS / 'evaluation') / 'scores.png')))"),
+    md("## Is it the same painter?\n"
+       "With `context`, the paintings of the collection the two come from (unlabelled), the answer is adapted to "
+       "their source."),
     code("test_images = sorted((DATA_DIR / 'test').glob('*.jpg'))\n"
          "p = painter.predict_pair(test_images[0], test_images[1], model=MODEL_DIR)\n"
-         "print(f'{test_images[0].name} vs {test_images[1].name}: P(same artist) = {p:.3f}')"),
+         "p_context = painter.predict_pair(test_images[0], test_images[1], model=MODEL_DIR, context=DATA_DIR / 'test')\n"
+         "print(f'{test_images[0].name} vs {test_images[1].name}: P(same artist) = {p:.3f} '\n"
+         "      f'({p_context:.3f} with the test paintings as context)')"),
 ])

@@ -1,11 +1,11 @@
-"""Write painter/backbones/artists_weights/ from two fine-tuning runs (issue 15).
+"""Write painter/backbones/artists_weights/ from two fine-tuning runs.
 
     python tools/package_artists_weights.py runs/finetune_long/175+also/siamese:contrastive \
         runs/finetune_lite1/175+also/siamese:contrastive [--out DIR]
 
 Each run folder (``painter train --method siamese``, or ``benchmarks/recipes/finetune.py``) holds the
-fine-tuned ``backbone.weights.h5``, its ``config.json`` (its artists: before session 8 the held-out
-ones included) and ``validation_pairs.npz`` (which artists were held out). Each ``.npz`` written holds
+fine-tuned ``backbone.weights.h5``, its ``config.json`` (its artists; in runs of earlier versions
+the held-out ones included) and ``validation_pairs.npz`` (which artists were held out). Each ``.npz`` written holds
 the layers that differ from ImageNet's, in float16; ``artists.txt`` the artists the fits learned
 from (both runs must have learned from the same ones). Prints the SHA-256 values for
 ``painter/backbones/catalog.py``.

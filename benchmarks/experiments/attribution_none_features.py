@@ -1,4 +1,4 @@
-"""Would more than the best artist's score tell unknown painters apart better? (issue 18)
+"""Would more than the best artist's score tell unknown painters apart better?
 
     python benchmarks/experiments/attribution_none_features.py runs/attribution_packaged3/validation
 
@@ -16,7 +16,8 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
-from painter.attribution import group_scores, load_reference, validation_queries
+from recipes.calibration_splits import validation_queries
+from painter.attribution import group_scores, load_reference
 from painter.features import DEFAULT_FEATURES
 from painter.same_artist.predict import load_pair_model
 from painter.same_artist.training import load_training_images, unseen_first
@@ -43,4 +44,5 @@ for cols, name in (([0], "best"), ([0, 1], "best+margin"), ([0, 2], "best+max pa
         lr = LogisticRegression(C=10, max_iter=1000).fit(np.concatenate([X[i][:, cols] for i in tr]),
                                                          np.concatenate([Y[i] for i in tr]))
         aucs.append(roc_auc_score(Y[k], lr.decision_function(X[k][:, cols])))
-    print(f"{name:20s} none AUC on the held-out split: " + " / ".join(f"{a:.4f}" for a in aucs) + f"  mean {np.mean(aucs):.4f}")
+    print(f"{name:20s} none AUC on the held-out split: " + " / ".join(f"{a:.4f}" for a in aucs)
+          + f"  mean {np.mean(aucs):.4f}")

@@ -1,4 +1,4 @@
-"""Which backbone layers give the best style statistics: issue 6's validation table.
+"""Which backbone layers give the best style statistics: the validation table.
 
 Embeds the training paintings of cleaned pbn_dev once per backbone, tapping many layers (channel
 mean and standard deviation of each), then scores every tap set with the default ``lda`` method:
@@ -12,13 +12,13 @@ Tapped maps are kept in ``runs/feature_choice/`` so a second run only scores.
 """
 import argparse
 import json
-from pathlib import Path
 
 import keras
 import numpy as np
 from tqdm import tqdm
 
 import sys
+from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # benchmarks/: shared_data
 
 from shared_data import RUNS, clean_pbn_dev, validate
@@ -36,7 +36,7 @@ def tap_sets(backbone):
     relu = style_layers(backbone)
     depthwise = [t.replace("expand_relu", "dw_relu") for t in relu[:-1]] + ["top_activation"]
     stages = [f"stage{s}_out" for s in range(2, 7)] + ["top_activation"]
-    return {"stage outputs (linear bottlenecks, sessions 1-3)": stages,
+    return {"stage outputs (linear bottlenecks, the first features)": stages,
             "ReLU6 expansions (default)": relu,
             "ReLU6 depthwise outputs": depthwise,
             "ReLU6 expansions + stage outputs": relu + stages[:-1],
@@ -84,7 +84,7 @@ def main():
     stats = {b: tapped_stats(b, paths, out_dir) for b in BACKBONES}
     print("| backbones | layers | PCA | dims | val seen | val unseen | mean |\n|---|---|---|---|---|---|---|")
     both = "+".join(BACKBONES)
-    default, stages = "ReLU6 expansions (default)", "stage outputs (linear bottlenecks, sessions 1-3)"
+    default, stages = "ReLU6 expansions (default)", "stage outputs (linear bottlenecks, the first features)"
     runs = [(both, name, 384) for name in tap_sets(BACKBONES[0])]
     runs += [(b, name, 384) for name in (default, stages) for b in BACKBONES]
     runs += [(both, default, d) for d in (256, 512)]

@@ -1,5 +1,5 @@
-"""Does an ensemble of LDA projections carry over to unseen artists better than one? (issues 15
-and 16), validation only.
+"""Does an ensemble of LDA projections carry over to unseen artists better than one?
+Validation only.
 
 The default lda score comes from one PCA-whitened LDA of the default features, fitted on every
 fitting painting. Bagging regularises a linear model: here ``--members`` projections, each fitted on
@@ -59,7 +59,8 @@ for seed, split in zip(args.seeds.split(","), splits):
             else:
                 kept = rng.choice(names, int(0.8 * len(names)), replace=False)
                 scores.append(member_score(fit[np.isin(labels[fit], kept)], every, i, j, T, w))
-        rows.append({"seed": seed, "ensemble": f"{args.members} x {how}", **seen_unseen_auc(np.mean(scores, axis=0), same, kind)})
+        rows.append({"seed": seed, "ensemble": f"{args.members} x {how}",
+                     **seen_unseen_auc(np.mean(scores, axis=0), same, kind)})
         rows.append({"seed": seed, "ensemble": f"{args.members} x {how} + single",
                      **seen_unseen_auc(np.mean(scores, axis=0) + single, same, kind)})
     print(pd.DataFrame(rows[-5:]).round(4).to_string(index=False), flush=True)

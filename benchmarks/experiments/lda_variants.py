@@ -1,4 +1,4 @@
-"""Two more tries at the frozen features' ceiling (issues 15 and 16), on validation pairs only.
+"""Two more tries at the frozen features' ceiling, on validation pairs only.
 
 1. PLDA-like weighting: scale each LDA direction by a function of its between/within variance
    ratio ``lam`` before the unit length (the default weighs every direction alike; probabilistic
@@ -42,7 +42,8 @@ WEIGHTS = {"equal (default)": lambda lam: np.ones_like(lam), "lam^0.25": lambda 
 
 
 class ChannelCorrelations(keras.layers.Layer):
-    """``(batch, h, w, C)`` -> ``(batch, k(k-1)/2)``: spatial correlations of ``k`` fixed projections of the channels."""
+    """``(batch, h, w, C)`` -> ``(batch, k(k-1)/2)``: spatial correlations of ``k`` fixed projections of
+    the channels."""
 
     def __init__(self, projection, **kwargs):
         super().__init__(**kwargs)
@@ -117,10 +118,12 @@ def main():
         for name, weigh in WEIGHTS.items():
             reweigh = None if name.startswith("equal") else partial(weighted, weigh=weigh)
             r = validate(stats, mask, labels, args.splits, reweigh)
-            print(f"| LDA directions weighted by {name} | {stats.shape[1]:,} | {r['seen']} | {r['unseen']} | {r['mean']} |", flush=True)
+            print(f"| LDA directions weighted by {name} | {stats.shape[1]:,} | {r['seen']} | {r['unseen']} "
+                  f"| {r['mean']} |", flush=True)
         no_log = np.zeros(corr.shape[1], bool)
         for name, F, m in (("channel correlations alone", corr, no_log),
-                           ("means and stds + channel correlations", np.concatenate([stats, corr], 1), np.concatenate([mask, no_log]))):
+                           ("means and stds + channel correlations", np.concatenate([stats, corr], 1),
+                            np.concatenate([mask, no_log]))):
             r = validate(F.astype(np.float32), m, labels, args.splits)
             print(f"| {name} (k = {args.k}) | {F.shape[1]:,} | {r['seen']} | {r['unseen']} | {r['mean']} |", flush=True)
 

@@ -1,4 +1,4 @@
-"""Does the end-to-end Siamese network add to ``lda``? Score fusion of finished runs (issue 15).
+"""Does the end-to-end Siamese network add to ``lda``? Score fusion of finished runs.
 
     python benchmarks/experiments/score_fusion.py LDA_RUN SIAMESE_RUN [SIAMESE_RUN ...]
 
@@ -57,4 +57,5 @@ table = pd.DataFrame(rows)
 print(table.to_string(index=False, float_format="%.4f"))
 best = table.loc[table["val mean"].idxmax()]
 print(f"chosen on validation: {best['siamese run']} w={best.w}: val mean {best['val mean']:.4f} "
-      f"(lda alone {table['val mean'][table.w == 0].iloc[0]:.4f}); test {best['test seen']:.4f} / {best['test unseen']:.4f}")
+      f"(lda alone {table['val mean'][table.w == 0].iloc[0]:.4f}); "
+      f"test {best['test seen']:.4f} / {best['test unseen']:.4f}")

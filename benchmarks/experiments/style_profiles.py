@@ -14,7 +14,8 @@ never saw), every profile is fitted on the fitting paintings only:
 and the mean validation AUC (seen / unseen pairs) over the splits is printed for a grid of the
 three weights ``v_k``. No test painting is read.
 
-    python benchmarks/experiments/style_profiles.py [--data runs/pbn_clean] [--also ../shared/data/wikiart_extra] [--seeds 0,1,2]
+    python benchmarks/experiments/style_profiles.py [--data runs/pbn_clean] [--also ../shared/data/wikiart_extra]
+                                                    [--seeds 0,1,2]
 """
 import argparse
 from pathlib import Path
@@ -43,7 +44,8 @@ info["file"] = [str(Path(args.data) / "train" / f) for f in info.new_filename]
 extra["file"] = [str(Path(args.also) / f) for f in extra.file]
 year = pd.to_numeric(info["date"].str.extract(r"(\d{4})")[0], errors="coerce")
 info["period"] = np.where(year.notna(), (year // 25 * 25).astype("Int64").astype(str), "")   # quarter-centuries
-meta = pd.concat([info[["file", "style", "genre", "period"]], extra[["file", "style"]]]).fillna("").drop_duplicates("file").set_index("file")
+meta = pd.concat([info[["file", "style", "genre", "period"]], extra[["file", "style"]]])
+meta = meta.fillna("").drop_duplicates("file").set_index("file")
 kinds = {k: meta[k].reindex(paths).fillna("").to_numpy() for k in ("style", "genre", "period")}
 print(f"{len(paths)} paintings, {len(set(labels))} artists; " + ", ".join(
     f"{k} known for {(v != '').mean():.3f} ({len(set(v) - {''})} values)" for k, v in kinds.items()))
@@ -75,7 +77,8 @@ for seed, split in zip(args.seeds.split(","), splits):
         for vg in GRID:
             for vp in GRID:
                 s = base + vs * pair_terms["style"] + vg * pair_terms["genre"] + vp * pair_terms["period"]
-                rows.append({"seed": seed, "v_style": vs, "v_genre": vg, "v_period": vp, **seen_unseen_auc(s, same, kind)})
+                rows.append({"seed": seed, "v_style": vs, "v_genre": vg, "v_period": vp,
+                             **seen_unseen_auc(s, same, kind)})
 table = pd.DataFrame(rows).groupby(["v_style", "v_genre", "v_period"])[["seen", "unseen"]].mean()
 table["mean"] = table.mean(axis=1)
 print(table.sort_values("mean", ascending=False).head(12).round(4).to_string())

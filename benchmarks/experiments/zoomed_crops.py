@@ -1,4 +1,4 @@
-"""Do zoomed-in views add to the style statistics? (issues 15 and 16), validation only.
+"""Do zoomed-in views add to the style statistics? Validation only.
 
 Every pbn_dev painting is a 224 px JPEG, so the default features already see it at full
 resolution; but a network's filters see texture at one scale. Here each painting is cut into n x n
@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # benchmarks/: sh
 
 from shared_data import RUNS, default_features_and_splits, default_pair_scores, seen_unseen_auc
 from painter.features import DEFAULT_FEATURES, extract_features, std_columns
-from painter.features.extract import build_feature_model, image_batches, predict_padded
+from painter.features import build_feature_model, image_batches, predict_padded
 
 p = argparse.ArgumentParser()
 p.add_argument("--data", default=str(RUNS / "pbn_clean"))

@@ -4,7 +4,7 @@ Reference = the cleaned training paintings (175 artists); questioned paintings =
 paintings: those of the 175 reference artists must be attributed, those of the 75 test-only
 artists should be answered "none of the reference artists". Labels come from all_data_info.csv.
 
-Everything is chosen on splits of the training paintings (painter.attribution.choose_calibration):
+Everything is chosen on splits of the training paintings (calibration_splits.choose_calibration):
 the aggregate, the temperature and the none model, fitted on each split's reference and on smaller
 ones drawn from it (``--reference-sizes``); the answer is the most probable outcome, or with
 ``--fixed-threshold`` "none" from a threshold on P(none) chosen there. The test paintings are
@@ -41,8 +41,10 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # benchmarks/: shared_data
 
 from shared_data import RUNS, artist_subset, clean_pbn_dev
-from painter.attribution import (Calibration, attribute, attribution_metrics, choose_calibration, load_reference,
-                                 probabilities, tradeoff, ReferenceSet, _model_calibration)
+from calibration_splits import choose_calibration
+from painter.attribution import (Calibration, attribute, attribution_metrics, load_reference, probabilities, tradeoff,
+                                 ReferenceSet)
+from painter.attribution.query import _model_calibration
 from painter.cache import cache_dir
 from painter.features import DEFAULT_FEATURES
 from painter.same_artist.predict import PACKAGED_MODEL, load_pair_model
@@ -52,7 +54,8 @@ def top_outcome_calibration(p_art, p_none, truth):
     """Mean probability of the most probable outcome (an artist or "none"), how often it is right,
     and the expected calibration error over 10 probability bins."""
     top_p = np.maximum(p_art.max(axis=1), p_none)
-    right = np.where(Calibration().answers_none(p_art, p_none), truth < 0, (p_art.argmax(axis=1) == truth) & (truth >= 0))
+    right = np.where(Calibration().answers_none(p_art, p_none), truth < 0,
+                     (p_art.argmax(axis=1) == truth) & (truth >= 0))
     bins = np.minimum((top_p * 10).astype(int), 9)
     ece = sum(abs(top_p[bins == b].mean() - right[bins == b].mean()) * (bins == b).mean() for b in np.unique(bins))
     return top_p.mean(), right.mean(), ece
@@ -178,7 +181,8 @@ print(f"  at threshold {goal_t:.2f} (validation none rate >= 0.5): right artist 
       f"none rate {g['none_rate']:.3f}, reference-artist paintings answered 'none' "
       f"{(p_none[known] >= goal_t).mean():.3f}")
 share = (truth < 0).mean()
-for label, prior in (("prior 0.5, as calibrated", 0.5), (f"diagnosis only: the test's own share {share:.2f} as prior", share)):
+for label, prior in (("prior 0.5, as calibrated", 0.5),
+                     (f"diagnosis only: the test's own share {share:.2f} as prior", share)):
     print("  top outcome ({}): mean probability {:.3f}, right {:.3f}, expected calibration error {:.3f}".format(
         label, *top_outcome_calibration(*probabilities(scores, cal, prior_none=prior), truth)))
 test_curve = tradeoff(p_art, p_none, truth)

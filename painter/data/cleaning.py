@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
-from ..errors import InputError, check_folder, check_out_folder, first_line, what_folder
+from ..errors import InputError, ParameterError, check_folder, check_out_folder, first_line, what_folder
 from .kaggle import read_kaggle_csv
 from .images import ImageError, fit_square, is_image_name, load_image
 
@@ -118,7 +118,7 @@ def clean_kaggle(kaggle_dir, out_dir, size: int = 256, workers: int | None = Non
     A second run skips images already written, so an interrupted run resumes.
     """
     if size < 32:
-        raise ValueError(f"clean_kaggle: size must be >= 32, got {size}")
+        raise ParameterError(f"clean_kaggle: size must be >= 32, got {size}")
     kaggle_dir, out_dir = check_folder(kaggle_dir, "Kaggle"), check_out_folder(out_dir, "data")
     info = read_kaggle_csv(kaggle_dir / "all_data_info.csv", required=("in_train",))
     sources = {}

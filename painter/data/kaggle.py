@@ -112,8 +112,8 @@ def _check_unique(path, index: np.ndarray):
     repeated = index[1:][index[1:] == index[:-1]]
     if len(repeated):
         more = len(np.unique(repeated)) - 1
-        raise InputError(f"{path}: index {repeated[0]} is given more than once" + (f" (and {more} more)" if more else "")
-                         + "; each pair needs its own index")
+        raise InputError(f"{path}: index {repeated[0]} is given more than once"
+                         + (f" (and {more} more)" if more else "") + "; each pair needs its own index")
 
 
 def read_kaggle_csv(csv_path, required=()) -> pd.DataFrame:

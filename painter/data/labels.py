@@ -1,4 +1,4 @@
-"""Label dicts (seed 001's helpers): read a collection's labels, balance and split them.
+"""Label dicts (the seed project's helpers): read a collection's labels, balance and split them.
 
 A *label dict* maps a label (an artist, by default) to a sorted list of image file names
 relative to an images folder, e.g. ``{"Claude Monet": ["1.jpg", "7.jpg"], ...}``.

@@ -190,8 +190,8 @@ class ValidationPairs:
         fit, val_seen, val_unseen = validation_split(labels, val_artists=val_artists, seed=seed, prefer=prefer)
         i, j, same, kind = validation_pairs(labels, val_seen, val_unseen, n=n_pairs, seed=seed + 1)
         held = np.sort(np.concatenate([val_seen, val_unseen]))
-        validation = cls(features[held], labels[held], np.searchsorted(held, i), np.searchsorted(held, j), same, kind, held,
-                         np.unique(labels[val_unseen]))
+        validation = cls(features[held], labels[held], np.searchsorted(held, i), np.searchsorted(held, j), same, kind,
+                         held, np.unique(labels[val_unseen]))
         return features[fit], labels[fit], validation
 
     def rejoin(self, fit_features, fit_labels):

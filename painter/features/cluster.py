@@ -78,16 +78,17 @@ def embed_on_cluster(client, spec, paths, digests, failed, batch_size=32, progre
         The store of ``spec``'s features under the runtime the workers run (the caller's
         ``PAINTER_RUNTIME``), read after they finished: a vector for every readable path.
     """
-    from .extract import _feature_store, _missing, _store_runtime
-    from .runtime import chosen_runtime
+    from ..runtime.runners import chosen_runtime
+    from .runner import feature_store, serving_runtime
+    from .store import missing_rows
 
-    store = _feature_store(spec, _store_runtime(spec, None))   # the store foreseen here
-    if not _missing(paths, digests, store):
+    store = feature_store(spec, serving_runtime(spec))   # the store foreseen here
+    if not missing_rows(paths, digests, store):
         return store   # no worker asked
     # the runtime the workers have, in one of them: it exports the model once, when missing
     runtime = client.submit(_worker_runtime, spec, chosen_runtime(), pure=False).result()
-    store = _feature_store(spec, runtime)
-    todo = _missing(paths, digests, store)
+    store = feature_store(spec, runtime)
+    todo = missing_rows(paths, digests, store)
     if not todo:
         return store
     tasks = [todo[i:i + TASK_IMAGES] for i in range(0, len(todo), TASK_IMAGES)]
@@ -122,17 +123,20 @@ def _worker_runtime(spec, runtime) -> str:
     return getattr(_worker_model(spec, runtime), "runtime", "keras")
 
 
+_worker_runners = {}   # (spec, key, runtime) -> this worker's runner
+
+
 def _worker_model(spec, runtime):
-    from . import runtime as runtimes
-    from .extract import _runners
+    from ..runtime.backends import ExportedModel
+    from .runner import feature_runner
 
     key = (spec, spec.key, runtime)
-    if key not in _runners:
+    if key not in _worker_runners:
         with _forward_lock:
-            if key not in _runners:
-                runtimes.ExportedModel.threads = _worker_threads()
-                _runners[key] = runtimes.feature_runner(spec, runtime)
-    return _runners[key]
+            if key not in _worker_runners:
+                ExportedModel.threads = _worker_threads()
+                _worker_runners[key] = feature_runner(spec, runtime)
+    return _worker_runners[key]
 
 
 def _worker_threads() -> int:

@@ -15,82 +15,25 @@ import os
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..backbones import feature_layers
 from ..cache import content_key
 from ..data.images import ImageError, load_array, not_a_file
 from .cluster import cluster_client, embed_on_cluster
+from .runner import feature_model, store_and_runner
 from .spec import DEFAULT_FEATURES, FeatureSpec
-from .store import FeatureStore
+from .store import missing_rows
 
-__all__ = ["build_feature_model", "feature_model", "image_batches", "predict_padded", "predict_images",
-           "extract_features", "content_keys", "cached_rows"]
+__all__ = ["image_batches", "predict_padded", "predict_images", "extract_features", "content_keys", "cached_rows"]
 
 EAGER_MAX = 4   # rows a Keras model runs eagerly (predict_padded); memory grows with them
-
-
-def build_feature_model(spec: FeatureSpec = DEFAULT_FEATURES):
-    """Keras model: ``(batch, S, S, 3)`` RGB 0..255 -> ``(batch, D)`` float32 features (one backbone)."""
-    import keras
-    from keras import layers
-
-    from ..backbones.build import get_backbone
-    from ..layers import ChannelStats, MirrorAverage, ZoomAverage
-
-    if "+" in spec.backbone or spec.image_size is None:
-        parts = spec.components()
-        if len(parts) > 1:
-            raise ValueError("build_feature_model takes one backbone; embed_files handles joined ones")
-        spec = parts[0]
-    size = spec.image_size
-    inputs = keras.Input((size, size, 3), name="image")
-    if spec.summary == "pooled":
-        inner = get_backbone(spec.backbone, spec.weights, (size, size, 3), pooling="avg")
-    else:
-        maps_model = get_backbone(spec.backbone, spec.weights, (size, size, 3), outputs=feature_layers(spec.backbone))
-        maps = maps_model(inputs)
-        stats = [ChannelStats(name=f"stats{i}")(m) for i, m in enumerate(maps)]
-        inner = keras.Model(inputs, layers.Concatenate(name="style")(stats), name="style_features")
-    out = MirrorAverage(inner, name="mirror_average")(inputs) if spec.flip else inner(inputs)
-    if spec.zoom > 1:   # [whole image, mean over the enlarged views]
-        out = layers.Concatenate(name="whole_and_zoom")([out, ZoomAverage(inner, spec.zoom, name="zoom_average")(inputs)])
-    return keras.Model(inputs, out, name=f"features_{spec.key}")
-
-
-def feature_model(spec: FeatureSpec):
-    """The fastest runner of ``build_feature_model(spec)`` for one backbone (an exported model
-    under LiteRT, else Keras: ``painter.features.runtime.feature_runner``), once per spec and
-    process, and again when its weights file changes (``spec.key`` follows the file's content).
-    Random backbones (``spec.random_weights``): the process's current draw (``draw_random``), a
-    Keras model never exported."""
-    key = (spec, spec.key)
-    if spec.random_weights:
-        return _runners[key] if key in _runners else draw_random(spec)
-    if key not in _runners:
-        from .runtime import feature_runner
-        _runners[key] = feature_runner(spec)
-    return _runners[key]
-
-
-def draw_random(spec: FeatureSpec):
-    """A new draw of ``spec``'s random backbone (from Keras's global seed), which ``feature_model``
-    serves from now on in this process; its features are never cached."""
-    if not spec.random_weights:
-        raise ValueError(f"draw_random: {spec.key} has no random backbone")
-    _runners[(spec, spec.key)] = build_feature_model(spec)
-    return _runners[(spec, spec.key)]
-
-
-_runners = {}   # (spec, spec.key) -> runner: a dict, so that extract_features can ask without making one
-feature_model.cache_clear = _runners.clear   # for tests: forget every runner
 
 
 def image_batches(paths, size, batch_size, overlap=None):
     """Yield ``(images, reasons)`` per batch: uint8 ``(b, size, size, 3)`` and a list of ``b``
     items, None for a readable image, else why it cannot be used (its image is zeros).
 
-    A thread pool decodes each batch with every core (Pillow releases the GIL). ``overlap`` (default: when TensorFlow sees a
-    GPU) decodes the next batch while the caller works on this one. On a CPU-only machine the
-    forward pass already uses every core and its threads wait for whichever core is busy
+    A thread pool decodes each batch with every core (Pillow releases the GIL). ``overlap``
+    (default: when TensorFlow sees a GPU) decodes the next batch while the caller works on this
+    one. On a CPU-only machine the forward pass already uses every core and its threads wait for whichever core is busy
     decoding, so there decoding waits its turn (measured on 2 cores: 97-108% of the raw
     forward speed against 66-92% for an overlapping tf.data pipeline).
     """
@@ -202,7 +145,7 @@ def extract_features(paths, spec: FeatureSpec = DEFAULT_FEATURES, batch_size: in
         store = embed_on_cluster(client, spec, paths, digests, failed, batch_size, progress)
         rows = [store.get(digests[p]) if p in digests else None for p in paths]
     else:
-        store, model = _store_and_model(spec, model, paths, digests) if cache else (None, model)
+        store, model = store_and_runner(spec, model, paths, digests) if cache else (None, model)
         rows = cached_rows(paths, digests, failed, store,
                            lambda todo: predict_images(model or feature_model(spec), todo, spec.image_size, batch_size),
                            f"embed {spec.backbone}", progress)
@@ -214,39 +157,6 @@ def extract_features(paths, spec: FeatureSpec = DEFAULT_FEATURES, batch_size: in
         if v is not None:
             out[i] = v
     return out, failed
-
-
-def _store_and_model(spec, model, paths, digests):
-    """``(store, model)``: the store of ``spec``'s features as the runner computes them, and the
-    runner (``model``, else ``feature_model(spec)``, made only when the store lacks some of ``paths``)."""
-    runtime = _store_runtime(spec, model)
-    store = _feature_store(spec, runtime)
-    if model is None and _missing(paths, digests, store):
-        model = feature_model(spec)
-        if _runtime_of(model) != runtime:   # not the runtime foreseen (its export failed): its own store
-            store = _feature_store(spec, _runtime_of(model))
-    return store, model
-
-
-def _runtime_of(model) -> str:
-    return getattr(model, "runtime", "keras")
-
-
-def _store_runtime(spec, model) -> str:
-    """The runtime whose store serves ``spec``: ``model``'s, or the runner's made for ``spec`` in
-    this process, else the one it would have, foreseen without building or loading it."""
-    model = model if model is not None else _runners.get((spec, spec.key))
-    if model is not None:
-        return _runtime_of(model)
-    from .runtime import feature_runtime
-    return feature_runtime(spec)
-
-
-def _feature_store(spec, runtime):
-    # features of an exported model are kept apart from Keras's: runtimes agree to 4e-4 of the
-    # feature scale, but a nearly constant channel's std can differ by 10% between them, and a
-    # model should see one runtime's features throughout (benchmarks/runtime_choice.py)
-    return FeatureStore(spec.key if runtime == "keras" else f"{spec.key}-{runtime}")
 
 
 def content_keys(paths, cache=True, progress=True):
@@ -268,11 +178,6 @@ def content_keys(paths, cache=True, progress=True):
     return digests, failed
 
 
-def _missing(paths, digests, store):
-    """The distinct readable ``paths`` whose vectors ``store`` lacks (all of them without a store)."""
-    return [p for p in dict.fromkeys(paths) if p in digests and (store is None or store.get(digests[p]) is None)]
-
-
 def cached_rows(paths, digests, failed, store, compute, desc, progress=True, dtype=np.float32):
     """A vector per path of ``paths``, None for an unusable image (its reason added to ``failed``).
 
@@ -281,7 +186,7 @@ def cached_rows(paths, digests, failed, store, compute, desc, progress=True, dty
     (as ``predict_images``), and stored as ``dtype`` every 2,048 images (an interrupted run
     resumes there). Without a store every readable image is computed.
     """
-    todo = _missing(paths, digests, store)
+    todo = missing_rows(paths, digests, store)
     computed, new_keys, new_vecs, done = {}, [], [], 0
     bar = tqdm(total=len(todo), desc=desc, unit="img", disable=not progress or not todo)
     for chunk, vecs, bad in compute(todo) if todo else ():

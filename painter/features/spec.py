@@ -10,12 +10,12 @@ import numpy as np
 from ..backbones import default_size, feature_layers
 from ..backbones.catalog import ARTISTS_WEIGHTS, check_weights, default_weights, trained_artists
 from ..cache import content_key
-from ..errors import BackboneError, first_line
+from ..errors import BackboneError, ParameterError, first_line
 
 __all__ = ["FeatureSpec", "DEFAULT_FEATURES", "default_spec", "std_columns", "read_spec"]
 
 # Lite0 and Lite1 together beat either alone, and match Lite0 + Lite2 at two thirds of the cost
-# (benchmarks/RESULTS.md, issue 6).
+# (benchmarks/RESULTS.md).
 _DEFAULT_BACKBONES = "efficientnet_lite0+efficientnet_lite1"
 SUMMARIES = ("style", "pooled")
 
@@ -51,7 +51,7 @@ class FeatureSpec:
     def __post_init__(self):
         if isinstance(self.weights, (list, tuple)):
             if len(self.weights) != len(self.backbone.split("+")):
-                raise ValueError(f"FeatureSpec.weights: {len(self.weights)} entries for the "
+                raise ParameterError(f"FeatureSpec.weights: {len(self.weights)} entries for the "
                                  f"{len(self.backbone.split('+'))} backbones of {self.backbone!r}")
             # hashable, and the JSON list read back; one value when all are the same (one spec, one cache)
             weights = tuple(self.weights)
@@ -59,13 +59,13 @@ class FeatureSpec:
         zoom = tuple(self.zoom) if isinstance(self.zoom, (list, tuple)) else (self.zoom,)
         if len(zoom) not in (1, len(self.backbone.split("+"))) or not all(
                 isinstance(z, int) and not isinstance(z, bool) and z >= 1 for z in zoom):
-            raise ValueError(f"FeatureSpec.zoom: an integer >= 1, or one per backbone of {self.backbone!r}; "
+            raise ParameterError(f"FeatureSpec.zoom: an integer >= 1, or one per backbone of {self.backbone!r}; "
                              f"got {self.zoom!r}")
         object.__setattr__(self, "zoom", zoom[0] if len(set(zoom)) == 1 else zoom)
         if self.summary not in SUMMARIES:
-            raise ValueError(f"FeatureSpec.summary must be one of {SUMMARIES}, got {self.summary!r}")
+            raise ParameterError(f"FeatureSpec.summary must be one of {SUMMARIES}, got {self.summary!r}")
         if self.image_size is not None and self.image_size < 32:
-            raise ValueError(f"FeatureSpec.image_size must be >= 32, got {self.image_size}")
+            raise ParameterError(f"FeatureSpec.image_size must be >= 32, got {self.image_size}")
         for name, w in self._per_backbone():
             default_size(name)  # raises BackboneError for an unknown name
             check_weights(name, w)
@@ -106,7 +106,8 @@ class FeatureSpec:
         if self.zoom != 1:   # without zoom, the keys (and caches) of earlier versions stay valid
             fields["zoom"] = self.zoom
         text = json.dumps(fields, sort_keys=True)
-        return f"{self.backbone}-{self.image_size or 'auto'}-{self.summary}-" + hashlib.sha1(text.encode()).hexdigest()[:10]
+        digest = hashlib.sha1(text.encode()).hexdigest()[:10]
+        return f"{self.backbone}-{self.image_size or 'auto'}-{self.summary}-{digest}"
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -132,12 +133,12 @@ def default_spec(backbone: str = _DEFAULT_BACKBONES, image_size: int | None = No
     exist (``backbones.catalog.default_weights``), ImageNet's elsewhere; ``weights``, when given,
     overrides them (None here means those defaults: random weights are ``FeatureSpec(weights=None)``).
     Zoomed views stay opt-in: they add about 0.002 AUC for 2.4 times the embedding time
-    (benchmarks/RESULTS.md, issue 16, session 11)."""
+    (benchmarks/RESULTS.md)."""
     return FeatureSpec(backbone, image_size, weights=default_weights(backbone) if weights is None else weights,
                        zoom=zoom)
 
 
-# weights tuned to tell artists apart beat ImageNet's on validation (issue 15, benchmarks/RESULTS.md);
+# weights tuned to tell artists apart beat ImageNet's on validation (benchmarks/RESULTS.md);
 # = FeatureSpec(weights="artists")
 DEFAULT_FEATURES = default_spec()
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..cache import cache_dir
 
-__all__ = ["FeatureStore", "write_shard", "shard_keys"]
+__all__ = ["FeatureStore", "write_shard", "shard_keys", "missing_rows"]
 
 
 class FeatureStore:
@@ -90,3 +90,9 @@ def shard_keys(directory, stem):
         return np.load(Path(directory) / f"{stem}.keys.npy", allow_pickle=False)
     except (OSError, ValueError, EOFError):   # absent, or damaged: FeatureStore sets it aside
         return None
+
+
+def missing_rows(paths, digests, store):
+    """The distinct readable ``paths`` (those in ``digests``, ``{path: content hash}``) whose vectors
+    ``store`` lacks (all of them without a store)."""
+    return [p for p in dict.fromkeys(paths) if p in digests and (store is None or store.get(digests[p]) is None)]

@@ -4,8 +4,8 @@
     training.train  -> method.make_method(name).fit(...)  -> model.PairModel.save(dir)
     predict.predict_pair / submit.submit  <- model.PairModel.load(dir)
 
-Methods: ``lda`` (default), ``cosface``, ``bce`` (seed 001's head), ``contrastive``, ``triplet``, ``siamese``
-(seed 001's network fitted end to end on the paintings). Names are imported on first use: using a
+Methods: ``lda`` (default), ``cosface``, ``bce`` (the seed project's head), ``contrastive``, ``triplet``, ``siamese``
+(the seed project's network fitted end to end on the paintings). Names are imported on first use: using a
 saved model never imports the training code (nor, when its exports are cached, TensorFlow).
 """
 import importlib

@@ -1,4 +1,4 @@
-"""``bce``: seed 001's Siamese head (|A−B|, dropout, sigmoid, binary cross-entropy) trained on
+"""``bce``: the seed project's Siamese head (|A−B|, dropout, sigmoid, binary cross-entropy) trained on
 cached features instead of through the backbone."""
 from __future__ import annotations
 
@@ -6,11 +6,13 @@ import keras
 import numpy as np
 
 from ..data.pairs import make_pairs
+from .devices import get_strategy
 from .method import KerasTraining, SameArtistMethod, register
 from .model import predict_rows
+from .sampling import gather_dataset
 from .siamese import build_pair_head, compile_pair_model
 
-__all__ = ["PairHeadMethod", "gather_dataset"]
+__all__ = ["PairHeadMethod"]
 
 
 @register("bce")
@@ -30,12 +32,12 @@ class PairHeadMethod(KerasTraining, SameArtistMethod):
         self.seed, self.backup_dir, self.callbacks = seed, backup_dir, callbacks
 
     def _fit(self, features, labels, validation, spec):
-        from .training import get_strategy
         keras.utils.set_random_seed(self.seed)
         norm = keras.layers.Normalization(mean=features.mean(0), variance=features.var(0) + 1e-6, name="standardize")
         x_in = keras.Input((features.shape[1],), name="features")
         # unit-length standardized features keep |A-B| on a scale a linear head can use
-        embedder = keras.Model(x_in, keras.layers.UnitNormalization(name="unit")(norm(x_in)), name="standardize_features")
+        embedder = keras.Model(x_in, keras.layers.UnitNormalization(name="unit")(norm(x_in)),
+                               name="standardize_features")
         Z, Zv = predict_rows(embedder, features), predict_rows(embedder, validation.features)
         with get_strategy().scope():
             head = compile_pair_model(build_pair_head((Z.shape[1],), dropout=self.dropout), self.learning_rate)
@@ -46,15 +48,3 @@ class PairHeadMethod(KerasTraining, SameArtistMethod):
                         callbacks=self.fit_callbacks(validation))   # val_auc: Keras's AUC on the validation pairs
         self.scorer_, self.embedder_, self.head_ = "head", embedder, head
         self.info_ = {"history": self._history(hist)}
-
-
-def gather_dataset(F, batches, batch_size, shuffle_seed=None):
-    """tf.data of feature rows gathered by index: ``batches`` is a tuple of index arrays + targets."""
-    import tensorflow as tf
-    table = tf.constant(F)
-    *idx, y = batches
-    ds = tf.data.Dataset.from_tensor_slices((tuple(idx), y))
-    if shuffle_seed is not None:
-        ds = ds.shuffle(len(y), seed=shuffle_seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size).map(lambda ix, t: (tuple(tf.gather(table, k) for k in ix), t))
-    return ds.prefetch(2)

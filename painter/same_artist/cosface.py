@@ -15,6 +15,7 @@ from keras import layers
 
 from ..layers import CosineMargin
 from .calibration import dot_embedder, fit_calibration
+from .devices import get_strategy
 from .method import KerasTraining, SameArtistMethod, pair_similarities, register
 
 __all__ = ["CosFaceMethod", "build_artist_embedding"]
@@ -38,7 +39,6 @@ class CosFaceMethod(KerasTraining, SameArtistMethod):
         self.seed, self.backup_dir, self.callbacks = seed, backup_dir, callbacks
 
     def _fit(self, features, labels, validation, spec):
-        from .training import get_strategy
         keras.utils.set_random_seed(self.seed)
         names, y = np.unique(labels, return_inverse=True)
         with get_strategy().scope():

@@ -28,7 +28,8 @@ def collection_pairs(labels, max_pairs: int = 5_000_000, seed: int = 0):
     n = len(labels)
     if n * (n - 1) // 2 <= max_pairs:
         return np.triu_indices(n, 1)
-    same = [np.array(np.meshgrid(idx, idx)).reshape(2, -1) for idx in pd.Series(range(n)).groupby(labels).indices.values()]
+    groups = pd.Series(range(n)).groupby(labels).indices.values()
+    same = [np.array(np.meshgrid(idx, idx)).reshape(2, -1) for idx in groups]
     same = np.concatenate(same, axis=1)
     same = same[:, same[0] < same[1]]
     rng = np.random.default_rng(seed)

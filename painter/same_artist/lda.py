@@ -21,6 +21,7 @@ from ..layers import LogColumns
 from .calibration import dot_embedder, fit_calibration
 from .method import SameArtistMethod, register
 from .model import predict_rows
+from ..errors import ParameterError
 
 __all__ = ["LDAMethod", "lda_projection", "profile_score", "choose_scorer"]
 
@@ -42,7 +43,7 @@ class LDAMethod(SameArtistMethod):
                  temperatures=(0.05, 0.07, 0.1, 0.14, 0.2), cos_weights=(0.0, 0.5, 1.0, 2.0, 4.0, 8.0),
                  refit: bool = True):
         if pca_dim < 1:
-            raise ValueError(f"pca_dim must be >= 1, got {pca_dim}")
+            raise ParameterError(f"pca_dim must be >= 1, got {pca_dim}")
         self.pca_dim, self.lda_dim, self.log_std, self.refit = pca_dim, lda_dim, log_std, refit
         self.temperatures, self.cos_weights = tuple(temperatures), tuple(cos_weights)
 
@@ -144,7 +145,8 @@ def _fixed_dense(x, kernel, bias, name):
 
 
 def profile_score(E, C, i, j, temperature, weight):
-    """``n p_a·p_b + w cos(e_a, e_b)`` of pairs ``(i, j)``, ``p = softmax(C / T)``, from ``lda_projection``'s outputs."""
+    """``n p_a·p_b + w cos(e_a, e_b)`` of pairs ``(i, j)``, ``p = softmax(C / T)``, from
+    ``lda_projection``'s outputs."""
     from scipy.special import softmax
     P = softmax(C / temperature, axis=1)
     return C.shape[1] * np.einsum("ij,ij->i", P[i], P[j]) + weight * np.einsum("ij,ij->i", E[i], E[j])

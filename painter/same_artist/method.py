@@ -20,6 +20,7 @@ from ..data.pairs import ValidationPairs
 from ..metrics import pair_metrics
 from .calibration import choose_threshold
 from .model import PairModel, predict_rows
+from ..errors import InputError, ParameterError
 
 __all__ = ["SameArtistMethod", "KerasTraining", "PairAUC", "register", "make_method", "method_class", "method_names",
            "pair_similarities", "check_labels"]
@@ -52,7 +53,7 @@ def method_class(name) -> type:
     """The estimator class registered as ``name``."""
     _load_methods()
     if name not in _REGISTRY:
-        raise ValueError(f"method must be one of {method_names()}, got {name!r}")
+        raise ParameterError(f"method must be one of {method_names()}, got {name!r}")
     return _REGISTRY[name]
 
 
@@ -62,7 +63,7 @@ def make_method(name, **params) -> "SameArtistMethod":
     accepted = [p for p in inspect.signature(cls).parameters if p != "self"]
     unknown = sorted(set(params) - set(accepted))
     if unknown:
-        raise ValueError(f"method {name!r} has no parameter {', '.join(map(repr, unknown))}; "
+        raise ParameterError(f"method {name!r} has no parameter {', '.join(map(repr, unknown))}; "
                          f"its parameters: {', '.join(accepted)}")
     return cls(**params)
 
@@ -140,7 +141,7 @@ def _check_inputs(features, labels, validation):
 def check_labels(labels, validation):
     """The checks every method's inputs pass: two artists at least, validation pairs."""
     if len(np.unique(labels)) < 2:
-        raise ValueError("need paintings of at least two artists to fit")
+        raise InputError("need paintings of at least two artists to fit")
     if not isinstance(validation, ValidationPairs):
         raise ValueError("validation must be a painter.data.ValidationPairs")
 
@@ -164,7 +165,8 @@ class KerasTraining:
             backup = Path(self.backup_dir) / "backup"
             resuming = backup.is_dir()
             callbacks += [keras.callbacks.BackupAndRestore(str(backup)),
-                          keras.callbacks.CSVLogger(str(Path(self.backup_dir) / "history.csv"), append=resuming or append)]
+                          keras.callbacks.CSVLogger(str(Path(self.backup_dir) / "history.csv"),
+                                                    append=resuming or append)]
         return callbacks + list(self.callbacks)   # the user's last: they see every log
 
     def _history(self, hist) -> dict:

@@ -1,4 +1,4 @@
-"""``contrastive`` and ``triplet`` (seeds 000 / 002): an embedding of cached features learned with
+"""``contrastive`` and ``triplet``: an embedding of cached features learned with
 a metric loss, its cosine calibrated into P(same)."""
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ import numpy as np
 
 from ..data.pairs import make_pairs
 from .calibration import dot_embedder, fit_calibration
+from .devices import get_strategy
 from .method import KerasTraining, SameArtistMethod, pair_similarities, register
-from .bce_head import gather_dataset
+from .sampling import gather_dataset, random_triplets
 from .siamese import ContrastiveModel, TripletModel, build_embedding_net
 
-__all__ = ["ContrastiveMethod", "TripletMethod", "random_triplets"]
+__all__ = ["ContrastiveMethod", "TripletMethod"]
 
 
 class _MetricLearning(KerasTraining, SameArtistMethod):
@@ -32,7 +33,6 @@ class _MetricLearning(KerasTraining, SameArtistMethod):
         self.seed, self.backup_dir, self.callbacks = seed, backup_dir, callbacks
 
     def _fit(self, features, labels, validation, spec):
-        from .training import get_strategy
         keras.utils.set_random_seed(self.seed)
         norm = keras.layers.Normalization(mean=features.mean(0), variance=features.var(0) + 1e-6, name="standardize")
         margin = self.default_margin if self.margin is None else self.margin
@@ -68,15 +68,5 @@ class TripletMethod(_MetricLearning):
     default_margin, trainer_class = 0.3, TripletModel
 
     def _batches(self, y):
-        return (*random_triplets(y, self.pairs_per_image * len(y), self.seed), np.zeros(self.pairs_per_image * len(y), np.float32))
-
-
-def random_triplets(y, n, seed):
-    """``(anchor, positive, negative)`` index arrays of ``n`` triplets: a random same-label pair and
-    a random painting of another label."""
-    a, p, _ = make_pairs(y, n, seed=seed, positive_fraction=1.0)
-    rng = np.random.default_rng(seed)
-    neg = rng.integers(0, len(y), len(a))
-    while (bad := y[neg] == y[a]).any():
-        neg[bad] = rng.integers(0, len(y), int(bad.sum()))
-    return a, p, neg
+        n = self.pairs_per_image * len(y)
+        return (*random_triplets(y, n, self.seed), np.zeros(n, np.float32))

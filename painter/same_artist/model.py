@@ -24,10 +24,10 @@ from pathlib import Path
 import numpy as np
 from scipy.special import expit
 
-from .. import __version__
+from ..version import __version__
 from ..errors import InputError, check_folder, read_json_part, read_part
 from ..features import FeatureSpec, extract_features, read_spec
-from ..features.runtime import ExportedModel
+from ..runtime import ExportedModel
 
 __all__ = ["PairModel", "predict_rows", "ModelFolderError", "read_model_config"]
 
@@ -68,10 +68,21 @@ class PairModel:
         self.spec, self.embedder, self.scorer, self.bias = spec, embedder, scorer, float(bias)
         self.head, self.threshold, self.method, self.info = head, float(threshold), method, dict(info or {})
         self.directory = None
+        self.awaited_export = None   # the .keras file whose export a Keras embedder stands in for
+
+    def _take_finished_export(self):
+        """A Keras embedder that stood in for an export left to the background process gives way
+        to the export once it is finished: later embeddings in this process run it."""
+        if self.awaited_export is not None:
+            from ..runtime.runners import finished_export
+            runner = finished_export(self.awaited_export)
+            if runner is not None:
+                self.embedder, self.awaited_export = runner, None
 
     # --- per image -------------------------------------------------------------------------
     def embed_features(self, features: np.ndarray, batch_size: int = 4096) -> np.ndarray:
         """``(N, D)`` features -> ``(N, E)`` float32 embeddings; NaN rows stay NaN."""
+        self._take_finished_export()
         features = np.asarray(features, np.float32)
         bad = np.isnan(features).any(axis=1)
         if bad.any():
@@ -151,7 +162,7 @@ class PairModel:
         """Load a model folder; a missing, damaged or foreign file raises ``ModelFolderError``
         naming the file and what to do.
 
-        ``exported``: run the embedder from an exported copy (``features.runtime``: made on the
+        ``exported``: run the embedder from an exported copy (``painter.runtime``: made on the
         first load, then cached by the file's content), so that using the model needs no
         TensorFlow; False gives the Keras embedder (to train on, or to build on as a base).
         """
@@ -159,11 +170,14 @@ class PairModel:
         config = read_model_config(directory)
         spec = read_spec(config, directory / "config.json", ModelFolderError, _RETRAIN)
         # a model reading features runs its embedder exported; one reading images (siamese) in Keras
-        embedder = _load_keras(directory / "embedder.keras", exported and config["scorer"] == "dot" and spec is not None)
+        exported = exported and config["scorer"] == "dot" and spec is not None
+        embedder = _load_keras(directory / "embedder.keras", exported)
         head = _load_keras(directory / "pair_head.keras") if config["scorer"] == "head" else None
         model = cls(spec, embedder, config["scorer"], config["bias"], head, config["threshold"],
                     config.get("method", ""), config.get("info"))
         model.directory = directory   # where it came from: its Keras form can be loaded again
+        if exported and not isinstance(embedder, ExportedModel):
+            model.awaited_export = directory / "embedder.keras"
         return model
 
 
@@ -185,6 +199,6 @@ def read_model_config(directory) -> dict:
 
 
 def _load_keras(path: Path, exported: bool = False):
-    from ..features.runtime import load_keras_file, saved_model_runner
+    from ..runtime import load_keras_file, saved_model_runner
     return read_part(path, saved_model_runner if exported else load_keras_file, ModelFolderError, "model folder",
                      _RETRAIN)

@@ -1,4 +1,4 @@
-"""The same-artist Siamese network, in seed 001's form, and its metric-learning variants.
+"""The same-artist Siamese network, in the seed project's form, and its metric-learning variants.
 
     image A ──┐                     ┌── |A − B| ── GlobalMaxPooling2D ── Dropout ── Dense(1, sigmoid)
               ├─ shared backbone ───┤
@@ -46,7 +46,7 @@ def compile_pair_model(model, learning_rate: float = 1e-3):
 
 def build_siamese(backbone=DEFAULT_BACKBONE, head=None, image_size: int = 224, weights="imagenet",
                   dropout: float = 0.3, trainable: bool = False, learning_rate: float = 1e-3) -> keras.Model:
-    """Seed 001's Siamese network on images, compiled.
+    """The seed project's Siamese network on images, compiled.
 
     Parameters
     ----------

@@ -6,6 +6,7 @@ embeddings, chunk by chunk, so memory depends on the chunk size, not on the numb
 """
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
@@ -18,6 +19,8 @@ from ..errors import InputError, check_folder, check_out_file, no_usable_images
 from .predict import load_pair_model
 
 __all__ = ["submit", "score_submission", "find_image", "NEUTRAL"]
+
+logger = logging.getLogger(__name__)
 
 NEUTRAL = 0.5  # the score of a pair whose image is missing or unreadable
 
@@ -109,12 +112,11 @@ def submit(model_dir, data_dir, submission_info, out, chunk_size: int = 1_000_00
     tmp.replace(out)
     summary = {"pairs": n_pairs, "images": len(names), "unusable_images": problems, "neutral_pairs": n_neutral,
                "embed_seconds": round(t_embed, 1), "total_seconds": round(time.time() - t0, 1)}
-    print(f"wrote {out}: {n_pairs} pairs over {len(names)} images in {summary['total_seconds']} s "
+    logger.info(f"wrote {out}: {n_pairs} pairs over {len(names)} images in {summary['total_seconds']} s "
           f"(embedding {summary['embed_seconds']} s)")
     if problems:
-        print(f"{len(problems)} images unusable; their {n_neutral} pairs scored {NEUTRAL}:")
-        for name, reason in problems.items():
-            print(f"  {name}: {reason}")
+        logger.warning(f"{len(problems)} images unusable; their {n_neutral} pairs scored {NEUTRAL}:\n"
+                       + "\n".join(f"  {name}: {reason}" for name, reason in problems.items()))
     return summary
 
 

@@ -10,13 +10,12 @@ estimators registered in ``painter.same_artist.method`` (``method_names()``).
 """
 from __future__ import annotations
 
-import functools
-
 import inspect
 import json
+import logging
 import os
 import time
-
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -24,23 +23,16 @@ import numpy as np
 from ..data.labels import flatten, read_training_images
 from ..data.pairs import ValidationPairs
 from ..cache import content_key
-from ..errors import InputError, check_out_folder, first_line, no_usable_images
+from ..errors import InputError, ParameterError, check_out_folder, first_line, no_usable_images
 from ..features import DEFAULT_FEATURES, FeatureSpec, extract_features
 from ..metrics import pair_metrics
-from .base_model import fuse_with_base, resolve_base
+from .fusion import fuse_with_base, resolve_base
 from .method import make_method, method_class
 from .model import PairModel
 
-__all__ = ["train", "load_training_images", "get_strategy"]
+__all__ = ["train", "load_training_images"]
 
-
-@functools.cache
-def get_strategy():
-    """MirroredStrategy over several GPUs, else the default strategy (one device); one per process,
-    so that models built in two ``scope()`` blocks share their devices' variables."""
-    import tensorflow as tf
-    gpus = tf.config.list_logical_devices("GPU")
-    return tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
+logger = logging.getLogger(__name__)
 
 
 def load_training_images(sources, label="artist"):
@@ -59,7 +51,8 @@ def load_training_images(sources, label="artist"):
         first.setdefault(content_key(p) if len(sources) > 1 else p, k)
     keep = sorted(first.values())
     if len(keep) < len(paths):
-        print(f"{len(paths) - len(keep)} paintings found twice in {', '.join(map(str, sources))}: each counted once")
+        warnings.warn(f"{len(paths) - len(keep)} paintings found twice in {', '.join(map(str, sources))}: "
+                      "each counted once", stacklevel=2)
     return [paths[k] for k in keep], np.array(labels)[keep]
 
 
@@ -76,7 +69,7 @@ def train(data_dir, out_dir, method: str = "lda", spec: FeatureSpec = DEFAULT_FE
         are merged by name and a painting found twice is counted once
     base : the model this one builds on: ``"packaged"`` (default: the model shipped with painter,
         used when it reads the same features), ``"none"``, or a model folder; the result is one
-        model (see ``painter.same_artist.base_model``)
+        model (see ``painter.same_artist.fusion``)
     val_artists : fraction of artists held out for unseen-artist validation
     method_params : the method's hyperparameters (e.g. ``pca_dim=384`` for lda, ``epochs=30`` for
         the Keras methods); an unknown name is an error. Keras methods back up to ``out_dir``:
@@ -91,7 +84,7 @@ def train(data_dir, out_dir, method: str = "lda", spec: FeatureSpec = DEFAULT_FE
         method_params.setdefault("backup_dir", str(out_dir))
     estimator = make_method(method, **method_params)   # refuses unknown methods and parameters first
     if not 0 < val_artists < 1:
-        raise ValueError(f"val_artists must be between 0 and 1, got {val_artists}")
+        raise ParameterError(f"val_artists must be between 0 and 1, got {val_artists}")
     images_only = getattr(estimator, "needs_images", False)   # fitted on the paintings themselves
     if not images_only and spec.random_weights:
         raise InputError(f"{spec.backbone} with weights None: random backbones give features no later call "
@@ -111,9 +104,9 @@ def train(data_dir, out_dir, method: str = "lda", spec: FeatureSpec = DEFAULT_FE
     del F   # the fitting and held-out rows are copies
     held = set(validation.unseen_artists)
     if prefer is not None and held - set(prefer):
-        print(f"validation: {len(held - set(prefer))} of the {len(held)} held-out artists are known to the base "
-              "model or the features' backbone (the collection has no more unknown ones): unseen-artist "
-              "validation figures are optimistic")
+        warnings.warn(f"validation: {len(held - set(prefer))} of the {len(held)} held-out artists are known to the "
+                      "base model or the features' backbone (the collection has no more unknown ones): "
+                      "unseen-artist validation figures are optimistic", stacklevel=2)
     t_fit = time.time()
     out_dir.mkdir(parents=True, exist_ok=True)   # only now: a folder given is left as it was until the fit
     estimator.fit(F_fit, y_fit, validation, spec=spec)
@@ -123,12 +116,13 @@ def train(data_dir, out_dir, method: str = "lda", spec: FeatureSpec = DEFAULT_FE
     model.info = {**model.info, "validation": metrics, "n_images": int(len(labels)),
                   "n_artists": int(len(np.unique(labels))), "n_failed": len(failed),
                   "artists": _learned_artists(estimator, labels, y_fit, base_artists if "base" in model.info else None),
-                  "sources": [os.path.abspath(d) for d in (data_dir, *also)], "params": _jsonable(estimator.get_params()),
+                  "sources": [os.path.abspath(d) for d in (data_dir, *also)],
+                  "params": _jsonable(estimator.get_params()),
                   **_seconds(t0, t_fit)}
     model.save(out_dir)
     _save_validation(out_dir, validation, metrics, scores, paths[validation.rows])
-    print(f"trained {method} in {model.info['total_seconds']} s; validation: " +
-          ", ".join(f"{k} AUC {v['auc']:.3f} acc {v['accuracy']:.3f}" for k, v in metrics.items()))
+    logger.info(f"trained {method} in {model.info['total_seconds']} s; validation: "
+                + ", ".join(f"{k} AUC {v['auc']:.3f} acc {v['accuracy']:.3f}" for k, v in metrics.items()))
     return model
 
 
@@ -175,21 +169,21 @@ def _seconds(t0, t_fit) -> dict:
 
 def _build_on(model, base_model, validation, estimator, base_artists):
     """The user's model fused with the base, its validation metrics and scores (the pairs the
-    base has seen left out, see ``base_model.fuse_with_base``)."""
+    base has seen left out, see ``fusion.fuse_with_base``)."""
     if model.scorer != "dot":
-        print(f"{model.method}: a pair-head model cannot be fused with a base model; trained without one")
+        warnings.warn(f"{model.method}: a pair-head model cannot be fused with a base model; trained without one",
+                      stacklevel=3)
         return model, estimator.validation_, estimator.validation_scores_
     fused, p, honest = fuse_with_base(model, base_model, validation, estimator.validation_scores_, base_artists)
-    print(f"built on the base model: {fused.info['base']['how']}")
+    logger.info(f"built on the base model: {fused.info['base']['how']}")
     metrics = pair_metrics(validation.same[honest], p[honest], validation.kind[honest], threshold=fused.threshold)
     return fused, metrics, np.where(honest, p, np.nan)
 
 
 def _report_failed(failed, what):
     if failed:
-        print(f"{len(failed)} {what} could not be used:")
-        for p, reason in failed.items():
-            print(f"  {p}: {reason}")
+        logger.warning(f"{len(failed)} {what} could not be used:\n"
+                       + "\n".join(f"  {p}: {reason}" for p, reason in failed.items()))
 
 
 def _jsonable(params):

@@ -11,6 +11,7 @@ than a fresh collection gets. Without enough such pairs the weights are fixed at
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import keras
@@ -22,6 +23,8 @@ from .calibration import choose_threshold, fit_calibration
 from .model import PairModel
 
 __all__ = ["resolve_base", "fuse_with_base", "MIN_UNSEEN_PAIRS"]
+
+logger = logging.getLogger(__name__)
 
 # fewer unseen validation pairs unknown to the base than this: fixed equal weights
 MIN_UNSEEN_PAIRS = 500
@@ -39,7 +42,7 @@ def resolve_base(base, spec):
     if model.spec != spec:
         message = (f"{path}: the base model reads {_features(model.spec)}; this training reads {_features(spec)}")
         if str(base) == "packaged":
-            print(f"{message}: trained without a base model")
+            logger.info(f"{message}: trained without a base model")   # the default base, not asked for by name
             return None
         raise InputError(f"{message}; pass --base none or a base trained on the same features")
     if model.scorer != "dot":
@@ -87,7 +90,8 @@ def _pairs_unknown_to_base(validation, base_artists) -> np.ndarray:
         return validation.kind == "seen"
     unseen = validation.kind == "unseen"
     held_out = (validation.unseen_artists if validation.unseen_artists is not None
-                else np.unique(validation.labels[validation.j[unseen]]))   # an unseen pair's second painting is held out
+                # an unseen pair's second painting is held out
+                else np.unique(validation.labels[validation.j[unseen]]))
     leaked = np.isin(validation.labels, held_out) & np.isin(validation.labels, list(base_artists))
     return ~unseen | ~(leaked[validation.i] | leaked[validation.j])
 
