@@ -103,11 +103,13 @@ class VectorStore:
         directory.mkdir(parents=True, exist_ok=True)
         (directory / "config.json").unlink(missing_ok=True)
         faiss.write_index(self.index, str(directory / "index.faiss"))
-        np.save(directory / "vectors.npy", self.vectors)
+        parts = _PARTS if self.index_type not in COMPRESSED else tuple(p for p in _PARTS if p != "vectors.npy")
+        if "vectors.npy" in parts:   # a compressed index keeps codes only
+            np.save(directory / "vectors.npy", self.vectors)
         self.metadata.to_csv(directory / "metadata.csv", index=False)
         for name, table in (tables or {}).items():
             table.to_csv(directory / name, index=False)
-        crc = {name: zlib.crc32((directory / name).read_bytes()) for name in _PARTS}
+        crc = {name: zlib.crc32((directory / name).read_bytes()) for name in parts}
         tmp = directory / "config.json.part"
         tmp.write_text(json.dumps({**config, "rows": len(self), "crc32": crc}))
         os.replace(tmp, directory / "config.json")
@@ -133,7 +135,10 @@ class VectorStore:
 
         self = cls(index_type=config.get("index_type", "flat"))
         self._index = part("index.faiss", lambda p, blob: faiss.deserialize_index(np.frombuffer(blob, np.uint8)))
-        self.vectors = part("vectors.npy", lambda p, blob: np.load(p, allow_pickle=False))
+        if self.index_type in COMPRESSED:   # codes only: the vectors' width is the index's
+            self.vectors = np.zeros((0, self._index.d), np.float32)
+        else:
+            self.vectors = part("vectors.npy", lambda p, blob: np.load(p, allow_pickle=False))
         self.metadata = part("metadata.csv", lambda p, blob: pd.read_csv(p, dtype=str, keep_default_na=False))
         counts = (self._index.ntotal, len(self.vectors) if self.index_type not in COMPRESSED else self._index.ntotal,
                   len(self.metadata))
