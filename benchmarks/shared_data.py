@@ -149,14 +149,14 @@ SOURCES = PBN_DEV.parent   # ../shared/data: pbn_dev, wikiart_extra, public_art,
 
 
 def known_artists():
-    """Names (lower case, ``_`` as space) of the WikiArt artists the shipped learned parts saw:
-    pbn_dev's training artists and ``wikiart_extra``'s (the tuned backbones learned from 448 of
-    them); ``split_source`` keeps them out of other sources' splits."""
+    """Names (lower case, ``_`` as space) of the WikiArt artists: every pbn_dev artist (the training
+    ones, which the shipped learned parts saw, and the test-only ones, which must stay unseen) and
+    ``wikiart_extra``'s; ``split_source`` keeps them out of other sources' splits."""
     import pandas as pd
     from painter.same_artist.evaluate import _name
     info = pd.read_csv(PBN_DEV / "all_data_info.csv")
     extra = pd.read_csv(SOURCES / "wikiart_extra" / "labels.csv")
-    return {_name(a) for a in [*info.artist[info.in_train.astype(str) == "True"], *extra.artist]}
+    return {_name(a) for a in [*info.artist, *extra.artist]}
 
 
 def split_source(name, root=RUNS / "sources", test_artists=0.4, test_paintings=0.2, seed=0, exclude=()):
