@@ -18,7 +18,7 @@ TASK = 3   # images per task: 7 readable images make 3 tasks, 3 shards
 
 @pytest.fixture(scope="module")
 def client(_cache):
-    # the workers inherit the session's PAINTER_CACHE: its exports are theirs
+    # the workers inherit the test run's PAINTER_CACHE: its exports are theirs
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
                                   silence_logs=40) as lc, distributed.Client(lc) as c:
         yield c
@@ -31,7 +31,7 @@ def paintings(tmp_path):
 
 
 def _fresh_cache(tmp_path, monkeypatch, name, session_cache):
-    """An empty feature store that shares the session's exports (the workers' runners)."""
+    """An empty feature store that shares the test run's exports (the workers' runners)."""
     root = tmp_path / name
     root.mkdir()
     (session_cache / "exports").mkdir(parents=True, exist_ok=True)
