@@ -73,9 +73,10 @@ def attribute(image, reference, model=None, k: int = 5, calibration: Calibration
     from ..same_artist.predict import load_pair_model
     calibration = calibration or _model_calibration(model)
     pair_model = load_pair_model(model)
+    ref = load_reference(reference, pair_model, progress=progress)   # checked first: its errors in one line
     if context and not isinstance(reference, ReferenceSet):   # a set given is embedded by its model already
-        pair_model = _reference_context(reference).adapt(pair_model, progress=progress)
-    ref = load_reference(reference, pair_model, progress=progress)
+        pair_model = _reference_context(ref.files).adapt(pair_model, progress=progress)
+        ref = load_reference(reference, pair_model, progress=progress)
     # one image: a batch of one, not one padded to the bulk batch size (32 forward passes)
     zq, failed = pair_model.embed_files([str(image)], progress=False, batch_size=1)
     if failed:
@@ -99,15 +100,13 @@ def attribute(image, reference, model=None, k: int = 5, calibration: Calibration
     return table
 
 
-def _reference_context(reference):
-    """The reference's paintings as a ``CollectionContext`` (the last one kept: a notebook's
+def _reference_context(files):
+    """The reference's usable paintings as a ``CollectionContext`` (the last one kept: a notebook's
     repeated questions against one reference adapt the model once)."""
     from ..same_artist.context import CollectionContext
-    from .reference import _reference_files
-    paths = _reference_files(reference)[0]
-    key = tuple(paths)
+    key = tuple(map(str, files))
     if _contexts.get("key") != key:
-        _contexts.update(key=key, context=CollectionContext(paths))
+        _contexts.update(key=key, context=CollectionContext(key))
     return _contexts["context"]
 
 

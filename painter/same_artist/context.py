@@ -94,6 +94,12 @@ def projection_shifts(model: PairModel, features: np.ndarray) -> list[dict]:
     return out
 
 
+def _without_context(model: PairModel) -> PairModel:
+    warnings.warn(f"{model.method or 'this'} model has no whitened projection to adapt: answered without context",
+                  stacklevel=3)
+    return model
+
+
 def adapt(model: PairModel, features: np.ndarray, source: str = "") -> PairModel:
     """``model`` adapted to a collection whose paintings have the features ``(n, D)``.
 
@@ -101,21 +107,19 @@ def adapt(model: PairModel, features: np.ndarray, source: str = "") -> PairModel
     embedder) is returned as it was, with one warning. The adapted model runs its embedder in
     Keras; ``info["context"]`` records the collection's size and each projection's shift.
     """
-    if model.scorer != "dot" or model.spec is None:
-        warnings.warn(f"{model.method or 'this'} model has no whitened projection to adapt: answered without context",
-                      stacklevel=2)
+    n = int((~np.isnan(np.asarray(features, np.float32)).any(axis=1)).sum()) if len(features) else 0
+    if n < _MIN_PAINTINGS:   # CollectionContext.features said so
         return model
+    if model.scorer != "dot" or model.spec is None:
+        return _without_context(model)
     embedder = _keras_copy(model)
     layers = [layer for _, layer in _projections(embedder)]
     if not layers:
-        warnings.warn(f"{model.method or 'this'} model has no whitened projection to adapt: answered without context",
-                      stacklevel=2)
-        return model
+        return _without_context(model)
     shifts = projection_shifts(model, features)
     for layer, shift in zip(layers, shifts):
         kernel, bias = layer.get_weights()
         layer.set_weights([kernel, (bias - shift["shrink"] * shift["mean"]).astype(np.float32)])
-    n = int((~np.isnan(np.asarray(features)).any(axis=1)).sum())
     info = {**model.info, "context": {"paintings": n, "source": str(source),
                                       "shift": [{"distance": round(s["distance"], 3), "shrink": round(s["shrink"], 3)}
                                                 for s in shifts]}}
@@ -188,7 +192,7 @@ class CollectionContext:
         key = (id(model), model.directory and str(model.directory))
         if key not in self._adapted:
             if model.spec is None:
-                return adapt(model, np.zeros((0, 1), np.float32))
+                return _without_context(model)
             self._adapted = {key: adapt(model, self.features(model.spec, progress), source=f"{len(self)} paintings")}
         return self._adapted[key]
 

@@ -125,8 +125,6 @@ def evaluate(collection, model=None, context=None, max_pairs: int = 5_000_000, s
     if len(np.unique(labels)) < 2:
         raise InputError(f"{collection}: one artist only; evaluation needs paintings by two artists or more")
     model = load_pair_model(model)
-    if context is not None:
-        model = _context(paths if str(context) == "self" else context).adapt(model, progress=progress)
     z, failed = model.embed_files(paths, progress=progress)
     if failed:
         if len(failed) == len(paths):
@@ -134,6 +132,9 @@ def evaluate(collection, model=None, context=None, max_pairs: int = 5_000_000, s
         path, reason = next(iter(failed.items()))
         raise InputError(f"{collection}: {len(failed)} of {len(paths)} paintings could not be read (first "
                          f"{path}: {reason}); remove or repair them")
+    if context is not None:   # the paintings checked first; the adapted embedder reads their cached features
+        model = _context(paths if str(context) == "self" else context).adapt(model, progress=progress)
+        z, _ = model.embed_files(paths, progress=False)
     i, j = collection_pairs(labels, max_pairs, seed)
     same = labels[i] == labels[j]
     if not same.any():

@@ -41,9 +41,11 @@ def _embed_by_name(model, data_dir, names, progress, context=True):
     located = {n: find_image(data_dir, n) for n in names}
     problems = {n: f"not found in {data_dir}" for n, p in located.items() if p is None}
     found = [n for n, p in located.items() if p is not None]
-    if context:
-        model = CollectionContext([str(located[n]) for n in found]).adapt(model, progress=progress)
     z_found, failed = model.embed_files([str(located[n]) for n in found], progress=progress)
+    usable = [str(located[n]) for n in found if str(located[n]) not in failed]
+    if context and usable:   # the embedder adapted to the usable images, run again on their cached features
+        model = CollectionContext(usable).adapt(model, progress=progress)
+        z_found, _ = model.embed_files([str(located[n]) for n in found], progress=False)
     for p, reason in failed.items():
         problems[Path(p).name] = reason
     z = np.full((len(names), z_found.shape[1]), np.nan, np.float32)
