@@ -77,8 +77,13 @@ for size in [s for s in args.train.split(",") if s]:
         n = 10 ** 6 if size == "all" else int(size)
         folder, _, _ = artist_subset(train_dir, n, f"{args.out}/public_art_{size}_seed{seed}", seed)
         model_dir = f"{args.out}/model_public_art_{size}_seed{seed}"
+        from painter.errors import InputError
         from painter.same_artist.training import train
-        train(folder, model_dir, progress=False)
+        try:
+            train(folder, model_dir, progress=False)
+        except InputError as e:   # a draw painter train refuses: said, not measured
+            print(f"trained on {size} artists (draw {seed}): painter train refused it: {e}", flush=True)
+            continue
         rows += measure(f"trained on {size} artists" + (f" (draw {seed})" if size != "all" else ""), model_dir)
 
 table = pd.DataFrame(rows)

@@ -162,3 +162,14 @@ def test_held_out_artists_are_recorded_even_when_in_no_pair():
     _, fit_labels, v = ValidationPairs.hold_out(F, labels, val_artists=0.2, seed=0, n_pairs=4, prefer=["solo"])
     assert "solo" in v.unseen_artists and "solo" not in fit_labels and len(v.unseen_artists) == 2
     assert "solo" not in set(v.labels[v.i]) | set(v.labels[v.j])   # in no pair: the pairs alone would miss it
+
+
+def test_validation_pairs_of_a_collection_with_two_or_three_paintings_per_artist():
+    from painter.data.pairs import validation_pairs
+    labels = np.array(["a", "a", "b", "b", "c", "c", "c", "d", "d", "e", "e"])
+    # one held-out painting of each seen artist: no seen same-artist pair, so unseen pairs only
+    i, j, same, kind = validation_pairs(labels, val_seen=np.array([0, 2, 4]), val_unseen=np.array([7, 8, 9, 10]), n=20)
+    assert set(kind) == {"unseen"} and same.sum() == 10 and len(same) == 20
+    assert all(labels[a] == labels[b] for a, b in zip(i[same == 1], j[same == 1]))
+    with pytest.raises(ValueError, match="no artist with two of them"):
+        validation_pairs(labels, val_seen=np.array([0, 2, 4]), val_unseen=np.array([7, 9]))

@@ -141,7 +141,10 @@ def validation_pairs(labels, val_seen, val_unseen, n=10000, seed=1):
     rng = np.random.default_rng(seed)
     parts = []
     for kind, ids in (("seen", val_seen), ("unseen", val_unseen)):
-        if len(ids) >= 2 and len(np.unique(labels[ids])) >= 2:
+        counts = np.unique(labels[ids], return_counts=True)[1]
+        # a kind with no artist holding two of its paintings has no same-artist pair: left out (a
+        # collection of two or three paintings per artist holds out one painting of each seen artist)
+        if len(counts) >= 2 and counts.max() >= 2:
             i, j, s = make_pairs(labels[ids], n, seed=seed)
             i, j = ids[i], ids[j]
             if kind == "unseen" and len(val_seen):
@@ -151,8 +154,8 @@ def validation_pairs(labels, val_seen, val_unseen, n=10000, seed=1):
                 i[mixed] = rng.choice(val_seen, len(mixed))
             parts.append((i, j, s, np.full(len(s), kind)))
     if not parts:
-        raise ValueError("validation_pairs: the held-out paintings have fewer than two artists; "
-                         "use more artists or a larger val_artists")
+        raise ValueError("validation_pairs: the held-out paintings have fewer than two artists, or no artist "
+                         "with two of them; use more artists or a larger val_artists")
     return tuple(np.concatenate(x) for x in zip(*parts))
 
 
