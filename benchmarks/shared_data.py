@@ -45,7 +45,7 @@ def validate(F, mask, labels, splits, reweigh=None, **lda):
 def default_features_zoomed(zoom):
     """The default features, with ``zoom`` ("2,1": zoomed views per backbone, as ``painter train
     --zoom`` reads it) when given; a bad value stops the script in one line."""
-    from painter.cli import _zoom
+    from painter.commands import _zoom
     from painter.errors import InputError
     from painter.features import DEFAULT_FEATURES, default_spec
     try:

@@ -378,7 +378,8 @@ def test_an_interrupted_submit_leaves_no_part_file(paths, tmp_path, monkeypatch)
 
 
 def test_weights_default_to_artists_where_the_backbones_have_them(capsys, tmp_path, monkeypatch):
-    from painter.cli import _spec, build_parser
+    from painter.cli import build_parser
+    from painter.commands import _spec
     from painter.features import DEFAULT_FEATURES, FeatureSpec
 
     def spec(*extra):
