@@ -37,9 +37,11 @@ def test_end_to_end_fit_beats_chance_and_is_a_pair_model(fitted, rich_clean):
     tests = sorted((rich_clean / "test").glob("*.jpg"))
     p = predict_pair(tests[0], tests[1], model=out)
     assert 0 <= p <= 1
-    # evaluation is not augmented: the same painting embeds identically twice
+    # evaluation is not augmented: the same painting embeds the same twice (to float32 rounding:
+    # the two rows of one batch may take different vectorised kernels)
     z, failed = loaded.embed_files([tests[0], tests[0]], progress=False)
-    assert not failed and np.array_equal(z[0], z[1])
+    assert not failed
+    np.testing.assert_allclose(z[0], z[1], rtol=1e-5, atol=1e-5)
     # the saved network scores the held-out pairs as the fit's cached maps did
     v = np.load(out / "validation_pairs.npz")
     z, _ = loaded.embed_files(list(v["paths"]), progress=False)
