@@ -32,7 +32,7 @@ from painter.compressed_index import FILL_CHUNK, compressed_index, n_lists, trai
 p = argparse.ArgumentParser()
 p.add_argument("--n", type=int, default=1_000_000)
 p.add_argument("--dim", type=int, default=944)
-p.add_argument("--nprobe", default=None, help="comma-separated; default: painter's own (lists / 16), a quarter, "
+p.add_argument("--nprobe", default=None, help="comma-separated; default: painter's own (lists / 8), a quarter, "
                "half and twice it")
 p.add_argument("--queries", type=int, default=1000)
 p.add_argument("--quick", action="store_true", help="20,000 vectors, 100 queries")
