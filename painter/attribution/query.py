@@ -74,7 +74,9 @@ def attribute(image, reference, model=None, k: int = 5, calibration: Calibration
     calibration = calibration or _model_calibration(model)
     pair_model = load_pair_model(model)
     ref = load_reference(reference, pair_model, progress=progress)   # checked first: its errors in one line
-    if context and not isinstance(reference, ReferenceSet):   # a set given is embedded by its model already
+    from ..same_artist.context import adaptable
+    # a set given is embedded by its model already; a model without a projection is used as it is
+    if context and not isinstance(reference, ReferenceSet) and adaptable(pair_model):
         pair_model = _reference_context(ref.files).adapt(pair_model, progress=progress)
         ref = load_reference(reference, pair_model, progress=progress)
     # one image: a batch of one, not one padded to the bulk batch size (32 forward passes)

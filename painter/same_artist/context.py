@@ -27,7 +27,7 @@ from ..data.images import is_image_name
 from ..errors import InputError, check_folder
 from .model import PairModel
 
-__all__ = ["CollectionContext", "adapt", "projection_shifts", "shrunk_mean", "PROJECTION"]
+__all__ = ["CollectionContext", "adapt", "adaptable", "projection_shifts", "shrunk_mean", "PROJECTION"]
 
 # the Dense layer every lda embedder holds: features -> whitened LDA space (then unit length)
 PROJECTION = "standardize_pca_lda"
@@ -92,6 +92,13 @@ def projection_shifts(model: PairModel, features: np.ndarray) -> list[dict]:
         mean, shrink = shrunk_mean(predict_rows(keras.Model(owner.input, layer.output), features))
         out.append({"mean": mean, "shrink": float(shrink), "distance": float(np.sqrt(mean @ mean))})
     return out
+
+
+def adaptable(model: PairModel) -> bool:
+    """Whether context can adapt ``model``: an ``lda`` model (its embedder reads features through a
+    whitened projection). Commands that use context by default pass the others over without a
+    warning; asked for explicitly, ``adapt`` warns."""
+    return model.scorer == "dot" and model.spec is not None and model.method == "lda"
 
 
 def _without_context(model: PairModel) -> PairModel:

@@ -37,13 +37,13 @@ def find_image(data_dir: Path, name: str):
 def _embed_by_name(model, data_dir, names, progress, context=True):
     """``(z (len(names), E), {name: reason}, model)``: each image embedded once, NaN rows for the
     images not found or unusable; with ``context``, by the model adapted to these images first."""
-    from .context import CollectionContext
+    from .context import CollectionContext, adaptable
     located = {n: find_image(data_dir, n) for n in names}
     problems = {n: f"not found in {data_dir}" for n, p in located.items() if p is None}
     found = [n for n, p in located.items() if p is not None]
     z_found, failed = model.embed_files([str(located[n]) for n in found], progress=progress)
     usable = [str(located[n]) for n in found if str(located[n]) not in failed]
-    if context and usable:   # the embedder adapted to the usable images, run again on their cached features
+    if context and usable and adaptable(model):   # adapted to the usable images, run again on their features
         model = CollectionContext(usable).adapt(model, progress=progress)
         z_found, _ = model.embed_files([str(located[n]) for n in found], progress=False)
     for p, reason in failed.items():
