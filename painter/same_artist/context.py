@@ -32,10 +32,11 @@ __all__ = ["CollectionContext", "adapt", "adaptable", "projection_shifts", "shru
 # the Dense layer every lda embedder holds: features -> whitened LDA space (then unit length)
 PROJECTION = "standardize_pca_lda"
 _MIN_PAINTINGS = 10   # fewer: the mean is mostly the paintings' own content, not the source's
-# a collection's mean varies as if it held ten times fewer paintings (they come in artists' groups):
-# chosen on validation collections of WikiArt and museum photographs, best there on AUC and on the
-# verdict's balanced accuracy alike (benchmarks/recipes/context_choice.py; 1, 3 and 10 measured)
-DESIGN_EFFECT = 10.0
+# how many times more a collection's mean varies than n independent paintings' would (they come in
+# artists' groups): chosen on validation collections of WikiArt and museum photographs, best there
+# on AUC and on the verdict's balanced accuracy together (benchmarks/recipes/context_choice.py:
+# 1, 3, 10 and 30 measured)
+DESIGN_EFFECT = 1.0
 
 
 def _projections(embedder):
