@@ -78,18 +78,20 @@ def shrunk_mean(X: np.ndarray, design_effect: float = DESIGN_EFFECT) -> tuple[np
     return mean, float(max(0.0, 1.0 - noise / max(mean @ mean, 1e-12)))
 
 
-def projection_shifts(model: PairModel, features: np.ndarray) -> list[dict]:
+def projection_shifts(model: PairModel, features: np.ndarray, embedder=None) -> list[dict]:
     """The shift of each projection of ``model`` measured on ``features (n, D)`` (NaN rows left out).
 
-    Returns one dict per projection: ``mean (d,)`` of the projected features, ``shrink`` the
-    James-Stein factor in [0, 1] and ``distance`` ``|mean|`` (in units of the training spread).
+    ``embedder``: a Keras copy of the model's embedder already made (``adapt`` passes its own, so
+    the model is loaded and cloned once). Returns one dict per projection: ``mean (d,)`` of the
+    projected features, ``shrink`` the James-Stein factor in [0, 1] and ``distance`` ``|mean|``
+    (in units of the training spread).
     """
     from .model import predict_rows
     import keras
     features = np.asarray(features, np.float32)
     features = features[~np.isnan(features).any(axis=1)]
     out = []
-    for owner, layer in _projections(_keras_copy(model)):
+    for owner, layer in _projections(embedder if embedder is not None else _keras_copy(model)):
         mean, shrink = shrunk_mean(predict_rows(keras.Model(owner.input, layer.output), features))
         out.append({"mean": mean, "shrink": float(shrink), "distance": float(np.sqrt(mean @ mean))})
     return out
@@ -124,7 +126,7 @@ def adapt(model: PairModel, features: np.ndarray, source: str = "") -> PairModel
     layers = [layer for _, layer in _projections(embedder)]
     if not layers:
         return _without_context(model)
-    shifts = projection_shifts(model, features)
+    shifts = projection_shifts(model, features, embedder)   # measured before any bias is changed
     for layer, shift in zip(layers, shifts):
         kernel, bias = layer.get_weights()
         layer.set_weights([kernel, (bias - shift["shrink"] * shift["mean"]).astype(np.float32)])
