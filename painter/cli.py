@@ -44,6 +44,11 @@ ZOOM_HELP = ("n > 1: the features also hold the mean statistics of n x n views o
              "enlarged n times (brushwork at n times its scale); one per backbone joined by ',', e.g. 2,1 "
              "(+0.002 AUC for 2.4x the embedding time; with --base none: the packaged base reads whole "
              "paintings); default 1: whole paintings only")
+VIEWS_HELP = ("scales at which tiles of each painting are also seen, in painting pixels per network pixel, "
+              "joined by ',' (e.g. 1,2); the features pool the whole painting and its tiles. For collections "
+              "at their own resolution (a cleaned folder's detail copy: painter clean --detail); a thumbnail "
+              "has no tiles and keeps its whole-painting features")
+VIEW_POOL_HELP = "with --views: 'mean' of every view, or 'scales' (the whole painting and each scale weigh the same)"
 CONTEXT_HELP = ("paintings of the collection the images come from (a folder, a text file listing them): the model "
                 "is adapted to their source first; give it for paintings from another source than WikiArt")
 WEIGHTS_HELP = ("backbone weights: 'artists' (tuned to tell artists apart; the default for Lite0 and Lite1), "
@@ -74,6 +79,9 @@ def build_parser(hyperparameters: bool = True) -> argparse.ArgumentParser:
     s.add_argument("--out", required=True)
     s.add_argument("--size", type=int, default=256, help="output side in pixels (smaller paintings are not enlarged)")
     s.add_argument("--workers", type=int, default=None)
+    s.add_argument("--detail", type=int, default=None, metavar="PIXELS",
+                   help="also keep each painting at its own resolution, long side capped at PIXELS (e.g. 1536), "
+                        "in DATA_DIR/detail/ (read by features with --views)")
     s.set_defaults(func=_cmd_clean)
 
     s = sub.add_parser("train", help="train a same-artist model")
@@ -88,6 +96,8 @@ def build_parser(hyperparameters: bool = True) -> argparse.ArgumentParser:
     s.add_argument("--image-size", type=int, default=None, help="default: each backbone's own size")
     s.add_argument("--weights", default=None, help=WEIGHTS_HELP)
     s.add_argument("--zoom", default=None, help=ZOOM_HELP)
+    s.add_argument("--views", default=None, help=VIEWS_HELP)
+    s.add_argument("--view-pool", choices=("mean", "scales"), default="mean", help=VIEW_POOL_HELP)
     s.add_argument("--also", action="append", default=[], metavar="DIR",
                    help="more training paintings (a cleaned folder or a folder per artist); repeatable")
     s.add_argument("--base", default="packaged",
@@ -143,6 +153,8 @@ def build_parser(hyperparameters: bool = True) -> argparse.ArgumentParser:
     t.add_argument("--image-size", type=int, default=None, help="default: each backbone's own size")
     t.add_argument("--weights", default=None, help=WEIGHTS_HELP)
     t.add_argument("--zoom", default=None, help=ZOOM_HELP)
+    t.add_argument("--views", default=None, help=VIEWS_HELP)
+    t.add_argument("--view-pool", choices=("mean", "scales"), default="mean", help=VIEW_POOL_HELP)
     t.set_defaults(func=_cmd_classify)
     t = csub.add_parser("predict")
     t.add_argument("model")
@@ -161,6 +173,8 @@ def build_parser(hyperparameters: bool = True) -> argparse.ArgumentParser:
     s.add_argument("--image-size", type=int, default=None)
     s.add_argument("--weights", default=None, help=WEIGHTS_HELP)
     s.add_argument("--zoom", default=None, help=ZOOM_HELP)
+    s.add_argument("--views", default=None, help=VIEWS_HELP)
+    s.add_argument("--view-pool", choices=("mean", "scales"), default="mean", help=VIEW_POOL_HELP)
     s.set_defaults(func=_cmd_index)
 
     s = sub.add_parser("similar", help="most similar paintings in an index")

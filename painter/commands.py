@@ -19,7 +19,7 @@ def _cmd_synth(a):
 
 def _cmd_clean(a):
     from .data.cleaning import clean_kaggle, summarize_report
-    report = clean_kaggle(a.kaggle_dir, a.out, size=a.size, workers=a.workers, progress=_progress())
+    report = clean_kaggle(a.kaggle_dir, a.out, size=a.size, workers=a.workers, progress=_progress(), detail=a.detail)
     print(summarize_report(report))
     print(f"report: {os.path.join(a.out, 'cleaning_report.csv')}")
 
@@ -49,16 +49,22 @@ def _spec(a):
     weights = tuple(_weights_entry(w) for w in a.weights.split(",")) if a.weights else None   # "": the default
     return default_spec(a.backbone or DEFAULT_FEATURES.backbone, a.image_size,
                         weights=weights[0] if weights and len(weights) == 1 else weights,   # one: for all
-                        zoom=_zoom(a.zoom) if getattr(a, "zoom", None) else 1)
+                        zoom=_zoom(a.zoom) if getattr(a, "zoom", None) else 1,
+                        views=_integers("--views", a.views, "scales >= 1") if getattr(a, "views", None) else (),
+                        view_pool=getattr(a, "view_pool", "mean"))
+
+
+def _integers(option: str, text: str, what: str) -> tuple:
+    """``2`` or ``2,1`` as a tuple of integers, or a one-line error naming ``option``."""
+    try:
+        return tuple(int(z) for z in text.split(","))
+    except ValueError:
+        raise InputError(f"{option} {text}: give {what}, joined by ','") from None
 
 
 def _zoom(text: str) -> tuple:
     """``--zoom 2`` or ``--zoom 2,1`` (one per joined backbone) as integers."""
-    try:
-        return tuple(int(z) for z in text.split(","))
-    except ValueError:
-        raise InputError(f"--zoom {text}: give an integer >= 1 (1: no zoomed views), or one per backbone "
-                         "joined by ','") from None
+    return _integers("--zoom", text, "an integer >= 1 (1: no zoomed views), or one per backbone")
 
 
 def _weights_entry(text: str, several: bool = True) -> str:

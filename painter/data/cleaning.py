@@ -22,9 +22,10 @@ from ..errors import InputError, ParameterError, check_folder, check_out_folder,
 from .kaggle import read_kaggle_csv
 from .images import ImageError, fit_square, is_image_name, load_image
 
-__all__ = ["clean_kaggle", "find_archives", "REPORT_NAME"]
+__all__ = ["clean_kaggle", "find_archives", "detail_copy", "REPORT_NAME", "DETAIL_DIR"]
 
 REPORT_NAME = "cleaning_report.csv"
+DETAIL_DIR = "detail"   # <out>/detail/<split>/<name>: the painting at its resolution, long side capped
 REPLACEMENTS = "replacements_for_corrupted_files.zip"
 _CSV_FILES = ("all_data_info.csv", "train_info.csv", "submission_info.csv", "solution_painter.csv")
 
@@ -72,17 +73,33 @@ def _read_member(src: _Source) -> bytes:
     return z.read(src.member)
 
 
+def detail_copy(path) -> str:
+    """The detail copy of a cleaned painting ``<out>/<split>/<name>`` (``clean_kaggle(detail=)``)
+    when there is one, else ``path`` itself."""
+    p = Path(path)
+    copy = p.parent.parent / DETAIL_DIR / p.parent.name / p.name
+    return str(copy) if copy.is_file() else str(path)
+
+
+def _save(im, out_path: Path, quality: int):
+    tmp = out_path.with_name(out_path.name + ".part")
+    im.save(tmp, "JPEG", quality=quality)
+    os.replace(tmp, out_path)  # atomic: an interrupted run never leaves half a file
+
+
 def _convert(job):
-    """Worker: decode one source image, write the normalised JPEG. Returns (name, error)."""
-    name, src, out_path, size, quality = job
+    """Worker: decode one source image, write the normalised JPEG (and its detail copy, when
+    asked and missing). Returns (name, error)."""
+    name, src, out_path, size, quality, detail_path, detail = job
     try:
         data = _read_member(src)
-        im = load_image(data, size, name=f"{Path(src.archive).name}:{src.member}")
-        # never enlarge: upsampling adds no detail, and the resampling blurs the brushwork
-        im = fit_square(im, min(size, *im.size))
-        tmp = out_path.with_name(out_path.name + ".part")
-        im.save(tmp, "JPEG", quality=quality)
-        os.replace(tmp, out_path)  # atomic: an interrupted run never leaves half a file
+        label = f"{Path(src.archive).name}:{src.member}"
+        if detail_path is not None and not detail_path.is_file():
+            _save(load_image(data, name=label, max_side=detail), detail_path, quality)
+        if not out_path.is_file():
+            im = load_image(data, size, name=label)
+            # never enlarge: upsampling adds no detail, and the resampling blurs the brushwork
+            _save(fit_square(im, min(size, *im.size)), out_path, quality)
         return name, None
     except ImageError as e:
         return name, e.reason
@@ -91,7 +108,7 @@ def _convert(job):
 
 
 def clean_kaggle(kaggle_dir, out_dir, size: int = 256, workers: int | None = None,
-                 quality: int = 95, progress: bool = True) -> pd.DataFrame:
+                 quality: int = 95, progress: bool = True, detail: int | None = None) -> pd.DataFrame:
     """Turn the Kaggle Painter by Numbers files into a clean data folder.
 
     Parameters
@@ -107,18 +124,26 @@ def clean_kaggle(kaggle_dir, out_dir, size: int = 256, workers: int | None = Non
         Output side in pixels (default 256).
     workers : int, optional
         Decoding processes; default all cores.
+    detail : int, optional
+        Also write ``detail/train/``, ``detail/test/``: each painting at its own resolution
+        with its long side capped at ``detail`` pixels (never enlarged), which features with
+        views (``FeatureSpec.views``) read in place of the square.
 
     Returns
     -------
     pandas.DataFrame
         The report, one row per CSV image (plus any archive image the CSV does not list):
         ``filename, split, status, source, reason`` with status one of ``ok``, ``replaced``,
-        ``missing``, ``unreadable``, ``not_in_csv``.
+        ``missing``, ``unreadable``, ``not_in_csv``; with ``detail``, a ``detail`` column holds
+        the detail copy's path relative to ``out_dir`` (empty where there is none).
 
-    A second run skips images already written, so an interrupted run resumes.
+    A second run skips images already written, so an interrupted run resumes (a detail copy
+    asked for later is added to the paintings already cleaned).
     """
     if size < 32:
         raise ParameterError(f"clean_kaggle: size must be >= 32, got {size}")
+    if detail is not None and detail < size:
+        raise ParameterError(f"clean_kaggle: detail must be >= size ({size}), got {detail}")
     kaggle_dir, out_dir = check_folder(kaggle_dir, "Kaggle"), check_out_folder(out_dir, "data")
     info = read_kaggle_csv(kaggle_dir / "all_data_info.csv", required=("in_train",))
     sources = {}
@@ -141,6 +166,8 @@ def clean_kaggle(kaggle_dir, out_dir, size: int = 256, workers: int | None = Non
             warnings.warn(f"{report_path}: damaged ({first_line(e)}); every image is converted again", stacklevel=2)
     for split in ("train", "test"):
         (out_dir / split).mkdir(parents=True, exist_ok=True)
+        if detail:
+            (out_dir / DETAIL_DIR / split).mkdir(parents=True, exist_ok=True)
 
     rows, jobs = {}, []
     for name, in_train in zip(info["filename"], info["in_train"]):
@@ -154,8 +181,12 @@ def clean_kaggle(kaggle_dir, out_dir, size: int = 256, workers: int | None = Non
             rows[name] = (name, split, "missing", "", "in no archive")
             continue
         rows[name] = (name, split, status, f"{Path(src.archive).name}:{src.member}", "")
-        if not (out_path.is_file() and previous.get(name) in ("ok", "replaced")):
-            jobs.append((name, src, out_path, size, quality))
+        detail_path = out_dir / DETAIL_DIR / split / name if detail else None
+        done = out_path.is_file() and previous.get(name) in ("ok", "replaced")
+        if not done or (detail_path is not None and not detail_path.is_file()):
+            if not done and out_path.is_file():
+                out_path.unlink()   # written by a run whose report did not list it as done
+            jobs.append((name, src, out_path, size, quality, detail_path, detail))
     listed = set(info["filename"])
     for name, (split, src) in sorted(sources.items()):
         if name not in listed:
@@ -172,6 +203,10 @@ def clean_kaggle(kaggle_dir, out_dir, size: int = 256, workers: int | None = Non
                     rows[name] = (r[0], r[1], "unreadable", r[3], error)
 
     report = pd.DataFrame(list(rows.values()), columns=["filename", "split", "status", "source", "reason"])
+    if detail:
+        written = [(out_dir / DETAIL_DIR / s / f).is_file() for f, s in zip(report["filename"], report["split"])]
+        report["detail"] = [f"{DETAIL_DIR}/{s}/{f}" if w else "" for f, s, w in
+                            zip(report["filename"], report["split"], written)]
     for name in _CSV_FILES:
         if (kaggle_dir / name).is_file():
             shutil.copyfile(kaggle_dir / name, out_dir / name)

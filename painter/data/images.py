@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 import os
 import threading
 import warnings
@@ -23,7 +24,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 MAX_PIXELS = 1_000_000_000
 _limit_lock = threading.Lock()
 
-__all__ = ["ImageError", "load_image", "load_array", "fit_square", "not_a_file", "MAX_PIXELS"]
+__all__ = ["ImageError", "load_image", "read_size", "load_array", "fit_square", "not_a_file", "MAX_PIXELS"]
 
 
 class ImageError(ValueError):
@@ -64,7 +65,18 @@ def _to_rgb(im: Image.Image) -> Image.Image:
     return im.convert("RGB")  # CMYK, L, 1, P, YCbCr, F
 
 
-def load_image(source, size: int | None = None, *, name=None, max_pixels: int = MAX_PIXELS) -> Image.Image:
+def read_size(source) -> tuple | None:
+    """``(width, height)`` of an image file from its header alone (as stored, before any EXIF
+    rotation), or None when it cannot be read."""
+    try:
+        with _raised_pixel_limit(MAX_PIXELS), Image.open(source) as im:
+            return im.size
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        return None
+
+
+def load_image(source, size: int | None = None, *, name=None, max_pixels: int = MAX_PIXELS,
+               max_side: int | None = None) -> Image.Image:
     """Open one image as an upright RGB ``PIL.Image``.
 
     Parameters
@@ -77,6 +89,9 @@ def load_image(source, size: int | None = None, *, name=None, max_pixels: int = 
         and time for a 300-megapixel scan.
     max_pixels : int
         Largest image accepted (after draft reduction is not considered).
+    max_side : int, optional
+        Cap on the long side: a bigger image is returned reduced to it (a big JPEG decoded at
+        the reduced scale that still leaves the long side >= ``max_side``).
 
     Raises
     ------
@@ -100,10 +115,16 @@ def load_image(source, size: int | None = None, *, name=None, max_pixels: int = 
         with _raised_pixel_limit(max_pixels):
             im = Image.open(stream)
         with im:
-            if size and im.format == "JPEG":
+            if max_side and im.format == "JPEG":
+                f = min(1.0, max_side / max(im.size))
+                im.draft(None, (math.ceil(im.width * f), math.ceil(im.height * f)))
+            elif size and im.format == "JPEG":
                 im.draft(None, (size, size))
             im.load()
-            return _to_rgb(ImageOps.exif_transpose(im))
+            out = _to_rgb(ImageOps.exif_transpose(im))
+        if max_side and max(out.size) > max_side:
+            out.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+        return out
     except Image.DecompressionBombError as e:
         raise ImageError(label, f"image too large ({e})") from None
     except UnidentifiedImageError:

@@ -9,13 +9,15 @@ __all__ = ["build_feature_model"]
 
 
 def build_feature_model(spec: FeatureSpec = DEFAULT_FEATURES):
-    """Keras model: ``(batch, S, S, 3)`` RGB 0..255 -> ``(batch, D)`` float32 features (one backbone)."""
+    """Keras model: ``(batch, S, S, 3)`` RGB 0..255 -> ``(batch, D)`` float32 features (one backbone);
+    a spec's views each go through it (``features.views``)."""
     import keras
     from keras import layers
 
     from ..backbones.build import get_backbone
     from ..layers import ChannelStats, MirrorAverage, ZoomAverage
 
+    spec = spec.whole()
     if "+" in spec.backbone or spec.image_size is None:
         parts = spec.components()
         if len(parts) > 1:

@@ -72,7 +72,8 @@ def feature_model(spec):
     once per spec and process, and again when its weights file changes (``spec.key`` follows the
     file's content) or when the export a Keras runner stood in for is finished. Random backbones
     (``spec.random_weights``): the process's current draw (``draw_random``), a Keras model never
-    exported."""
+    exported. A spec with views gets the model of its views, ``spec.whole()``'s."""
+    spec = spec.whole()
     key = (spec, spec.key)
     if spec.random_weights:
         return _runners[key] if key in _runners else draw_random(spec)
@@ -90,6 +91,7 @@ feature_model.cache_clear = _runners.clear   # for tests: forget every runner
 def draw_random(spec):
     """A new draw of ``spec``'s random backbone (from Keras's global seed), which ``feature_model``
     serves from now on in this process; its features are never cached."""
+    spec = spec.whole()
     if not spec.random_weights:
         raise ValueError(f"draw_random: {spec.key} has no random backbone")
     _runners[(spec, spec.key)] = build_feature_model(spec)
@@ -121,6 +123,7 @@ def serving_runtime(spec, runner=None) -> str:
     without building or loading it: the chosen runtime when its export is there or is to be made
     now, else ``"keras"`` (inside ``deferred_exports()``, or a runtime that cannot be imported).
     Unforeseen: an export that fails to be made, or is found damaged while deferring."""
+    spec = spec.whole()   # views are the whole-painting model's
     runner = runner if runner is not None else _current(spec)
     if runner is not None:
         return runtime_of(runner)

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
 from ..backbones import default_size, feature_layers
 from ..backbones.catalog import ARTISTS_WEIGHTS, check_weights, default_weights, trained_artists
 from ..cache import content_key
+from ..data.views import MAX_SIDE
 from ..errors import BackboneError, ParameterError, first_line
 
 __all__ = ["FeatureSpec", "DEFAULT_FEATURES", "default_spec", "std_columns", "read_spec"]
@@ -18,6 +19,7 @@ __all__ = ["FeatureSpec", "DEFAULT_FEATURES", "default_spec", "std_columns", "re
 # (benchmarks/RESULTS.md).
 _DEFAULT_BACKBONES = "efficientnet_lite0+efficientnet_lite1"
 SUMMARIES = ("style", "pooled")
+VIEW_POOLS = ("mean", "scales")
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,14 @@ class FeatureSpec:
         image, each enlarged n times to the input size (brushwork seen at n times its scale;
         ``benchmarks/experiments/zoomed_crops.py``); 1: none (the field's default, as in files written before
         zoom existed). A tuple gives one per joined backbone.
+    views : scales at which tiles of the painting are also seen, each in painting pixels per
+        network pixel (``(1, 2)``: tiles of ``image_size`` and of twice ``image_size`` painting
+        pixels, the latter halved); the features are the painting's views pooled
+        (``painter.features.views``). A painting too small for a scale's tile has no tiles at
+        that scale, so a thumbnail gets the whole-painting view alone, the features it has
+        without views. ``()``: the whole painting alone (the field's default).
+    view_pool : how the views are pooled: ``"mean"`` (every view weighs the same) or
+        ``"scales"`` (the whole painting and each scale's tiles weigh the same).
     """
     backbone: str = _DEFAULT_BACKBONES
     image_size: int | None = None
@@ -47,6 +57,8 @@ class FeatureSpec:
     flip: bool = False
     weights: str | None | tuple = "imagenet"
     zoom: int | tuple = 1
+    views: tuple = ()
+    view_pool: str = "mean"
 
     def __post_init__(self):
         if isinstance(self.weights, (list, tuple)):
@@ -62,6 +74,12 @@ class FeatureSpec:
             raise ParameterError(f"FeatureSpec.zoom: an integer >= 1, or one per backbone of {self.backbone!r}; "
                              f"got {self.zoom!r}")
         object.__setattr__(self, "zoom", zoom[0] if len(set(zoom)) == 1 else zoom)
+        views = tuple(self.views) if isinstance(self.views, (list, tuple)) else (self.views,)
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in views):
+            raise ParameterError(f"FeatureSpec.views: scales as integers >= 1, got {self.views!r}")
+        object.__setattr__(self, "views", tuple(sorted(set(views))))
+        if self.view_pool not in VIEW_POOLS:
+            raise ParameterError(f"FeatureSpec.view_pool must be one of {VIEW_POOLS}, got {self.view_pool!r}")
         if self.summary not in SUMMARIES:
             raise ParameterError(f"FeatureSpec.summary must be one of {SUMMARIES}, got {self.summary!r}")
         if self.image_size is not None and self.image_size < 32:
@@ -80,8 +98,14 @@ class FeatureSpec:
 
     def components(self) -> list:
         """One single-backbone spec per ``+``-joined backbone, each with a concrete size."""
-        return [FeatureSpec(name, self.image_size or default_size(name), self.summary, self.flip, w, z)
+        return [FeatureSpec(name, self.image_size or default_size(name), self.summary, self.flip, w, z, self.views,
+                            self.view_pool)
                 for (name, w), z in zip(self._per_backbone(), self._each(self.zoom))]
+
+    def whole(self) -> "FeatureSpec":
+        """This spec without views: the features of the whole painting, and the model that
+        computes every view's features."""
+        return replace(self, views=(), view_pool="mean") if self.views else self
 
     @property
     def random_weights(self) -> bool:
@@ -105,6 +129,8 @@ class FeatureSpec:
                   "flip": self.flip, "weights": weights, "v": 2}
         if self.zoom != 1:   # without zoom, the keys (and caches) of earlier versions stay valid
             fields["zoom"] = self.zoom
+        if self.views:   # likewise without views
+            fields.update(views=self.views, view_pool=self.view_pool, max_side=MAX_SIDE)
         text = json.dumps(fields, sort_keys=True)
         digest = hashlib.sha1(text.encode()).hexdigest()[:10]
         return f"{self.backbone}-{self.image_size or 'auto'}-{self.summary}-{digest}"
@@ -113,6 +139,10 @@ class FeatureSpec:
         d = asdict(self)
         if self.zoom == 1:   # files without zoom stay as earlier versions wrote and read them
             d.pop("zoom")
+        if not self.views:
+            d.pop("views"), d.pop("view_pool")
+        else:
+            d["views"] = list(self.views)
         return d
 
     @classmethod
@@ -128,14 +158,14 @@ class FeatureSpec:
 
 
 def default_spec(backbone: str = _DEFAULT_BACKBONES, image_size: int | None = None, weights=None,
-                 zoom=1) -> FeatureSpec:
+                 zoom=1, views=(), view_pool="mean") -> FeatureSpec:
     """The default features' kind for ``backbone``: weights tuned to tell artists apart where they
     exist (``backbones.catalog.default_weights``), ImageNet's elsewhere; ``weights``, when given,
     overrides them (None here means those defaults: random weights are ``FeatureSpec(weights=None)``).
     Zoomed views stay opt-in: they add about 0.002 AUC for 2.4 times the embedding time
     (benchmarks/RESULTS.md)."""
     return FeatureSpec(backbone, image_size, weights=default_weights(backbone) if weights is None else weights,
-                       zoom=zoom)
+                       zoom=zoom, views=views, view_pool=view_pool)
 
 
 # weights tuned to tell artists apart beat ImageNet's on validation (benchmarks/RESULTS.md);

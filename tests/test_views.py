@@ -1,0 +1,159 @@
+"""Views of a painting at its own scale: tiles, their pixels, pooling, memory, and the features."""
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from painter.data.cleaning import clean_kaggle, detail_copy
+from painter.data.images import ImageError, load_array
+from painter.data.views import has_tiles, read_views, tile_boxes
+from painter.errors import ParameterError
+from painter.features import FeatureSpec, extract_features
+from painter.features.views import pool_views
+
+
+def _blocks(tmp_path, width, height, name="planted.png", seed=0):
+    """A PNG of 2 x 2 blocks of random colours, and the block colours ``(height/2, width/2, 3)``:
+    halving it with a box filter gives the block colours exactly."""
+    colours = np.random.RandomState(seed).randint(0, 256, (height // 2, width // 2, 3)).astype(np.uint8)
+    pixels = colours.repeat(2, axis=0).repeat(2, axis=1)
+    path = tmp_path / name
+    Image.fromarray(pixels).save(path)
+    return str(path), pixels, colours
+
+
+def test_tiles_spread_evenly_from_edge_to_edge():
+    assert tile_boxes(1000, 700, 448) == [(0, 0, 448, 448), (276, 0, 724, 448), (552, 0, 1000, 448),
+                                          (0, 252, 448, 700), (276, 252, 724, 700), (552, 252, 1000, 700)]
+    assert tile_boxes(500, 300, 300) == [(0, 0, 300, 300), (200, 0, 500, 300)]
+    assert tile_boxes(300, 300, 300) == [(0, 0, 300, 300)]
+    assert tile_boxes(299, 5000, 300) == []
+    assert len(tile_boxes(10_000, 10_000, 224)) == 9   # at most 3 per side, spread over the painting
+
+
+def test_views_are_the_paintings_pixels_at_the_stated_scale(tmp_path):
+    path, pixels, colours = _blocks(tmp_path, 1344, 1008)
+    whole, tiles, scale_of = read_views(path, 224, (1, 2))
+    np.testing.assert_array_equal(whole, load_array(path, 224))
+    assert list(scale_of) == [1] * 9 + [2] * 9 and tiles.shape == (18, 224, 224, 3)
+    # scale 1: painting pixels as they are; left edges 0, 560, 1120 and top edges 0, 392, 784
+    np.testing.assert_array_equal(tiles[0], pixels[:224, :224])
+    np.testing.assert_array_equal(tiles[4], pixels[392:616, 560:784])
+    np.testing.assert_array_equal(tiles[8], pixels[784:1008, 1120:1344])
+    # scale 2: 448 painting pixels halved; left edges 0, 448, 896 and top edges 0, 280, 560
+    np.testing.assert_array_equal(tiles[9], colours[:224, :224])
+    np.testing.assert_array_equal(tiles[9 + 5], colours[140:364, 448:672])
+    np.testing.assert_array_equal(tiles[17], colours[280:504, 448:672])
+
+
+def test_a_thumbnail_has_the_whole_view_alone(tmp_path):
+    for side in (224, 256, 335):   # under 1.5 x 224: the tiles would see no more than the whole view
+        path, _, _ = _blocks(tmp_path, side, side, name=f"t{side}.png")
+        whole, tiles, scale_of = read_views(path, 224, (1, 2, 3))
+        assert tiles.shape == (0, 224, 224, 3) and not len(scale_of) and not has_tiles(path, 224, (1, 2, 3))
+        np.testing.assert_array_equal(whole, load_array(path, 224))
+    path, _, _ = _blocks(tmp_path, 336, 400, name="just.png")
+    assert has_tiles(path, 224, (1, 2)) and not has_tiles(path, 224, (2,))
+    assert not has_tiles(tmp_path / "missing.jpg", 224, (1,))
+    with pytest.raises(ImageError, match="missing.jpg: file not found"):
+        read_views(tmp_path / "missing.jpg", 224, (1,))
+
+
+def test_pooling_the_views():
+    whole = np.array([0.0, 8.0])
+    tiles = np.array([[2.0, 2.0], [4.0, 4.0], [12.0, 0.0]])
+    scale_of = np.array([1, 1, 2])
+    np.testing.assert_allclose(pool_views(whole, tiles, scale_of, "mean"), [4.5, 3.5])
+    np.testing.assert_allclose(pool_views(whole, tiles, scale_of, "scales"), [5.0, 11 / 3])
+    np.testing.assert_array_equal(pool_views(whole, tiles[:0], scale_of[:0], "scales"), whole)
+
+
+def test_peak_memory_stays_bounded_on_a_100_megapixel_jpeg(tmp_path):
+    path = tmp_path / "huge.jpg"
+    Image.radial_gradient("L").resize((10_000, 10_000)).convert("RGB").save(path, quality=60)
+    script = textwrap.dedent(f"""
+        import resource
+        from painter.data.views import read_views
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        whole, tiles, scale_of = read_views({str(path)!r}, 224, (1, 4))
+        after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        print(len(tiles), (after - before) // 1024)
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.split()
+    n_tiles, grown_mb = int(out[0]), int(out[1])
+    assert n_tiles == 18
+    # decoded at half scale (5000 px, 75 MB) and reduced to 4096 px (50 MB): never the 300 MB of the whole
+    assert grown_mb < 200, grown_mb
+
+
+def test_feature_spec_views_name_their_own_cache():
+    plain = FeatureSpec("efficientnet_lite0", 64)
+    views = FeatureSpec("efficientnet_lite0", 64, views=[2, 1])
+    assert views.views == (1, 2) and views.whole() == plain and plain.whole() is plain
+    assert views.key != plain.key != FeatureSpec("efficientnet_lite0", 64, views=(1, 2), view_pool="scales").key
+    assert plain.to_dict() == FeatureSpec.from_dict(plain.to_dict()).to_dict() and "views" not in plain.to_dict()
+    assert FeatureSpec.from_dict(views.to_dict()) == views
+    assert [c.views for c in FeatureSpec("efficientnet_lite0+efficientnet_lite1", views=2).components()] == [(2,), (2,)]
+    for bad in ((0,), ("2",), (True,)):
+        with pytest.raises(ParameterError, match="FeatureSpec.views"):
+            FeatureSpec(views=bad)
+    with pytest.raises(ParameterError, match="view_pool"):
+        FeatureSpec(views=1, view_pool="max")
+
+
+def test_features_pool_the_views_and_leave_thumbnails_as_they_were(tmp_path, monkeypatch):
+    monkeypatch.setenv("PAINTER_CACHE", str(tmp_path / "cache"))
+    big, _, _ = _blocks(tmp_path, 700, 500, name="big.png")
+    small, _, _ = _blocks(tmp_path, 64, 64, name="small.png", seed=1)
+    missing = str(tmp_path / "missing.jpg")
+    plain = FeatureSpec("efficientnet_lite0", 64, "pooled")
+    spec = FeatureSpec("efficientnet_lite0", 64, "pooled", views=(2,))
+    F, failed = extract_features([big, small, missing], spec, progress=False)
+    P, _ = extract_features([big, small], plain, progress=False)
+    assert failed == {missing: "file not found"} and np.isnan(F[2]).all()
+    np.testing.assert_array_equal(F[1], P[1])   # the thumbnail: its whole-painting features, from their store
+    whole, tiles, _ = read_views(big, 64, (2,))
+    assert len(tiles) == 9   # 500 px >= 1.5 x 2 x 64: 3 x 3 tiles of 128 px
+    from painter.features import feature_model
+    rows = feature_model(plain).predict_on_batch(np.concatenate([whole[None], tiles]))
+    np.testing.assert_allclose(F[0], rows.mean(axis=0), rtol=1e-4, atol=1e-5)
+    assert np.abs(F[0] - P[0]).max() > 1e-3   # the tiles changed the big painting's features
+    again, _ = extract_features([big], spec, progress=False, model=_NoModel(plain))
+    np.testing.assert_array_equal(again[0], F[0])   # cached under the views' own key
+
+
+class _NoModel:
+    """Stands in for the spec's runner (its runtime names the store) and must not be run."""
+
+    def __init__(self, spec):
+        from painter.features import feature_model
+        self.runtime = getattr(feature_model(spec), "runtime", "keras")
+
+    def predict_on_batch(self, x):
+        raise AssertionError("cached features were computed again")
+
+
+def test_cleaning_keeps_a_detail_copy_resumably(kaggle_dir, tmp_path):
+    out = tmp_path / "out"
+    clean_kaggle(kaggle_dir, out, size=48, workers=1, progress=False)
+    squares = {p: p.stat().st_mtime_ns for p in (out / "train").glob("*.jpg")}
+    report = clean_kaggle(kaggle_dir, out, size=48, workers=1, progress=False, detail=80)   # asked later
+    assert all(p.stat().st_mtime_ns == t for p, t in squares.items())   # the squares are not written again
+    listed = report[report["detail"] != ""]
+    assert len(listed) == (report["status"].isin(["ok", "replaced"])).sum()
+    first = listed.iloc[0]
+    assert first["detail"] == f"detail/{first['split']}/{first['filename']}"
+    copies = list((out / "detail").rglob("*.jpg"))
+    assert len(copies) == len(listed) and {Image.open(p).size for p in copies} == {(80, 80)}   # 96 px capped at 80
+    square = out / first["split"] / first["filename"]
+    assert detail_copy(square) == str(out / first["detail"])
+    assert detail_copy(tmp_path / "x.jpg") == str(tmp_path / "x.jpg")
+    stamp = {p: p.stat().st_mtime_ns for p in copies}
+    copies[0].unlink()
+    clean_kaggle(kaggle_dir, out, size=48, workers=1, progress=False, detail=80)
+    assert copies[0].is_file() and all(p.stat().st_mtime_ns == t for p, t in stamp.items() if p != copies[0])
+    with pytest.raises(ParameterError, match="detail must be >= size"):
+        clean_kaggle(kaggle_dir, out, size=48, detail=32)
