@@ -202,6 +202,8 @@ def build_parser(hyperparameters: bool = True) -> argparse.ArgumentParser:
     s.add_argument("image_b")
     s.add_argument("--model", default=None)
     s.add_argument("--grid", type=int, default=7, help="patches per side")
+    s.add_argument("--tiles", action="store_true",
+                   help="for a model on features with views: how much each tile adds to the score (left out in turn)")
     s.add_argument("--png", default="explanation.png")
     s.set_defaults(func=_cmd_explain)
 

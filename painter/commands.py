@@ -158,7 +158,11 @@ def _cmd_attribute(a):
 def _cmd_explain(a):
     from .explain import explain_pair, plot_explanation
     check_out_file(a.png)
-    expl = explain_pair(a.image_a, a.image_b, model=a.model, grid=a.grid)
+    if a.tiles:
+        from .explain_tiles import explain_tiles
+        expl = explain_tiles(a.image_a, a.image_b, model=a.model)
+    else:
+        expl = explain_pair(a.image_a, a.image_b, model=a.model, grid=a.grid)
     print(f"P(same artist) = {expl.probability:.4f}")
     print(f"figure: {plot_explanation(expl, a.png)}")
 

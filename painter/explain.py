@@ -23,6 +23,7 @@ check of Adebayo et al. (2018): maps of a model with random weights must look di
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,7 +43,7 @@ class PairExplanation:
         it; reduced to ``max_side``), in pair-logit units; NaN outside the centred square the
         model sees
     probability : P(same artist) of the whole pair; logit : its pair logit
-    grid : patches per side; paths : ``(a, b)``
+    grid : patches per side (0: tile maps, ``painter.explain_tiles``); paths : ``(a, b)``
     """
     map_a: np.ndarray
     map_b: np.ndarray
@@ -167,7 +168,6 @@ def randomized_model(model=None, part: str = "embedder", seed: int = 0):
     """
     import keras
 
-    from .features import FeatureSpec
     from .same_artist.model import PairModel
     from .same_artist.predict import load_pair_model
     if part not in ("embedder", "backbone", "both"):
@@ -185,7 +185,7 @@ def randomized_model(model=None, part: str = "embedder", seed: int = 0):
     if part in ("backbone", "both"):
         from .features.runner import draw_random
         keras.utils.set_random_seed(seed)   # the backbones' initialisers draw from it
-        spec = FeatureSpec(spec.backbone, spec.image_size, spec.summary, spec.flip, weights=None, zoom=spec.zoom)
+        spec = dataclasses.replace(spec, weights=None)
         for component in spec.components():   # drawn once: every later use of this model sees them
             draw_random(component)
     return PairModel(spec, embedder, model.scorer, model.bias, model.head, model.threshold, model.method,
@@ -211,5 +211,6 @@ def plot_explanation(expl: PairExplanation, path="explanation.png", alpha: float
             ax.axis("off")
     fig.colorbar(shown, ax=axes[1, :], orientation="horizontal", shrink=0.6,
                  label="drop of the pair logit when masked: red supports 'same artist', blue speaks against")
-    fig.suptitle(f"P(same artist) = {expl.probability:.3f}   (occlusion, {expl.grid}x{expl.grid} patches)")
+    how = f"occlusion, {expl.grid}x{expl.grid} patches" if expl.grid else "each tile left out in turn"
+    fig.suptitle(f"P(same artist) = {expl.probability:.3f}   ({how})")
     return _save(fig, path)

@@ -157,3 +157,28 @@ def test_cleaning_keeps_a_detail_copy_resumably(kaggle_dir, tmp_path):
     assert copies[0].is_file() and all(p.stat().st_mtime_ns == t for p, t in stamp.items() if p != copies[0])
     with pytest.raises(ParameterError, match="detail must be >= size"):
         clean_kaggle(kaggle_dir, out, size=48, detail=32)
+
+
+def test_tile_maps_show_each_tiles_share_of_the_score(tmp_path, monkeypatch):
+    import copy
+    import dataclasses
+    from painter.errors import InputError
+    from painter.explain_tiles import explain_tiles
+    from painter.same_artist.predict import PACKAGED_MODEL, load_pair_model, predict_pair
+    monkeypatch.setenv("PAINTER_CACHE", str(tmp_path / "cache"))
+    packaged = load_pair_model(PACKAGED_MODEL)
+    model = copy.copy(packaged)
+    model.spec = dataclasses.replace(packaged.spec, views=(1,))
+    a, _, _ = _blocks(tmp_path, 600, 400, name="a.png", seed=1)
+    b, _, _ = _blocks(tmp_path, 400, 600, name="b.png", seed=2)
+    thumb, _, _ = _blocks(tmp_path, 200, 200, name="thumb.png", seed=3)
+    e = explain_tiles(a, b, model=model)
+    assert e.probability == pytest.approx(predict_pair(a, b, model=model), abs=1e-4)
+    assert e.map_a.shape == (400, 600) and e.map_b.shape == (600, 400) and e.grid == 0
+    assert np.isfinite(e.map_a).all() and np.isfinite(e.map_b).all()   # 3 x 2 tiles of each backbone cover them
+    assert len(np.unique(e.map_a)) > 6   # overlapping tiles of two backbones: many distinct means
+    t = explain_tiles(a, thumb, model=model)
+    assert np.isnan(t.map_b).all() and np.isfinite(t.map_a).all()   # a thumbnail: no tile, no map
+    assert t.probability == pytest.approx(predict_pair(a, thumb, model=model), abs=1e-4)
+    with pytest.raises(InputError, match="tile maps need a model on features with views"):
+        explain_tiles(a, b, model=packaged)

@@ -17,7 +17,8 @@ import numpy as np
 
 from .images import fit_square, load_image, read_size
 
-__all__ = ["MAX_SIDE", "TILES_PER_SIDE", "MIN_GAIN", "tile_scales", "tile_boxes", "has_tiles", "read_views"]
+__all__ = ["MAX_SIDE", "TILES_PER_SIDE", "MIN_GAIN", "tile_scales", "view_boxes", "tile_boxes", "has_tiles",
+           "read_views"]
 
 MAX_SIDE = 4096
 TILES_PER_SIDE = 3
@@ -52,6 +53,12 @@ def tile_scales(width: int, height: int, size: int, scales) -> list:
     return [s for s in scales if min(width, height) >= MIN_GAIN * s * size]
 
 
+def view_boxes(width: int, height: int, size: int, scales) -> list:
+    """``(scale, box)`` of every tile of a painting read at ``width`` x ``height``, in the order
+    ``read_views`` gives them."""
+    return [(s, box) for s in tile_scales(width, height, size, scales) for box in tile_boxes(width, height, s * size)]
+
+
 def has_tiles(source, size: int, scales, max_side: int = MAX_SIDE) -> bool:
     """True when the painting in ``source`` (its header alone is read) has tiles at some scale;
     False also for a file that cannot be read (reading it for the whole view says why)."""
@@ -76,12 +83,11 @@ def read_views(source, size: int, scales, max_side: int = MAX_SIDE) -> tuple:
     im = load_image(source, max_side=max_side)
     whole = np.asarray(fit_square(im, size), dtype=np.uint8)
     tiles, groups = [], []
-    for s in tile_scales(*im.size, size, scales):
-        for box in tile_boxes(*im.size, s * size):
-            tile = im.crop(box)
-            # a box filter at an integer factor: each network pixel the mean of s x s painting pixels
-            tiles.append(np.asarray(tile.reduce(s) if s > 1 else tile, dtype=np.uint8))
-            groups.append(s)
+    for s, box in view_boxes(*im.size, size, scales):
+        tile = im.crop(box)
+        # a box filter at an integer factor: each network pixel the mean of s x s painting pixels
+        tiles.append(np.asarray(tile.reduce(s) if s > 1 else tile, dtype=np.uint8))
+        groups.append(s)
     stack = np.stack(tiles) if tiles else np.zeros((0, size, size, 3), np.uint8)
     return whole, stack, np.array(groups, dtype=int)
 

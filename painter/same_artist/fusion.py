@@ -39,7 +39,8 @@ def resolve_base(base, spec):
         return None
     path = PACKAGED_MODEL if str(base) == "packaged" else Path(base)
     model = load_pair_model(path, exported=False)   # its Keras embedder goes into the new model
-    if model.spec != spec:
+    # views pool the features the base reads (same columns, same meaning): a base serves them
+    if model.spec is None or spec is None or model.spec.whole() != spec.whole():
         message = (f"{path}: the base model reads {_features(model.spec)}; this training reads {_features(spec)}")
         if str(base) == "packaged":
             logger.info(f"{message}: trained without a base model")   # the default base, not asked for by name
