@@ -29,6 +29,10 @@ def _cmd_train(a):
     # only the hyperparameters given: each method refuses the ones it does not have
     params = {k: getattr(a, k) for k in getattr(a, "hyperparameters", ()) if getattr(a, k) is not None}
     if a.method == "siamese":   # fitted on the paintings: the backbone and crop size are its own
+        given = [o for o, v in (("--zoom", a.zoom), ("--views", a.views)) if v]
+        if given:
+            raise InputError(f"{' and '.join(given)}: the siamese method fits a network on whole paintings; "
+                             "views and zoom are for the methods on frozen features")
         if a.weights and "," in a.weights:
             raise InputError(f"--weights {a.weights}: the siamese method fine-tunes one backbone; give one entry "
                              "('imagenet', 'artists' or a weights file)")

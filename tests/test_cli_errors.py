@@ -345,6 +345,22 @@ def test_usage_mistakes_exit_2(capsys):
     assert e.value.code == 2 and "usage:" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("args, reason", [
+    (["train", "{data}", "--out", "{out}", "--views", "1,x"], "--views 1,x: give scales >= 1, joined by ','"),
+    (["train", "{data}", "--out", "{out}", "--views", "0"], "FeatureSpec.views: scales as integers >= 1"),
+    (["train", "{data}", "--out", "{out}", "--method", "siamese", "--views", "1"],
+     "--views: the siamese method fits a network on whole paintings"),
+    (["explain", "{jpg}", "{jpg2}", "--model", "{model}", "--tiles", "--png", "{out}"],
+     "tile maps need a model on features with views"),
+])
+def test_view_options_refused_in_one_line(paths, tmp_path, capsys, args, reason):
+    out = tmp_path / "out.png"
+    code = main([a.format(**{**paths, "out": out}) for a in args])
+    err = capsys.readouterr().err
+    assert code == 1 and len(err.splitlines()) == 1 and reason in err, err
+    assert not out.exists()
+
+
 def test_earlier_outputs_survive_a_failed_run(paths, tmp_path):
     """train, index and submit refuse bad input before writing: an earlier output stays as it was."""
     model = _copy(paths["model"], tmp_path / "model")
