@@ -3,9 +3,11 @@
 * ``best_artworks_fullsize`` (9 painters, long side up to 1280 px, evaluation only): zero-shot
   with the packaged model, without and with context; and models trained as ``painter train``
   users do (on the packaged base) on 5 of its 9 painters, evaluated on the other 4 (``--draws``
-  draws of the 5). Zero-shot figures are given for all 9 painters, and apart for a validation
-  group of 4 painters (a fixed draw) and the 5 others: the default is chosen on the validation
-  group's zero-shot AUC alone.
+  draws of the 5), without and with context. Zero-shot figures are given for all 9 painters, and
+  apart for a validation group of 4 painters (a fixed draw) and the 5 others: the default is
+  chosen on the validation group's zero-shot AUC alone. Config ``auto`` is painter's default:
+  whole paintings, and views ``CONTEXT_VIEWS`` when the context is a collection at its own
+  resolution (``same_artist.context``); the other configs' contexts keep their features.
 * pbn_dev's test pairs (WikiArt thumbnails: no painting has tiles but the two huge ones): the
   packaged model's seen / unseen AUC with each configuration.
 * ``--timing``: embedding time per painting of each configuration on best_artworks (no cache;
@@ -26,11 +28,13 @@ import pandas as pd
 
 from shared_data import RUNS, SOURCES, require_pbn_dev, solution, submit_and_score, write_results
 from painter.features import extract_features
+from painter.same_artist.context import CollectionContext
 from painter.same_artist.evaluate import evaluate, verdict_rates
 from painter.same_artist.predict import PACKAGED_MODEL, load_pair_model
+from painter.same_artist.training import load_training_images
 
 p = argparse.ArgumentParser()
-p.add_argument("--configs", default="whole,1,2,3,1+2,1+2+3,1+2:scales,1+2+3:scales",
+p.add_argument("--configs", default="auto,whole,1,2,3,1+2,1+2+3,1+2:scales,1+2+3:scales",
                help="'whole', or scales joined by '+' with an optional ':scales' pooling")
 p.add_argument("--draws", type=int, default=3, help="draws of the 5 training painters")
 p.add_argument("--timing", action="store_true", help="also time the embedding of best_artworks, uncached")
@@ -43,7 +47,7 @@ VALIDATION = sorted(np.random.RandomState(0).choice(PAINTERS, 4, replace=False))
 
 def spec_of(config, base_spec):
     """``whole``, or ``1+2`` / ``1+2:scales``: scales joined by '+' and the pooling."""
-    if config == "whole":
+    if config in ("whole", "auto"):
         return base_spec.whole()
     scales, _, pool = config.partition(":")
     return dataclasses.replace(base_spec, views=tuple(int(s) for s in scales.split("+")), view_pool=pool or "mean")
@@ -65,12 +69,19 @@ def painters_folder(names, root):
     return root
 
 
+def contexts(folder, config):
+    """No context, and the collection itself: read as painter does (``auto``), else with the config's features."""
+    if config == "auto":
+        return None, "self"
+    return None, CollectionContext(load_training_images(folder)[0], views=())
+
+
 def zero_shot(model, config):
     rows = []
     for group, names in (("all 9", PAINTERS), ("validation 4", VALIDATION),
                          ("other 5", [n for n in PAINTERS if n not in VALIDATION])):
         folder = painters_folder(names, RUNS / "views" / group.replace(" ", "_"))
-        for context in (None, "self"):
+        for context in contexts(folder, config):
             s = evaluate(folder, model=model, context=context, progress=False).summary["all"]
             rows.append({"config": config, "model": "zero-shot", "painters": group, "context": context is not None,
                          "auc": s["auc"], "balanced_accuracy": s["balanced_accuracy"]})
@@ -86,9 +97,11 @@ def trained(spec, config, draws):
         held = painters_folder([n for n in PAINTERS if n not in names], RUNS / "views" / f"held_{draw}")
         model_dir = RUNS / "views" / f"model_{config.replace(':', '_')}_{draw}"
         train(fit, model_dir, spec=spec, progress=False)
-        s = evaluate(held, model=model_dir, progress=False).summary["all"]
-        rows.append({"config": config, "model": "trained on 5", "painters": "the other 4", "context": False,
-                     "auc": s["auc"], "balanced_accuracy": s["balanced_accuracy"], "draw": draw})
+        for context in contexts(held, config):
+            s = evaluate(held, model=model_dir, context=context, progress=False).summary["all"]
+            rows.append({"config": config, "model": "trained on 5", "painters": "the other 4",
+                         "context": context is not None, "auc": s["auc"], "balanced_accuracy": s["balanced_accuracy"],
+                         "draw": draw})
     return rows
 
 
@@ -125,7 +138,7 @@ for config in args.configs.split(","):
     rows += zero_shot(model, config)
     rows += trained(spec, config, args.draws)
     rows += pbn_dev(model, config)
-    for r in rows[-(6 + args.draws + 2):]:
+    for r in rows[-(6 + 2 * args.draws + 2):]:
         print(json.dumps(r), flush=True)
 
 if timing:

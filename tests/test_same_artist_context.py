@@ -145,3 +145,25 @@ def test_attribute_uses_the_reference_as_context_unless_told_not_to(lda_model_di
     attribute(query, clean_dir, model=lda_model_dir, context=False)
     n_reference = len(__import__("painter.same_artist.training", fromlist=["x"]).load_training_images(clean_dir)[0])
     assert seen == [n_reference]                      # adapted once, to the reference's paintings
+
+
+def test_a_collection_at_its_own_resolution_is_read_with_views(lda_model_dir, clean_dir, tmp_path):
+    from PIL import Image
+    from painter.same_artist.context import CONTEXT_VIEWS
+    rng = np.random.default_rng(0)
+    big = tmp_path / "big"
+    big.mkdir()
+    for k in range(12):   # 150 px: tiles of the 64 px model's features at scale 1
+        Image.fromarray(rng.integers(0, 256, (150, 200, 3), dtype=np.uint8)).save(big / f"{k:02d}.png")
+    paintings = sorted(big.glob("*.png"))
+    model = load_pair_model(lda_model_dir)
+    adapted = CollectionContext.read(big).adapt(model)
+    assert adapted.spec.views == CONTEXT_VIEWS and adapted.spec.view_pool == "scales" and not model.spec.views
+    assert adapted.info["context"]["source"] == "12 paintings, views (1, 2)"
+    p = predict_pairs([(paintings[0], paintings[1])], model=lda_model_dir, context=big)
+    np.testing.assert_allclose(p, predict_pairs([(paintings[0], paintings[1])], model=adapted), atol=1e-6)
+    assert not CollectionContext(paintings, views=()).adapt(model).spec.views   # turned off
+    assert not CollectionContext.read(clean_dir / "test").adapt(model).spec.views   # 64 px thumbnails: no tiles
+    with pytest.warns(UserWarning, match="fewer than 10"):
+        few = CollectionContext(paintings[:5]).adapt(model)
+    assert few is model   # too few to measure the views' shift: neither views nor shift

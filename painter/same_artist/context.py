@@ -14,9 +14,17 @@ collection from the training source has a mean near zero and does not move; one 
 source moves by most of its mean (figures per source in ``benchmarks/RESULTS.md``).
 
     context paintings -> features (cached) -> mean in each projection's space -> shifted bias
+
+A collection at its own resolution (most of its paintings big enough for tiles,
+``painter.data.views``) is read with views (``CONTEXT_VIEWS``, pooled by scale) unless the model
+already names its own: tiles show the brushwork a thumbnail lost, and their features lie further
+from the training paintings' than whole paintings' do, an offset that the context's mean measures
+and removes. Without context, views would move every score (``benchmarks/views.py``).
 """
 from __future__ import annotations
 
+import copy
+import dataclasses
 import hashlib
 import warnings
 from pathlib import Path
@@ -27,11 +35,17 @@ from ..data.images import is_image_name
 from ..errors import InputError, check_folder
 from .model import PairModel
 
-__all__ = ["CollectionContext", "adapt", "adaptable", "projection_shifts", "shrunk_mean", "PROJECTION"]
+__all__ = ["CollectionContext", "adapt", "adaptable", "projection_shifts", "shrunk_mean", "with_views", "PROJECTION",
+           "CONTEXT_VIEWS"]
 
 # the Dense layer every lda embedder holds: features -> whitened LDA space (then unit length)
 PROJECTION = "standardize_pca_lda"
 _MIN_PAINTINGS = 10   # fewer: the mean is mostly the paintings' own content, not the source's
+# the views of a collection at its own resolution: on best_artworks' validation painters the best
+# mean of AUC with and without context (benchmarks/views.py)
+CONTEXT_VIEWS = (1, 2)
+CONTEXT_VIEW_POOL = "scales"
+_SIZE_SAMPLE = 200   # paintings whose headers say whether a collection is at its own resolution
 # how many times more a collection's mean varies than n independent paintings' would (they come in
 # artists' groups): chosen on validation collections of WikiArt and museum photographs, best there
 # on AUC and on the verdict's balanced accuracy together (benchmarks/recipes/context_choice.py:
@@ -138,20 +152,40 @@ def adapt(model: PairModel, features: np.ndarray, source: str = "") -> PairModel
     return adapted
 
 
+def with_views(model: PairModel, views=CONTEXT_VIEWS, view_pool: str = CONTEXT_VIEW_POOL) -> PairModel:
+    """``model`` reading features with ``views`` (the same columns: its weights serve them)."""
+    out = copy.copy(model)
+    out.spec = dataclasses.replace(model.spec, views=tuple(views), view_pool=view_pool)
+    return out
+
+
+def _at_own_resolution(paintings, spec) -> bool:
+    """Whether most of ``paintings`` (a sample of their headers) have tiles for ``spec``'s views."""
+    from ..data.cleaning import detail_copy
+    from ..data.views import has_tiles
+    sample = paintings[::max(1, len(paintings) // _SIZE_SAMPLE)]
+    sizes = [part.image_size for part in spec.components()]
+    tiled = [all(has_tiles(detail_copy(p), size, spec.views) for size in sizes) for p in sample]
+    return bool(sample) and 2 * sum(tiled) >= len(sample)
+
+
 class CollectionContext:
     """Unlabelled paintings of the user's collection, given as context to a model.
 
     Parameters
     ----------
     paintings : sequence of image paths
+    views : views to read a collection at its own resolution with, when the model names none
+        (module docstring); ``()``: never
 
     Build one with ``CollectionContext.read(source)``: ``source`` is a folder (every image in it
     and its sub-folders), a text file listing image paths (one a line, relative to the file), a
     saved context (``save``), a list of paths, or a ``CollectionContext``.
     """
 
-    def __init__(self, paintings):
+    def __init__(self, paintings, views=CONTEXT_VIEWS):
         self.paintings = [str(p) for p in paintings]
+        self.views = tuple(views)
         self._adapted = {}
 
     @classmethod
@@ -203,7 +237,14 @@ class CollectionContext:
         if key not in self._adapted:
             if model.spec is None:
                 return _without_context(model)
-            self._adapted = {key: adapt(model, self.features(model.spec, progress), source=f"{len(self)} paintings")}
+            source = f"{len(self)} paintings"
+            viewed = with_views(model, self.views) if self.views and not model.spec.views and adaptable(model) else None
+            if viewed is not None and _at_own_resolution(self.paintings, viewed.spec):
+                adapted = adapt(viewed, self.features(viewed.spec, progress), source=f"{source}, views {self.views}")
+                model = model if adapted is viewed else adapted   # views only with the shift they need
+            else:
+                model = adapt(model, self.features(model.spec, progress), source=source)
+            self._adapted = {key: model}
         return self._adapted[key]
 
     def __len__(self):
