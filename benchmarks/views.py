@@ -148,10 +148,18 @@ if timing:
         write_results("views-timing", text, "python benchmarks/views.py " + " ".join(sys.argv[1:]))
     sys.exit()
 table = pd.DataFrame(rows)
-wide = table.groupby(["config", "model", "painters", "context"], sort=False)[["auc", "balanced_accuracy"]].mean()
-wide = wide.unstack(["model", "painters", "context"])
-print(wide.to_string(float_format=lambda x: f"{x:.3f}"))
+means = table.groupby(["config", "model", "painters", "context"], sort=False)[["auc", "balanced_accuracy"]].mean()
+cells = means.apply(lambda r: f"{r.auc:.3f} / {r.balanced_accuracy:.3f}", axis=1)
+cells = cells.unstack(["model", "painters", "context"]).reindex(args.configs.split(","))
+order = [("zero-shot", g, c) for g in ("validation 4", "other 5", "all 9") for c in (False, True)]
+order += [("trained on 5", "the other 4", False), ("trained on 5", "the other 4", True),
+          ("zero-shot", "pbn_dev seen", False), ("zero-shot", "pbn_dev unseen", False)]
+cells = cells[[c for c in order if c in cells.columns]]
+cells.columns = [painters if painters.startswith("pbn_dev") else
+                 f"{painters}{' (trained on 5)' if model != 'zero-shot' else ''}, {'context' if ctx else 'none'}"
+                 for model, painters, ctx in cells.columns]
+print(cells.to_string())
 if args.write:
-    text = table.groupby(["model", "painters", "context", "config"], sort=False)[["auc", "balanced_accuracy"]].mean()
-    write_results("views", text.reset_index().to_markdown(index=False, floatfmt=".3f"),
-                  "python benchmarks/views.py " + " ".join(sys.argv[1:]))
+    text = ("AUC / balanced accuracy; context: the collection itself; trained: mean of the draws.\n\n"
+            + cells.reset_index().to_markdown(index=False))
+    write_results("views", text, "python benchmarks/views.py " + " ".join(sys.argv[1:]))

@@ -13,6 +13,7 @@ from painter.data.views import has_tiles, read_views, tile_boxes
 from painter.errors import ParameterError
 from painter.features import FeatureSpec, extract_features
 from painter.features.views import pool_views
+from tests.test_features import _MustNotRunModel
 
 
 def _blocks(tmp_path, width, height, name="planted.png", seed=0):
@@ -121,19 +122,8 @@ def test_features_pool_the_views_and_leave_thumbnails_as_they_were(tmp_path, mon
     rows = feature_model(plain).predict_on_batch(np.concatenate([whole[None], tiles]))
     np.testing.assert_allclose(F[0], rows.mean(axis=0), rtol=1e-4, atol=1e-5)
     assert np.abs(F[0] - P[0]).max() > 1e-3   # the tiles changed the big painting's features
-    again, _ = extract_features([big], spec, progress=False, model=_NoModel(plain))
+    again, _ = extract_features([big], spec, progress=False, model=_MustNotRunModel(plain))
     np.testing.assert_array_equal(again[0], F[0])   # cached under the views' own key
-
-
-class _NoModel:
-    """Stands in for the spec's runner (its runtime names the store) and must not be run."""
-
-    def __init__(self, spec):
-        from painter.features import feature_model
-        self.runtime = getattr(feature_model(spec), "runtime", "keras")
-
-    def predict_on_batch(self, x):
-        raise AssertionError("cached features were computed again")
 
 
 def test_cleaning_keeps_a_detail_copy_resumably(kaggle_dir, tmp_path):
@@ -182,3 +172,20 @@ def test_tile_maps_show_each_tiles_share_of_the_score(tmp_path, monkeypatch):
     assert t.probability == pytest.approx(predict_pair(a, thumb, model=model), abs=1e-4)
     with pytest.raises(InputError, match="tile maps need a model on features with views"):
         explain_tiles(a, b, model=packaged)
+
+
+def test_a_search_index_on_views_finds_each_painting(tmp_path, monkeypatch):
+    from painter.search import SimilarityIndex, build_index_from_data
+    monkeypatch.setenv("PAINTER_CACHE", str(tmp_path / "cache"))
+    for k, artist in enumerate(["Anna", "Anna", "Bert", "Bert", "Cleo"]):
+        (tmp_path / "mine" / artist).mkdir(parents=True, exist_ok=True)
+        _blocks(tmp_path / "mine" / artist, 300, 240, name=f"{k}.png", seed=k)
+    spec = FeatureSpec("efficientnet_lite0", 64, "pooled", views=(1,))
+    index = build_index_from_data(tmp_path / "mine", tmp_path / "index", spec=spec, progress=False)
+    assert index.spec == spec
+    again = SimilarityIndex.load(tmp_path / "index")
+    for k, artist in enumerate(["Anna", "Anna", "Bert", "Bert", "Cleo"]):   # a copy finds its original
+        copy = tmp_path / f"query{k}.png"
+        copy.write_bytes((tmp_path / "mine" / artist / f"{k}.png").read_bytes())
+        hits = again.query_file(copy, k=2)
+        assert hits.iloc[0]["file"].endswith(f"{artist}/{k}.png") and hits.iloc[0]["score"] > 0.9999
