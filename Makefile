@@ -30,6 +30,9 @@ test-fast: $(STAMP)
 # pbn_dev, speed, memory, scale. Recipes (benchmarks/recipes/) rebuild shipped files and are run by hand.
 benchmarks: $(STAMP)
 	$(BIN)/python benchmarks/sources.py --train 30,70,all --write
+	$(BIN)/python benchmarks/views.py --write
+	$(BIN)/python benchmarks/views.py --timing --write
+	$(BIN)/python benchmarks/detail_disk.py --write
 	$(BIN)/python benchmarks/accuracy.py --methods lda
 	$(BIN)/python benchmarks/pair_scoring.py
 	$(BIN)/python benchmarks/embed_speed.py

@@ -179,3 +179,24 @@ def test_an_unanswered_cluster_address_is_one_line(monkeypatch, capsys):
     [line] = capsys.readouterr().err.splitlines()
     assert line == ("painter score: error: tcp://127.0.0.1:9: no Dask scheduler answers there "
                     "(Timed out trying to connect to tcp://127.0.0.1:9 after 1 s)")
+
+
+def test_views_on_the_cluster_equal_the_local_ones(client, tmp_path, monkeypatch, _cache):
+    from PIL import Image
+    rng = np.random.default_rng(5)
+    paths = []
+    for k, side in enumerate((200, 160, 64)):   # two paintings with tiles, a thumbnail without
+        paths.append(str(tmp_path / f"p{k}.png"))
+        Image.fromarray(rng.integers(0, 256, (side, side + 20, 3), dtype=np.uint8)).save(paths[-1])
+    paths.append(str(tmp_path / "missing.jpg"))
+    spec = FeatureSpec("efficientnet_lite0", 64, views=(1,))
+    _fresh_cache(tmp_path, monkeypatch, "local_views", _cache)
+    local, local_failed = extract_features(paths, spec, progress=False)
+    _fresh_cache(tmp_path, monkeypatch, "cluster_views", _cache)
+    features, failed = extract_features(paths, spec, progress=False, client=client)
+    np.testing.assert_allclose(features, local, rtol=1e-6, atol=1e-6)
+    assert failed == local_failed == {paths[3]: "file not found"} and not np.isnan(features[:3]).any()
+    stores = sorted(d.name for d in (tmp_path / "cluster_views" / "features").iterdir())
+    assert len(stores) == 2   # the views' store (two paintings) and the whole paintings' (the thumbnail)
+    shards = [f.name for d in (tmp_path / "cluster_views" / "features").iterdir() for f in d.glob("*.keys.npy")]
+    assert len(shards) == 2 and all(name.startswith("shard_c") for name in shards)   # both written by workers

@@ -67,7 +67,7 @@ def embed_on_cluster(client, spec, paths, digests, failed, batch_size=32, progre
     Parameters
     ----------
     client : dask.distributed.Client
-    spec : FeatureSpec of one backbone
+    spec : FeatureSpec of one backbone (with views: the paintings that have tiles)
     paths : list of str, length N
     digests : dict ``{path: content hash}`` of the readable paths (``extract.content_keys``)
     failed : dict ``{path: reason}``, completed in place with the images no worker could read
@@ -153,6 +153,7 @@ def _embed_task(spec, runtime, paths, keys, store_dir, stem, batch_size) -> dict
     ``store_dir``, unless a finished one is there (the task ran before, on a worker that died
     before answering). Returns ``{path: reason}`` of the images that cannot be read."""
     from .extract import predict_images
+    from .views import predict_views
 
     written = shard_keys(store_dir, stem)
     if written is not None:   # only the unreadable images are left: their reasons, without the model
@@ -164,7 +165,9 @@ def _embed_task(spec, runtime, paths, keys, store_dir, stem, batch_size) -> dict
                            f"not {runtime} as the other workers (is its runtime installed?)")
     failed, parts = {}, []
     with _forward_lock:
-        for chunk, out, bad in predict_images(model, paths, spec.image_size, batch_size):
+        batches = (predict_views(model, paths, spec, batch_size) if spec.views
+                   else predict_images(model, paths, spec.image_size, batch_size))
+        for chunk, out, bad in batches:
             failed.update(bad)
             parts.append(np.asarray(out, np.float32))
     good = np.array([p not in failed for p in paths])

@@ -124,7 +124,7 @@ def extract_features(paths, spec: FeatureSpec = DEFAULT_FEATURES, batch_size: in
     client : dask.distributed.Client, optional
         Embed the images the store lacks on this Dask cluster's workers, which write them into
         the store (``painter.features.cluster``); default: ``$PAINTER_DASK_SCHEDULER``'s, if set.
-        Used with the store and without ``model`` only (and for paintings without views' tiles).
+        Used with the store and without ``model`` only.
 
     Returns
     -------
@@ -140,7 +140,7 @@ def extract_features(paths, spec: FeatureSpec = DEFAULT_FEATURES, batch_size: in
         return np.concatenate([x for x, _ in results], axis=1), failed
     if spec.views:
         from .views import extract_view_features
-        return extract_view_features(paths, spec, batch_size, cache, model, progress)
+        return extract_view_features(paths, spec, batch_size, cache, model, progress, client)
     cache = cache and not spec.random_weights   # a random draw's features are not the spec's
     digests, failed = content_keys(paths, cache, progress)
     client = cluster_client(client) if cache and model is None else None

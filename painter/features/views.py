@@ -4,7 +4,8 @@
 A painting with no tile at any scale (a thumbnail) has its whole-painting features, read from
 and written to the store of the spec without views: thumbnail collections cost what they cost
 without views, and share their cache with it. A cleaned folder's detail copy
-(``painter clean --detail``) is read in place of its square.
+(``painter clean --detail``) is read in place of its square. On a Dask cluster
+(``features.cluster``) the workers embed the views as they embed whole paintings.
 """
 from __future__ import annotations
 
@@ -66,23 +67,30 @@ def predict_views(model, paths, spec, batch_size=32):
             yield chunk, vectors, {p: why for p, (r, why) in zip(chunk, read) if r is None}
 
 
-def extract_view_features(paths, spec, batch_size, cache, model, progress):
+def extract_view_features(paths, spec, batch_size, cache, model, progress, client=None):
     """``extract.extract_features`` for one backbone's spec with views: ``(features, failed)``."""
+    from .cluster import cluster_client, embed_on_cluster
     from .extract import cached_rows, content_keys, extract_features
     from .runner import feature_model, store_and_runner
 
     sources = [detail_copy(p) for p in paths]
     tiled = [has_tiles(s, spec.image_size, spec.views) for s in sources]
     plain = [s for s, t in zip(sources, tiled) if not t]
-    F_plain, failed = extract_features(plain, spec.whole(), batch_size, cache, model, progress) if plain else (None, {})
+    F_plain, failed = (extract_features(plain, spec.whole(), batch_size, cache, model, progress, client) if plain
+                       else (None, {}))
     detailed = [s for s, t in zip(sources, tiled) if t]
     cache = cache and not spec.random_weights
     digests, unreadable = content_keys(detailed, cache, progress)
     failed.update(unreadable)
-    store, model = store_and_runner(spec, model, detailed, digests) if cache and detailed else (None, model)
-    rows = cached_rows(detailed, digests, failed, store,
-                       lambda todo: predict_views(model or feature_model(spec), todo, spec, batch_size),
-                       f"embed {spec.backbone} views", progress) if detailed else []
+    client = cluster_client(client) if cache and model is None and detailed else None
+    if client is not None:
+        store = embed_on_cluster(client, spec, detailed, digests, failed, batch_size, progress)
+        rows = [store.get(digests[p]) if p in digests else None for p in detailed]
+    else:
+        store, model = store_and_runner(spec, model, detailed, digests) if cache and detailed else (None, model)
+        rows = cached_rows(detailed, digests, failed, store,
+                           lambda todo: predict_views(model or feature_model(spec), todo, spec, batch_size),
+                           f"embed {spec.backbone} views", progress) if detailed else []
     dim = next((len(v) for v in rows if v is not None), None) or (F_plain.shape[1] if plain else None)
     if dim is None:   # no image usable: only the model knows the width
         dim = int((model or feature_model(spec)).output_shape[-1])
