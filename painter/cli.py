@@ -203,7 +203,9 @@ def build_parser(hyperparameters: bool = True) -> argparse.ArgumentParser:
     s.add_argument("--model", default=None)
     s.add_argument("--grid", type=int, default=7, help="patches per side")
     s.add_argument("--tiles", action="store_true",
-                   help="for a model on features with views: how much each tile adds to the score (left out in turn)")
+                   help="how much each tile adds to the score (left out in turn): a model trained with --views, "
+                        "or --context a collection at its own resolution")
+    s.add_argument("--context", default=None, help="with --tiles: " + CONTEXT_HELP)
     s.add_argument("--png", default="explanation.png")
     s.set_defaults(func=_cmd_explain)
 

@@ -164,7 +164,7 @@ def _cmd_explain(a):
     check_out_file(a.png)
     if a.tiles:
         from .explain_tiles import explain_tiles
-        expl = explain_tiles(a.image_a, a.image_b, model=a.model)
+        expl = explain_tiles(a.image_a, a.image_b, model=a.model, context=a.context)
     else:
         expl = explain_pair(a.image_a, a.image_b, model=a.model, grid=a.grid)
     print(f"P(same artist) = {expl.probability:.4f}")

@@ -64,13 +64,15 @@ def _paint(drops, boxes, height, width):
     return out
 
 
-def explain_tiles(a, b, model=None, batch_size: int = 32, max_side: int = 1024) -> PairExplanation:
+def explain_tiles(a, b, model=None, context=None, batch_size: int = 32, max_side: int = 1024) -> PairExplanation:
     """Tile maps of how much each tile of ``a`` and ``b`` adds to their same-artist score.
 
     Parameters
     ----------
     a, b : image paths
-    model : a ``PairModel`` on features with views, a model folder, or None (the default model)
+    model : a ``PairModel``, a model folder, or None (the default model); on features with views,
+        or given a ``context`` at its own resolution (which reads them with views)
+    context : the collection the paintings come from, as ``predict_pair`` takes it
     max_side : long side the maps are drawn at
 
     Returns a ``PairExplanation`` (``grid`` 0): ``map_a (H_a, W_a)``, ``map_b (H_b, W_b)``, the
@@ -81,9 +83,13 @@ def explain_tiles(a, b, model=None, batch_size: int = 32, max_side: int = 1024) 
 
     from .same_artist.predict import load_pair_model
     model = load_pair_model(model)
+    if context is not None and model.spec is not None:
+        from .same_artist.predict import _context
+        model = _context(context).adapt(model)
     if model.spec is None or not model.spec.views:
-        raise InputError(f"{model.directory or 'model'}: tile maps need a model on features with views "
-                         "(painter train --views); explain_pair's occlusion maps serve the others")
+        raise InputError(f"{model.directory or 'model'}: tile maps need features with views: a model trained "
+                         "with --views, or a context collection at its own resolution; explain_pair's occlusion "
+                         "maps serve the others")
     parts = [_views(p, model.spec, batch_size) for p in (a, b)]
     Za, Zb = (model.embed_features(_leave_one_out(p, model.spec.view_pool)) for p in parts)
     base = float(_logits(model, Za[:1], Zb[:1])[0])

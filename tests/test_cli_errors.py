@@ -351,7 +351,7 @@ def test_usage_mistakes_exit_2(capsys):
     (["train", "{data}", "--out", "{out}", "--method", "siamese", "--views", "1"],
      "--views: the siamese method fits a network on whole paintings"),
     (["explain", "{jpg}", "{jpg2}", "--model", "{model}", "--tiles", "--png", "{out}"],
-     "tile maps need a model on features with views"),
+     "tile maps need features with views"),
 ])
 def test_view_options_refused_in_one_line(paths, tmp_path, capsys, args, reason):
     out = tmp_path / "out.png"

@@ -170,8 +170,15 @@ def test_tile_maps_show_each_tiles_share_of_the_score(tmp_path, monkeypatch):
     t = explain_tiles(a, thumb, model=model)
     assert np.isnan(t.map_b).all() and np.isfinite(t.map_a).all()   # a thumbnail: no tile, no map
     assert t.probability == pytest.approx(predict_pair(a, thumb, model=model), abs=1e-4)
-    with pytest.raises(InputError, match="tile maps need a model on features with views"):
+    with pytest.raises(InputError, match="tile maps need features with views"):
         explain_tiles(a, b, model=packaged)
+    collection = tmp_path / "collection"   # at its own resolution: the context reads it with views
+    collection.mkdir()
+    for k in range(10):
+        _blocks(collection, 400, 360, name=f"{k}.png", seed=10 + k)
+    c = explain_tiles(a, b, model=packaged, context=collection)
+    assert c.probability == pytest.approx(predict_pair(a, b, model=packaged, context=collection), abs=1e-4)
+    assert np.isfinite(c.map_a).all() and not np.allclose(c.map_a, e.map_a)   # views (1, 2) by scale, shifted
 
 
 def test_a_search_index_on_views_finds_each_painting(tmp_path, monkeypatch):
