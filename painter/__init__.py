@@ -19,7 +19,7 @@ from .version import __version__  # noqa: F401 - painter.__version__
 __all__ = [
     "readdatainfo", "readfolders", "reducedictrandom", "splitdict", "datagenerator", "make_pairs", "flatten",
     "load_image", "load_array", "ImageError", "predict_pair", "predict_pairs", "train", "evaluate", "attribute",
-    "explain_pair",
+    "explain_pair", "explain_tiles",
 ]
 
 
@@ -62,3 +62,10 @@ def explain_pair(path_a, path_b, model=None, **kwargs):
     (see ``painter.explain``)."""
     from .explain import explain_pair as _explain_pair
     return _explain_pair(path_a, path_b, model=model, **kwargs)
+
+
+def explain_tiles(path_a, path_b, model=None, context=None, **kwargs):
+    """Maps of how much each tile of two paintings at their own resolution adds to their score
+    (see ``painter.explain_tiles``)."""
+    from .explain_tiles import explain_tiles as _explain_tiles
+    return _explain_tiles(path_a, path_b, model=model, context=context, **kwargs)
