@@ -89,7 +89,8 @@ def build_parser(hyperparameters: bool = True) -> argparse.ArgumentParser:
     s.add_argument("--out", required=True)
     s.add_argument("--method", default="lda",
                    help="lda (default: style statistics, LDA + nearest-class-mean artist profiles), cosface, "
-                        "bce (seed Siamese head), contrastive, triplet, siamese (seed network fitted end to end)")
+                        "bce (the seed project's |A-B| pair head on frozen features), contrastive, triplet, "
+                        "siamese (the seed project's network fitted end to end on the images)")
     s.add_argument("--backbone", default=None,
                    help="backbone, or several joined by '+' (features concatenated); "
                         "default: efficientnet_lite0+efficientnet_lite1")

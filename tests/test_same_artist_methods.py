@@ -6,7 +6,7 @@ import pytest
 from painter.features import FeatureSpec
 from painter.layers import AbsDiff
 from painter.same_artist import make_method, method_names
-from painter.same_artist.siamese import build_pair_head, build_siamese
+from painter.same_artist.networks import build_pair_head, build_siamese
 from painter.same_artist.training import train
 from tests.callbacks import Interrupt, Steps
 

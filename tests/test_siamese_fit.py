@@ -194,7 +194,7 @@ def test_metric_losses_take_the_same_path(loss, rich_clean, tmp_path):
 
 
 def test_the_cosface_classifier_is_saved_and_restored_with_the_trainer():
-    from painter.same_artist.siamese import CosFaceModel
+    from painter.same_artist.networks import CosFaceModel
     x = keras.Input((4,))
     trainer = CosFaceModel(keras.Model(x, keras.layers.UnitNormalization()(keras.layers.Dense(3)(x))), 5)
     w = trainer.classifier.w

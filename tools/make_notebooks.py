@@ -24,6 +24,9 @@ save("DataCleaning.ipynb", [
          "KAGGLE_DIR = Path(os.environ.get('PAINTER_KAGGLE_DIR', '../shared/data/pbn_dev'))  # train_*.zip, test.zip, all_data_info.csv\n"
          "DATA_DIR = Path(os.environ.get('PAINTER_DATA_DIR', 'data'))\n"
          "SIZE = int(os.environ.get('PAINTER_SIZE', 256))  # output side in pixels (never enlarged)\n"
+         "# e.g. 1536: also keep each painting at its own resolution, long side capped, for features with views\n"
+         "# (about 33 GB more for the real competition's 103,250 paintings); None: the squares alone\n"
+         "DETAIL = int(os.environ['PAINTER_DETAIL']) if os.environ.get('PAINTER_DETAIL') else None\n"
          "PLOTS = DATA_DIR / 'plots'"),
     code("import painter\n"
          "from painter.data.cleaning import clean_kaggle, summarize_report\n"
@@ -34,8 +37,11 @@ save("DataCleaning.ipynb", [
          "    print(f'{KAGGLE_DIR} has no Kaggle data: using a synthetic competition instead')\n"
          "    KAGGLE_DIR = make_synthetic_kaggle(DATA_DIR.parent / 'synthetic_kaggle')"),
     md("## Clean\nImages are read from the archives, repaired from the replacements archive, converted to RGB "
-       "(CMYK, grayscale, PNG-behind-.jpg, EXIF rotation, huge images) and written at `SIZE`. A second run skips finished files."),
-    code("report = clean_kaggle(KAGGLE_DIR, DATA_DIR, size=SIZE)\n"
+       "(CMYK, grayscale, PNG-behind-.jpg, EXIF rotation, huge images) and written at `SIZE`. With `DETAIL`, each "
+       "painting is also kept at its own resolution (long side at most `DETAIL` px) in `DATA_DIR/detail/`, which "
+       "features with views read (`FeatureSpec(views=...)`, `painter train --views`); the report's `detail` column "
+       "lists the copies. A second run skips finished files."),
+    code("report = clean_kaggle(KAGGLE_DIR, DATA_DIR, size=SIZE, detail=DETAIL)\n"
          "print(summarize_report(report))\n"
          "report['status'].value_counts()"),
     md("## Labels: the seed's helpers"),

@@ -10,7 +10,7 @@ from .devices import get_strategy
 from .method import KerasTraining, SameArtistMethod, register
 from .model import predict_rows
 from .sampling import gather_dataset
-from .siamese import build_pair_head, compile_pair_model
+from .networks import build_pair_head, compile_pair_model
 
 __all__ = ["PairHeadMethod"]
 

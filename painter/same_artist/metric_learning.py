@@ -10,7 +10,7 @@ from .calibration import dot_embedder, fit_calibration
 from .devices import get_strategy
 from .method import KerasTraining, SameArtistMethod, pair_similarities, register
 from .sampling import gather_dataset, random_triplets
-from .siamese import ContrastiveModel, TripletModel, build_embedding_net
+from .networks import ContrastiveModel, TripletModel, build_embedding_net
 
 __all__ = ["ContrastiveMethod", "TripletMethod"]
 

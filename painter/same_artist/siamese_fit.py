@@ -46,7 +46,7 @@ from .frozen_stages import centre_crops, frozen_maps, load_size, split_backbone
 from .method import KerasTraining, SameArtistMethod, check_labels, register
 from .model import PairModel, predict_rows
 from .sampling import PairSampler, nearest_artists
-from .siamese import ContrastiveModel, CosFaceModel, TripletModel, build_pair_head, compile_pair_model
+from .networks import ContrastiveModel, CosFaceModel, TripletModel, build_pair_head, compile_pair_model
 from ..errors import ParameterError
 
 __all__ = ["SiameseFitMethod", "LOSSES"]

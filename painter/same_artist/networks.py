@@ -1,4 +1,5 @@
-"""The same-artist Siamese network, in the seed project's form, and its metric-learning variants.
+"""The Keras networks of the same-artist methods: the seed project's Siamese network, its pair
+head, and the metric-learning variants.
 
     image A ──┐                     ┌── |A − B| ── GlobalMaxPooling2D ── Dropout ── Dense(1, sigmoid)
               ├─ shared backbone ───┤
