@@ -9,7 +9,7 @@
     answer = the most probable outcome: "none" when P(none) >= every P(A)
 
 The aggregate, ``T``, ``a``, ``b`` and ``c`` are a :class:`Calibration` (``calibration``), chosen on
-splits of the training paintings only (``benchmarks/attribution.py``): held-out paintings of reference
+splits of the training paintings only (``benchmarks/recipes/attribution.py``): held-out paintings of reference
 artists against paintings of held-out artists, who stand in for unknown painters. The best
 artist's score of an unknown painter grows with the number of reference artists (the best of
 more draws), so the "none" model reads that number too (``c < 0``): for a model that stays the

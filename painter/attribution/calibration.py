@@ -76,7 +76,7 @@ class Calibration:
         return path
 
 
-# Chosen by ``benchmarks/attribution.py --model MODEL --reference-sizes '' --fixed-threshold``, MODEL an
+# Chosen by ``benchmarks/recipes/attribution.py --model MODEL --reference-sizes '' --fixed-threshold``, MODEL an
 # lda model of pbn_dev's 175 training artists without a base model, on three splits of its training
 # paintings for lda models on the default (artist-tuned) features, no test painting or test-only
 # artist used, the held-out artists unseen by the backbones: "max" had the best balanced answer
