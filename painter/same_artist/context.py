@@ -18,7 +18,9 @@ source moves by most of its mean (figures per source in ``benchmarks/RESULTS.md`
 from __future__ import annotations
 
 import hashlib
+import os
 import warnings
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +39,10 @@ _MIN_PAINTINGS = 10   # fewer: the mean is mostly the paintings' own content, no
 # on AUC and on the verdict's balanced accuracy together (benchmarks/recipes/context_choice.py:
 # 1, 3, 10 and 30 measured)
 DESIGN_EFFECT = 1.0
+# contexts kept by ``CollectionContext.cached``: a notebook's pair questions and its attribution
+# reference side by side, each embedded and adapting the model once
+_KEPT = 2
+_kept: OrderedDict = OrderedDict()
 
 
 def _projections(embedder):
@@ -174,6 +180,23 @@ class CollectionContext:
                              "a text file listing them, or a saved context")
         return cls(_listed(path))
 
+    @classmethod
+    def cached(cls, source) -> "CollectionContext":
+        """``read(source)``, the same object as last time while its paintings are the same files,
+        unchanged (path, size and modification time), so that its adapted model is kept too; a
+        folder with a painting added, removed or rewritten is read as a new context. A
+        ``CollectionContext`` given is returned as it is."""
+        if isinstance(source, CollectionContext):
+            return source
+        context = cls.read(source)
+        key = context.state()
+        if key not in _kept:
+            _kept[key] = context
+            while len(_kept) > _KEPT:
+                _kept.popitem(last=False)
+        _kept.move_to_end(key)
+        return _kept[key]
+
     def save(self, path) -> Path:
         """Write the context as a text file listing its paintings (absolute paths)."""
         path = Path(path)
@@ -182,6 +205,10 @@ class CollectionContext:
 
     def key(self) -> str:
         return hashlib.sha1("\n".join(sorted(self.paintings)).encode()).hexdigest()[:16]
+
+    def state(self) -> tuple:
+        """``(path, size, modification time)`` of each painting, sorted (None, None for a missing file)."""
+        return tuple((p, *_stat(p)) for p in sorted(self.paintings))
 
     def features(self, spec, progress: bool = False) -> np.ndarray:
         """The paintings' features ``(n, D)`` (cached; an unreadable painting is named in a warning
@@ -208,6 +235,14 @@ class CollectionContext:
 
     def __len__(self):
         return len(self.paintings)
+
+
+def _stat(path: str) -> tuple:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None, None
+    return st.st_size, st.st_mtime_ns
 
 
 def _listed(path: Path) -> list[str]:
