@@ -126,6 +126,8 @@ def test_predict_pairs_with_context(lda_model_dir, clean_dir):
     with_context = predict_pairs([(a, b), (b, c)], model=lda_model_dir, context=clean_dir / "train")
     expected = predict_pairs([(a, b), (b, c)], model=adapted)
     np.testing.assert_allclose(with_context, expected, atol=1e-6)
+    kept = CollectionContext.cached(clean_dir / "train")   # what predict_pairs adapted: kept for the next call
+    assert kept.adapt(load_pair_model(lda_model_dir)) is kept.adapt(load_pair_model(lda_model_dir))
     # the model's own training paintings are its source: almost no shift
     assert adapted.info["context"]["shift"][0]["shrink"] < 0.5
     np.testing.assert_allclose(with_context, plain, atol=0.05)

@@ -225,13 +225,15 @@ class CollectionContext:
         return F
 
     def adapt(self, model: PairModel, progress: bool = False) -> PairModel:
-        """``model`` adapted to these paintings (see ``adapt``); kept for the next call."""
-        key = (id(model), model.directory and str(model.directory))
-        if key not in self._adapted:
+        """``model`` adapted to these paintings (see ``adapt``); kept for the next call with the same
+        model object (compared by identity, not by ``id``: a model loaded later may reuse the id
+        of one freed)."""
+        if self._adapted.get("model") is not model:
             if model.spec is None:
                 return _without_context(model)
-            self._adapted = {key: adapt(model, self.features(model.spec, progress), source=f"{len(self)} paintings")}
-        return self._adapted[key]
+            adapted = adapt(model, self.features(model.spec, progress), source=f"{len(self)} paintings")
+            self._adapted = {"model": model, "adapted": adapted}
+        return self._adapted["adapted"]
 
     def __len__(self):
         return len(self.paintings)
