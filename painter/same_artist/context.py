@@ -154,6 +154,8 @@ class CollectionContext:
     Build one with ``CollectionContext.read(source)``: ``source`` is a folder (every image in it
     and its sub-folders), a text file listing image paths (one a line, relative to the file), a
     saved context (``save``), a list of paths, or a ``CollectionContext``.
+    ``CollectionContext.cached(source)`` reads it once while its paintings stay unchanged (what
+    ``predict_pairs``, ``evaluate`` and ``attribute`` use).
     """
 
     def __init__(self, paintings):
