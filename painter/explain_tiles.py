@@ -84,8 +84,8 @@ def explain_tiles(a, b, model=None, context=None, batch_size: int = 32, max_side
     from .same_artist.predict import load_pair_model
     model = load_pair_model(model)
     if context is not None and model.spec is not None:
-        from .same_artist.predict import _context
-        model = _context(context).adapt(model)
+        from .same_artist.context import CollectionContext
+        model = CollectionContext.cached(context).adapt(model)
     if model.spec is None or not model.spec.views:
         raise InputError(f"{model.directory or 'model'}: tile maps need features with views: a model trained "
                          "with --views, or a context collection at its own resolution; explain_pair's occlusion "

@@ -83,6 +83,31 @@ def test_context_from_a_folder_a_list_file_and_bad_sources(clean_dir, tmp_path):
         CollectionContext.read(images[0])
 
 
+def test_a_context_is_kept_until_its_folder_changes(clean_dir, tmp_path):
+    import os
+    import shutil
+    images = sorted((clean_dir / "test").glob("*.jpg"))
+    folder = tmp_path / "collection"
+    folder.mkdir()
+    for image in images[:12]:
+        shutil.copy(image, folder)
+    first = CollectionContext.cached(folder)
+    assert CollectionContext.cached(str(folder)) is first and CollectionContext.cached(first) is first
+    shutil.copy(images[12], folder)                   # a painting added
+    added = CollectionContext.cached(folder)
+    assert added is not first and len(added) == len(first) + 1
+    assert CollectionContext.cached(folder) is added
+    changed = folder / images[0].name                 # a painting rewritten (another size and time)
+    changed.write_bytes(images[1].read_bytes())
+    os.utime(changed, ns=(1, 1))
+    rewritten = CollectionContext.cached(folder)
+    assert rewritten is not added and rewritten.paintings == added.paintings
+    changed.unlink()                                  # a painting removed
+    assert len(CollectionContext.cached(folder)) == len(added) - 1
+    listed = CollectionContext(sorted(map(str, folder.glob("*.jpg"))))
+    assert CollectionContext.cached(list(reversed(listed.paintings))) is CollectionContext.cached(listed.paintings)
+
+
 def test_unreadable_context_paintings_are_named(lda_model_dir, clean_dir, tmp_path):
     images = sorted((clean_dir / "test").glob("*.jpg"))
     broken = tmp_path / "broken.jpg"
@@ -101,6 +126,8 @@ def test_predict_pairs_with_context(lda_model_dir, clean_dir):
     with_context = predict_pairs([(a, b), (b, c)], model=lda_model_dir, context=clean_dir / "train")
     expected = predict_pairs([(a, b), (b, c)], model=adapted)
     np.testing.assert_allclose(with_context, expected, atol=1e-6)
+    kept = CollectionContext.cached(clean_dir / "train")   # what predict_pairs adapted: kept for the next call
+    assert kept.adapt(load_pair_model(lda_model_dir)) is kept.adapt(load_pair_model(lda_model_dir))
     # the model's own training paintings are its source: almost no shift
     assert adapted.info["context"]["shift"][0]["shrink"] < 0.5
     np.testing.assert_allclose(with_context, plain, atol=0.05)
@@ -139,12 +166,14 @@ def test_attribute_uses_the_reference_as_context_unless_told_not_to(lda_model_di
     from painter.attribution import attribute
     seen = []
     monkeypatch.setattr(context.CollectionContext, "adapt",
-                        lambda self, model, progress=False: seen.append(len(self)) or model)
+                        lambda self, model, progress=False: seen.append(self) or model)
     query = sorted((clean_dir / "test").glob("*.jpg"))[0]
     attribute(query, clean_dir, model=lda_model_dir)
     attribute(query, clean_dir, model=lda_model_dir, context=False)
+    attribute(query, clean_dir, model=lda_model_dir)
     n_reference = len(__import__("painter.same_artist.training", fromlist=["x"]).load_training_images(clean_dir)[0])
-    assert seen == [n_reference]                      # adapted once, to the reference's paintings
+    assert len(seen) == 2 and len(seen[0]) == n_reference   # adapted to the reference's paintings ...
+    assert seen[1] is seen[0]                               # ... by one context, which keeps the adapted model
 
 
 def test_a_collection_at_its_own_resolution_is_read_with_views(lda_model_dir, clean_dir, tmp_path):

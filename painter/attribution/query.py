@@ -74,10 +74,11 @@ def attribute(image, reference, model=None, k: int = 5, calibration: Calibration
     calibration = calibration or _model_calibration(model)
     pair_model = load_pair_model(model)
     ref = load_reference(reference, pair_model, progress=progress)   # checked first: its errors in one line
-    from ..same_artist.context import adaptable
+    from ..same_artist.context import CollectionContext, adaptable
     # a set given is embedded by its model already; a model without a projection is used as it is
     if context and not isinstance(reference, ReferenceSet) and adaptable(pair_model):
-        pair_model = _reference_context(ref.files).adapt(pair_model, progress=progress)
+        # the same object for the same unchanged paintings: repeated questions adapt the model once
+        pair_model = CollectionContext.cached(list(ref.files)).adapt(pair_model, progress=progress)
         ref = load_reference(reference, pair_model, progress=progress)
     # one image: a batch of one, not one padded to the bulk batch size (32 forward passes)
     zq, failed = pair_model.embed_files([str(image)], progress=False, batch_size=1)
@@ -100,16 +101,3 @@ def attribute(image, reference, model=None, k: int = 5, calibration: Calibration
                        query=str(image), threshold=calibration.threshold, rule=calibration.describe(),
                        skipped=ref.skipped)
     return table
-
-
-def _reference_context(files):
-    """The reference's usable paintings as a ``CollectionContext`` (the last one kept: a notebook's
-    repeated questions against one reference adapt the model once)."""
-    from ..same_artist.context import CollectionContext
-    key = tuple(map(str, files))
-    if _contexts.get("key") != key:
-        _contexts.update(key=key, context=CollectionContext(key))
-    return _contexts["context"]
-
-
-_contexts: dict = {}

@@ -26,7 +26,9 @@ from __future__ import annotations
 import copy
 import dataclasses
 import hashlib
+import os
 import warnings
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +53,10 @@ _SIZE_SAMPLE = 200   # paintings whose headers say whether a collection is at it
 # on AUC and on the verdict's balanced accuracy together (benchmarks/recipes/context_choice.py:
 # 1, 3, 10 and 30 measured)
 DESIGN_EFFECT = 1.0
+# contexts kept by ``CollectionContext.cached``: a notebook's pair questions and its attribution
+# reference side by side, each embedded and adapting the model once
+_KEPT = 2
+_kept: OrderedDict = OrderedDict()
 
 
 def _projections(embedder):
@@ -181,6 +187,8 @@ class CollectionContext:
     Build one with ``CollectionContext.read(source)``: ``source`` is a folder (every image in it
     and its sub-folders), a text file listing image paths (one a line, relative to the file), a
     saved context (``save``), a list of paths, or a ``CollectionContext``.
+    ``CollectionContext.cached(source)`` reads it once while its paintings stay unchanged (what
+    ``predict_pairs``, ``evaluate`` and ``attribute`` use).
     """
 
     def __init__(self, paintings, views=CONTEXT_VIEWS):
@@ -208,6 +216,23 @@ class CollectionContext:
                              "a text file listing them, or a saved context")
         return cls(_listed(path))
 
+    @classmethod
+    def cached(cls, source) -> "CollectionContext":
+        """``read(source)``, the same object as last time while its paintings are the same files,
+        unchanged (path, size and modification time), so that its adapted model is kept too; a
+        folder with a painting added, removed or rewritten is read as a new context. A
+        ``CollectionContext`` given is returned as it is."""
+        if isinstance(source, CollectionContext):
+            return source
+        context = cls.read(source)
+        key = context.state()
+        if key not in _kept:
+            _kept[key] = context
+            while len(_kept) > _KEPT:
+                _kept.popitem(last=False)
+        _kept.move_to_end(key)
+        return _kept[key]
+
     def save(self, path) -> Path:
         """Write the context as a text file listing its paintings (absolute paths)."""
         path = Path(path)
@@ -216,6 +241,10 @@ class CollectionContext:
 
     def key(self) -> str:
         return hashlib.sha1("\n".join(sorted(self.paintings)).encode()).hexdigest()[:16]
+
+    def state(self) -> tuple:
+        """``(path, size, modification time)`` of each painting, sorted (None, None for a missing file)."""
+        return tuple((p, *_stat(p)) for p in sorted(self.paintings))
 
     def features(self, spec, progress: bool = False) -> np.ndarray:
         """The paintings' features ``(n, D)`` (cached; an unreadable painting is named in a warning
@@ -232,23 +261,32 @@ class CollectionContext:
         return F
 
     def adapt(self, model: PairModel, progress: bool = False) -> PairModel:
-        """``model`` adapted to these paintings (see ``adapt``); kept for the next call."""
-        key = (id(model), model.directory and str(model.directory))
-        if key not in self._adapted:
+        """``model`` adapted to these paintings (see ``adapt``); kept for the next call with the same
+        model object (compared by identity, not by ``id``: a model loaded later may reuse the id
+        of one freed)."""
+        if self._adapted.get("model") is not model:
             if model.spec is None:
                 return _without_context(model)
             source = f"{len(self)} paintings"
             viewed = with_views(model, self.views) if self.views and not model.spec.views and adaptable(model) else None
             if viewed is not None and _at_own_resolution(self.paintings, viewed.spec):
                 adapted = adapt(viewed, self.features(viewed.spec, progress), source=f"{source}, views {self.views}")
-                model = model if adapted is viewed else adapted   # views only with the shift they need
+                adapted = model if adapted is viewed else adapted   # views only with the shift they need
             else:
-                model = adapt(model, self.features(model.spec, progress), source=source)
-            self._adapted = {key: model}
-        return self._adapted[key]
+                adapted = adapt(model, self.features(model.spec, progress), source=source)
+            self._adapted = {"model": model, "adapted": adapted}
+        return self._adapted["adapted"]
 
     def __len__(self):
         return len(self.paintings)
+
+
+def _stat(path: str) -> tuple:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None, None
+    return st.st_size, st.st_mtime_ns
 
 
 def _listed(path: Path) -> list[str]:

@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError, no_usable_images
-from .predict import _context, load_pair_model
+from .context import CollectionContext
+from .predict import load_pair_model
 
 __all__ = ["evaluate", "Evaluation", "collection_pairs", "verdict_rates"]
 
@@ -133,7 +134,7 @@ def evaluate(collection, model=None, context=None, max_pairs: int = 5_000_000, s
         raise InputError(f"{collection}: {len(failed)} of {len(paths)} paintings could not be read (first "
                          f"{path}: {reason}); remove or repair them")
     if context is not None:   # the paintings checked first; the adapted embedder reads their cached features
-        model = _context(paths if str(context) == "self" else context).adapt(model, progress=progress)
+        model = CollectionContext.cached(paths if str(context) == "self" else context).adapt(model, progress=progress)
         z, _ = model.embed_files(paths, progress=False)
     i, j = collection_pairs(labels, max_pairs, seed)
     same = labels[i] == labels[j]

@@ -13,13 +13,13 @@ import numpy as np
 
 from ..data.images import ImageError
 from ..errors import folder_kind
+from .context import CollectionContext
 from .model import PairModel
 
 __all__ = ["predict_pair", "predict_pairs", "load_pair_model", "default_model_dir", "PACKAGED_MODEL"]
 
 PACKAGED_MODEL = Path(__file__).resolve().parents[1] / "default_model"
 _loaded: dict = {}
-_contexts: dict = {}   # the last context read, so a notebook's repeated calls embed it once
 
 
 def default_model_dir() -> Path:
@@ -70,7 +70,7 @@ def predict_pairs(pairs, model=None, on_error: str = "raise", progress: bool = F
         raise ValueError(f"on_error must be 'raise' or 'nan', got {on_error!r}")
     model = load_pair_model(model)
     if context is not None:
-        model = _context(context).adapt(model, progress=progress)
+        model = CollectionContext.cached(context).adapt(model, progress=progress)
     pairs = [(str(a), str(b)) for a, b in pairs]
     files = list(dict.fromkeys(p for pair in pairs for p in pair))
     z, failed = model.embed_files(files, progress=progress)
@@ -81,17 +81,6 @@ def predict_pairs(pairs, model=None, on_error: str = "raise", progress: bool = F
     i = np.array([row[a] for a, _ in pairs], dtype=np.int64)
     j = np.array([row[b] for _, b in pairs], dtype=np.int64)
     return model.score_pairs(z, i, j) if len(pairs) else np.zeros(0, np.float32)
-
-
-def _context(context):
-    """A ``CollectionContext`` for ``context``, the last one kept (its adapted model with it)."""
-    from .context import CollectionContext
-    if isinstance(context, CollectionContext):
-        return context
-    key = str(context) if not isinstance(context, (list, tuple)) else tuple(map(str, context))
-    if _contexts.get("key") != key:
-        _contexts.update(key=key, context=CollectionContext.read(context))
-    return _contexts["context"]
 
 
 def predict_pair(path_a, path_b, model=None, context=None) -> float:
