@@ -55,7 +55,9 @@ def feature_runner(spec, runtime: str | None = None):
     fails (one warning saying why). A damaged export is reported in one warning naming it,
     deleted and made again. ``runtime`` defaults to ``chosen_runtime()``.
     """
-    spec = _one_backbone(spec).whole()   # a spec's views go through its whole-painting model
+    spec = _one_backbone(spec)
+    if getattr(spec, "views", ()):   # a spec's views go through its whole-painting model
+        spec = spec.whole()
     runtime = runtime or chosen_runtime()
     return exported_or_keras(export_dir(spec, runtime) if runtime in RUNTIMES else None, lambda: _keras_model(spec),
                              runtime, spec.key, lambda: {"spec": spec.to_dict()}, expected_size=spec.image_size)
