@@ -196,3 +196,12 @@ def test_a_collection_at_its_own_resolution_is_read_with_views(lda_model_dir, cl
     with pytest.warns(UserWarning, match="fewer than 10"):
         few = CollectionContext(paintings[:5]).adapt(model)
     assert few is model   # too few to measure the views' shift: neither views nor shift
+
+
+def test_a_context_with_no_readable_painting_is_refused_in_one_line(lda_model_dir, tmp_path):
+    from painter.errors import InputError
+    for k in range(3):
+        (tmp_path / f"{k}.jpg").write_bytes(b"not a jpeg")
+    with pytest.raises(InputError, match=rf"^{tmp_path}: none of the 3 context paintings can be used \(e\.g\. "
+                                         r".*0\.jpg: not an image file"):
+        CollectionContext.read(tmp_path).adapt(load_pair_model(lda_model_dir))

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from ..data.images import is_image_name
-from ..errors import InputError, check_folder
+from ..errors import InputError, check_folder, no_usable_images
 from .model import PairModel
 
 __all__ = ["CollectionContext", "adapt", "adaptable", "projection_shifts", "shrunk_mean", "with_views", "PROJECTION",
@@ -191,9 +191,10 @@ class CollectionContext:
     ``predict_pairs``, ``evaluate`` and ``attribute`` use).
     """
 
-    def __init__(self, paintings, views=CONTEXT_VIEWS):
+    def __init__(self, paintings, views=CONTEXT_VIEWS, source: str = "context"):
         self.paintings = [str(p) for p in paintings]
         self.views = tuple(views)
+        self.source = source   # names the context in errors
         self._adapted = {}
 
     @classmethod
@@ -208,13 +209,13 @@ class CollectionContext:
                            if p.is_file() and is_image_name(p.name))
             if not files:
                 raise InputError(f"{path}: no images found in this context folder (or its sub-folders)")
-            return cls(files)
+            return cls(files, source=str(path))
         if not path.is_file():
             raise InputError(f"{path}: no such context folder or file")
         if is_image_name(path.name):
             raise InputError(f"{path}: an image, not a context; give a folder of the collection's paintings, "
                              "a text file listing them, or a saved context")
-        return cls(_listed(path))
+        return cls(_listed(path), source=str(path))
 
     @classmethod
     def cached(cls, source) -> "CollectionContext":
@@ -248,9 +249,11 @@ class CollectionContext:
 
     def features(self, spec, progress: bool = False) -> np.ndarray:
         """The paintings' features ``(n, D)`` (cached; an unreadable painting is named in a warning
-        and left out)."""
+        and left out; none readable is an ``InputError`` naming one and why)."""
         from ..features import extract_features
         F, failed = extract_features(self.paintings, spec, progress=progress)
+        if failed and len(failed) == len(set(self.paintings)):   # bad input, not a few bad files
+            raise no_usable_images(self.source, failed, "context paintings")
         if failed:
             warnings.warn(f"context: {len(failed)} of {len(self.paintings)} paintings could not be read and are "
                           "left out: " + "; ".join(f"{p}: {r}" for p, r in failed.items()), stacklevel=2)
