@@ -10,7 +10,7 @@ import numpy as np
 from ..backbones import default_size, feature_layers
 from ..backbones.catalog import ARTISTS_WEIGHTS, check_weights, default_weights, trained_artists
 from ..cache import content_key
-from ..data.views import MAX_SIDE
+from ..data.views import MAX_SIDE, MIN_GAIN, TILES_PER_SIDE
 from ..errors import BackboneError, ParameterError, first_line
 
 __all__ = ["FeatureSpec", "DEFAULT_FEATURES", "default_spec", "std_columns", "read_spec"]
@@ -130,7 +130,8 @@ class FeatureSpec:
         if self.zoom != 1:   # without zoom, the keys (and caches) of earlier versions stay valid
             fields["zoom"] = self.zoom
         if self.views:   # likewise without views
-            fields.update(views=self.views, view_pool=self.view_pool, max_side=MAX_SIDE)
+            fields.update(views=self.views, view_pool=self.view_pool, max_side=MAX_SIDE, per_side=TILES_PER_SIDE,
+                          min_gain=MIN_GAIN)
         text = json.dumps(fields, sort_keys=True)
         digest = hashlib.sha1(text.encode()).hexdigest()[:10]
         return f"{self.backbone}-{self.image_size or 'auto'}-{self.summary}-{digest}"
