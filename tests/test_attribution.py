@@ -9,6 +9,7 @@ from painter import attribution as A
 from painter.attribution.query import _model_calibration
 from painter.cache import cache_dir
 from painter.data.images import ImageError
+from painter.errors import ParameterError
 
 # the synthetic model's pair logits are about +15 within an artist and -16 across artists:
 # P(one of them) = sigmoid(best artist's score), temperature 1
@@ -101,6 +102,30 @@ def test_the_none_model_learns_that_more_artists_raise_an_unknown_painters_best_
     assert small.answers_none(*A.probabilities(scores[1], small))[unknown].mean() < 0.8
     assert cal.answers_none(*A.probabilities(scores[1], cal))[unknown].mean() > 0.9
     assert none_sized[unknown].mean() > none_small[unknown].mean()
+
+
+def test_the_temperature_can_be_fitted_on_every_reference_size_alike():
+    """temperature_from="all": T between the whole references' and the smaller ones' own, the
+    none model unchanged; with one size it is the whole references' T."""
+    rng = np.random.default_rng(1)
+    scores, truths = [], []
+    for n, gap in ((160, 4.0), (10, 2.0)):   # the true artist stands out less on the small reference
+        truth = np.concatenate([rng.integers(0, n, 300), -np.ones(300, int)])
+        s = rng.normal(-4.0, 1.0, (len(truth), n))
+        s[np.arange(300), truth[:300]] += gap
+        scores.append(s)
+        truths.append(truth)
+    whole, _ = A.fit_attribution_calibration(scores, truths, "max")
+    every, m = A.fit_attribution_calibration(scores, truths, "max", temperature_from="all")
+    small, _ = A.fit_attribution_calibration(scores[1], truths[1], "max")
+    assert min(whole.temperature, small.temperature) < every.temperature < max(whole.temperature, small.temperature)
+    assert abs(every.temperature - whole.temperature) > 0.05 and "balanced@10" in m
+    assert (every.none_slope, every.none_bias, every.none_size_slope) == (whole.none_slope, whole.none_bias,
+                                                                          whole.none_size_slope)
+    one, _ = A.fit_attribution_calibration(scores[0], truths[0], "max", temperature_from="all")
+    assert one == A.fit_attribution_calibration(scores[0], truths[0], "max")[0]
+    with pytest.raises(ParameterError, match="temperature_from must be 'whole' or 'all'"):
+        A.fit_attribution_calibration(scores, truths, "max", temperature_from="every")
 
 
 def test_the_answer_is_the_most_probable_outcome_or_a_fixed_threshold():

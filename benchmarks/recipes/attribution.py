@@ -6,14 +6,18 @@ artists should be answered "none of the reference artists". Labels come from all
 
 Everything is chosen on splits of the training paintings (calibration_splits.choose_calibration):
 the aggregate, the temperature and the none model, fitted on each split's reference and on smaller
-ones drawn from it (``--reference-sizes``); the answer is the most probable outcome, or with
+ones drawn from it (``--reference-sizes``; the temperature on the whole references, or with
+``--temperature-from all`` on every size alike); the answer is the most probable outcome, or with
 ``--fixed-threshold`` "none" from a threshold on P(none) chosen there. The test paintings are
-only scored.
+only scored. The packaged model's ``attribution.json`` comes from ``--model painter/default_model
+--also ../shared/data/wikiart_extra --also runs/sources/public_art/train --reference-sizes 30,70
+--temperature-from all --save-calibration``.
 
     python benchmarks/recipes/attribution.py [--data runs/pbn_clean] [--model DIR] [--seeds 0,1,2]
                                      [--also ../shared/data/wikiart_extra] [--save-calibration]
                                      [--artists 30 [--draw 1]] [--latency-size 0]
-                                     [--reference-sizes 15,30,70] [--fixed-threshold] [--calibration FILE]
+                                     [--reference-sizes 15,30,70] [--temperature-from whole|all]
+                                     [--fixed-threshold] [--calibration FILE]
 
 ``--also``: for a model that learned from more than the reference, as the packaged one did.
 ``--artists N``: a small collection: the reference is the training paintings of N of the 175
@@ -81,6 +85,8 @@ p.add_argument("--also", action="append", default=[],
 p.add_argument("--reference-sizes", default="15,30,70",
                help="smaller references drawn from each split's for the size term ('': none; for a model "
                     "trained on the reference it serves)")
+p.add_argument("--temperature-from", choices=("whole", "all"), default="whole",
+               help="fit the softmax temperature on the splits' whole references, or on every size alike")
 p.add_argument("--fixed-threshold", action="store_true",
                help="answer 'none' from a threshold on P(none) chosen on validation (DEFAULT_CALIBRATION's rule) "
                     "instead of the most probable outcome")
@@ -113,7 +119,7 @@ t = time.time()
 cal, table, val_curve = choose_calibration(reference, out / "validation", seeds=[int(s) for s in args.seeds.split(",")],
                                            also=args.also, progress=False, fixed_threshold=args.fixed_threshold,
                                            reference_sizes=[int(n) for n in args.reference_sizes.split(",") if n],
-                                           train_kwargs=train_kwargs)
+                                           train_kwargs=train_kwargs, temperature_from=args.temperature_from)
 print(f"validation ({time.time() - t:.0f} s), pooled over seeds {args.seeds}, each aggregate at its own fitted "
       "calibration (balanced@n: on smaller references drawn from the splits'):")
 print(table.round(4).to_string(index=False))

@@ -21,7 +21,7 @@ from painter.attribution import (AGGREGATES, Calibration, fit_attribution_calibr
 from painter.attribution.calibration import pooled_probabilities
 from painter.features.spec import DEFAULT_FEATURES
 
-__all__ = ["validation_queries", "choose_calibration"]
+__all__ = ["validation_queries", "choose_calibration", "validation_scores", "fit_pooled"]
 
 
 def validation_queries(labels, seed: int = 0, val_artists: float = 0.2, val_images: float = 0.2, prefer=None):
@@ -38,7 +38,7 @@ def validation_queries(labels, seed: int = 0, val_artists: float = 0.2, val_imag
 
 def choose_calibration(data_dir, work_dir, seeds=(0, 1, 2), aggregates=AGGREGATES, train_kwargs=None,
                        also=(), reference_sizes=(15, 30, 70), draws: int = 3, fixed_threshold: bool = False,
-                       progress: bool = True):
+                       progress: bool = True, temperature_from: str = "whole"):
     """Choose the aggregate and fit the calibration on splits of ``data_dir``'s training paintings.
 
     For every seed: split (``validation_queries``), train a same-artist model on the reference
@@ -49,7 +49,8 @@ def choose_calibration(data_dir, work_dir, seeds=(0, 1, 2), aggregates=AGGREGATE
     model knows them, as the packaged model knows artists missing from a user's reference; pass
     ``reference_sizes=()`` and ``fixed_threshold=True`` for a model trained on the reference it
     will serve, as ``DEFAULT_CALIBRATION`` was). The
-    splits' scores are pooled per aggregate and ``fit_attribution_calibration`` fits each; the
+    splits' scores are pooled per aggregate and ``fit_attribution_calibration`` fits each (the
+    temperature on the whole references, or with ``temperature_from="all"`` on every size); the
     aggregate with the best balanced answer accuracy wins, averaged over the whole references and
     each smaller size as the fit weighs them (``_ranked``).
 
@@ -64,6 +65,20 @@ def choose_calibration(data_dir, work_dir, seeds=(0, 1, 2), aggregates=AGGREGATE
     ``curve`` is the chosen one's ``tradeoff`` on the whole references.
     Work files (split folders, models) go in ``work_dir``.
     """
+    pooled = validation_scores(data_dir, work_dir, seeds, aggregates, train_kwargs, also, reference_sizes, draws,
+                               progress)
+    return fit_pooled(pooled, f"{len(seeds)} splits of {data_dir}'s training paintings", fixed_threshold,
+                      temperature_from)
+
+
+def validation_scores(data_dir, work_dir, seeds=(0, 1, 2), aggregates=AGGREGATES, train_kwargs=None, also=(),
+                      reference_sizes=(15, 30, 70), draws: int = 3, progress: bool = True) -> dict:
+    """``choose_calibration``'s validation scores: ``{aggregate: (scores, truth, whole)}``, three
+    lists with one entry per reference (every split's whole reference, then ``draws`` smaller ones
+    of each size in ``reference_sizes``; ``whole``: whether it is a split's whole reference), as
+    ``fit_attribution_calibration`` takes them. Split models are trained once and kept in
+    ``work_dir``; a size added at the end of ``reference_sizes`` leaves the earlier sizes' draws
+    as they were."""
     from painter.same_artist import make_method
     from painter.same_artist.training import (hyperparameters_of, learned_features, load_training_images, train,
                                               unseen_first)
@@ -104,9 +119,15 @@ def choose_calibration(data_dir, work_dir, seeds=(0, 1, 2), aggregates=AGGREGATE
                 pooled[how][0].append(G[rows][:, keep])
                 pooled[how][1].append(cols)
                 pooled[how][2].append(k == 0)
+    return pooled
+
+
+def fit_pooled(pooled: dict, what: str, fixed_threshold: bool = False, temperature_from: str = "whole"):
+    """``choose_calibration``'s choice on ``validation_scores``' pooled scores (``what``: where
+    they come from, for the note): every aggregate fitted, the best by ``_ranked``."""
     rows, fits = [], {}
     for how, (scores, truth, whole) in pooled.items():
-        cal, metrics = fit_attribution_calibration(scores, truth, how, whole, fixed_threshold)
+        cal, metrics = fit_attribution_calibration(scores, truth, how, whole, fixed_threshold, temperature_from)
         fits[how] = cal
         rows.append({"aggregate": how, **metrics, "temperature": cal.temperature, "none_slope": cal.none_slope,
                      "none_bias": cal.none_bias, "none_size_slope": cal.none_size_slope})
@@ -115,7 +136,7 @@ def choose_calibration(data_dir, work_dir, seeds=(0, 1, 2), aggregates=AGGREGATE
     scores, truth, whole = pooled[best.aggregate]
     curve = tradeoff(*pooled_probabilities(list(zip(scores, truth)), best, whole))
     smaller = ", ".join(f"{c[9:]}: {table[c][0]:.3f}" for c in table.columns if c.startswith("balanced@"))
-    note = (f"chosen on {len(seeds)} splits of {data_dir}'s training paintings: balanced answer accuracy "
+    note = (f"chosen on {what}: balanced answer accuracy "
             f"{table['balanced'][0]:.3f}, top-1 {table['top1'][0]:.3f}, none rate {table['none_rate'][0]:.3f}"
             + (f"; on smaller references drawn from them, balanced answer accuracy by number of artists {smaller}"
                if smaller else ""))

@@ -142,7 +142,8 @@ def probabilities(scores, calibration: Calibration, prior_none: float = 0.5):
     return softmax(s / calibration.temperature, axis=1) * known[:, None], 1.0 - known
 
 
-def fit_attribution_calibration(scores, truth, aggregate: str, whole=None, fixed_threshold: bool = False):
+def fit_attribution_calibration(scores, truth, aggregate: str, whole=None, fixed_threshold: bool = False,
+                                temperature_from: str = "whole"):
     """Fit ``T``, ``a``, ``b`` and ``c`` on validation queries.
 
     Parameters
@@ -156,8 +157,12 @@ def fit_attribution_calibration(scores, truth, aggregate: str, whole=None, fixed
     fixed_threshold : False: the answer is the most probable outcome (``threshold=None``); True:
         "none" from the threshold on P(none) that maximises the balanced answer accuracy on the
         whole references (a fixed operating point, for a model that serves one reference size)
+    temperature_from : ``"whole"``: ``T`` is fitted on the whole references; ``"all"``: on every
+        reference, the whole ones and each smaller size weighing the same (for a model that serves
+        references of several sizes: a flatter softmax over many artists answers "none" more
+        often on few)
 
-    ``T`` minimises the log loss of the true artist on the whole references' known queries;
+    ``T`` minimises the log loss of the true artist on the known queries (``temperature_from``);
     ``a``, ``b``, ``c``: a logistic regression of known vs unknown on the best artist's score and
     ``ln n_artists`` (``c`` only when the references differ in size), the known and the unknown
     queries of the whole references and of every smaller size weighted equally (prior 0.5).
@@ -178,10 +183,15 @@ def fit_attribution_calibration(scores, truth, aggregate: str, whole=None, fixed
     known = np.concatenate([t >= 0 for _, t in groups])
     if not known.any() or known.all():
         raise ValueError("fit_attribution_calibration needs queries of reference artists and of other artists")
-    tops = [(s[t >= 0], t[t >= 0]) for (s, t), w in zip(groups, whole) if w]
+    if temperature_from not in ("whole", "all"):
+        raise ParameterError(f"temperature_from must be 'whole' or 'all', got {temperature_from!r}")
+    size = np.array([0 if w else s.shape[1] for (s, _), w in zip(groups, whole)])   # 0: a whole reference
+    sizes = [0] if temperature_from == "whole" else np.unique(size)
+    tops = [[(s[t >= 0], t[t >= 0]) for (s, t), z in zip(groups, size) if z == m] for m in sizes]
 
-    def nll(log_t):
-        return -np.concatenate([log_softmax(s / np.exp(log_t), axis=1)[np.arange(len(t)), t] for s, t in tops]).mean()
+    def nll(log_t):   # mean over the sizes of each size's mean log loss
+        return -np.mean([np.concatenate([log_softmax(s / np.exp(log_t), axis=1)[np.arange(len(t)), t]
+                                         for s, t in part]).mean() for part in tops])
 
     temperature = float(np.exp(minimize_scalar(nll, bounds=(np.log(0.01), np.log(100.0)), method="bounded").x))
     n = np.concatenate([np.full(len(t), s.shape[1]) for s, t in groups])
