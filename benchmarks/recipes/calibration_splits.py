@@ -67,7 +67,9 @@ def choose_calibration(data_dir, work_dir, seeds=(0, 1, 2), aggregates=AGGREGATE
     """
     pooled = validation_scores(data_dir, work_dir, seeds, aggregates, train_kwargs, also, reference_sizes, draws,
                                progress)
-    return fit_pooled(pooled, f"{len(seeds)} splits of {data_dir}'s training paintings", fixed_threshold,
+    # the data folder as seen from the repository (runs/pbn_clean), not this machine's absolute path
+    shown = os.path.relpath(Path(data_dir).resolve(), Path(__file__).resolve().parents[2])
+    return fit_pooled(pooled, f"{len(seeds)} splits of {shown}'s training paintings", fixed_threshold,
                       temperature_from)
 
 
