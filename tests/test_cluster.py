@@ -200,3 +200,17 @@ def test_views_on_the_cluster_equal_the_local_ones(client, tmp_path, monkeypatch
     assert len(stores) == 2   # the views' store (two paintings) and the whole paintings' (the thumbnail)
     shards = [f.name for d in (tmp_path / "cluster_views" / "features").iterdir() for f in d.glob("*.keys.npy")]
     assert len(shards) == 2 and all(name.startswith("shard_c") for name in shards)   # both written by workers
+
+
+def test_workers_write_into_a_store_at_a_url(client, paintings, local, tmp_path, monkeypatch, _cache):
+    """$PAINTER_FEATURE_STORE as an fsspec URL: the workers write their shards there, the driver reads them."""
+    _fresh_cache(tmp_path, monkeypatch, "cluster_url", _cache)
+    monkeypatch.setenv("PAINTER_FEATURE_STORE", f"file://{tmp_path}/shared-store")
+    monkeypatch.setattr(cluster, "TASK_IMAGES", TASK)
+    features, failed = extract_features(paintings, SPEC, progress=False, client=client)
+    np.testing.assert_array_equal(features, local[0])
+    _check_failed(failed, local[1], paintings)
+    [store_dir] = (tmp_path / "shared-store").iterdir()
+    shards = sorted(f.name for f in store_dir.glob("shard_*.keys.npy"))
+    assert len(shards) == 3 and all(name.startswith("shard_c") for name in shards)   # one per task, by the workers
+    assert not (tmp_path / "cluster_url" / "features").exists()   # nothing in the local cache

@@ -273,3 +273,30 @@ def test_zoom_adds_the_mean_of_enlarged_views(files, tmp_path):
     model.save(tmp_path / "zoom.keras")
     again = keras.saving.load_model(tmp_path / "zoom.keras", safe_mode=True)
     np.testing.assert_allclose(again.predict_on_batch(x)[0], f, rtol=1e-5, atol=1e-6)
+
+
+def test_a_store_at_an_fsspec_url_keeps_names_and_heals_its_shards(files, tmp_path, monkeypatch):
+    """$PAINTER_FEATURE_STORE: the stores at a URL (here fsspec's in-memory filesystem, as an
+    object store would be), written and read as the local ones are."""
+    import fsspec
+    monkeypatch.setenv("PAINTER_CACHE", str(tmp_path / "cache"))
+    spec = FeatureSpec("efficientnet_lite0", 32, "pooled")
+    good = [files[k] for k in (0, 1, 3, 4)]
+    local, _ = extract_features(good, spec, progress=False)
+    monkeypatch.setenv("PAINTER_FEATURE_STORE", "memory://painter-test/features")
+    remote, failed = extract_features(good + [files[2]], spec, batch_size=2, progress=False)
+    np.testing.assert_array_equal(remote[:4], local)
+    assert list(failed) == [files[2]] and np.isnan(remote[4]).all()
+    fs = fsspec.filesystem("memory")
+    runtime = getattr(feature_model(spec), "runtime", "keras")
+    store = f"/painter-test/features/{spec.key if runtime == 'keras' else f'{spec.key}-{runtime}'}"
+    keys_files = sorted(fs.glob(f"{store}/shard_*.keys.npy"))
+    assert len(keys_files) == 1 and not fs.glob(f"{store}/*.part.npy")   # one shard, no temporary file left
+    again, _ = extract_features(good, spec, progress=False, model=_MustNotRunModel(spec))
+    np.testing.assert_array_equal(again, local)
+    fs.pipe(keys_files[0], b"\x93NUMPY garbled")
+    with pytest.warns(UserWarning, match="damaged feature cache shard"):
+        healed, _ = extract_features(good, spec, progress=False)
+    np.testing.assert_array_equal(healed, local)
+    assert fs.exists(f"{store}/damaged/{keys_files[0].rsplit('/', 1)[-1]}")
+    fs.rm("/painter-test", recursive=True)

@@ -9,8 +9,9 @@ tasks again elsewhere, and a task whose shard was written before the death write
 A shard is written under a temporary name and renamed (``store.write_shard``): a worker killed
 mid-write leaves no partial shard. A rerun embeds only what the store lacks.
 
-The store's folder must be the same path on every worker (a shared file system), and the
-workers need painter and the same ``PAINTER_RUNTIME``. Dask is imported only here, on demand:
+The store must be the same for every worker: a folder at the same path on a shared file system,
+or an object store's URL in ``$PAINTER_FEATURE_STORE`` (``features.store``); the workers need
+painter and the same ``PAINTER_RUNTIME``. Dask is imported only here, on demand:
 without the ``cluster`` extra painter runs on one machine as before.
 """
 from __future__ import annotations
@@ -97,7 +98,7 @@ def embed_on_cluster(client, spec, paths, digests, failed, batch_size=32, progre
     for chunk in tasks:
         keys = [digests[p] for p in chunk]
         stem = shard_stem(spec, runtime, keys)
-        futures.append(client.submit(_embed_task, spec, runtime, chunk, keys, str(store.dir), stem, batch_size,
+        futures.append(client.submit(_embed_task, spec, runtime, chunk, keys, store.url, stem, batch_size,
                                      key=f"painter-embed-{stem}"))
     from dask.distributed import as_completed
     sizes = {f.key: len(chunk) for f, chunk in zip(futures, tasks)}
@@ -109,7 +110,7 @@ def embed_on_cluster(client, spec, paths, digests, failed, batch_size=32, progre
                 bar.update(sizes[future.key])
         finally:
             client.cancel(futures)   # on an error, the tasks not yet run; finished shards stay
-    return FeatureStore(store.dir.name, store.dir.parent)
+    return FeatureStore(store.name, store.root)
 
 
 def shard_stem(spec, runtime, keys) -> str:

@@ -1,18 +1,47 @@
 """The on-disk store of vectors computed from images (features, frozen maps), one folder per
-name, keyed by image content."""
+name, keyed by image content.
+
+The stores live in ``<cache>/features/`` or, with ``$PAINTER_FEATURE_STORE``, in any folder or
+fsspec URL (``s3://bucket/painter-features``, ``gs://...``: the filesystem's package installed),
+so that the workers of a cluster write into one store that the driver reads. A local store's
+shards are read memory-mapped; a remote one's are downloaded whole as they are opened.
+"""
 from __future__ import annotations
 
+import io
 import os
 import time
 import uuid
 import warnings
-from pathlib import Path
 
 import numpy as np
 
 from ..cache import cache_dir
 
-__all__ = ["FeatureStore", "write_shard", "shard_keys", "missing_rows"]
+__all__ = ["FeatureStore", "write_shard", "shard_keys", "missing_rows", "feature_root", "STORE_ENV"]
+
+STORE_ENV = "PAINTER_FEATURE_STORE"
+
+
+def feature_root() -> str:
+    """Where the feature stores live: ``$PAINTER_FEATURE_STORE`` (a folder or an fsspec URL), else
+    ``<cache>/features``."""
+    return os.environ.get(STORE_ENV, "").strip() or str(cache_dir() / "features")
+
+
+def _filesystem(location):
+    """``(fsspec filesystem, path within it, is local)`` of a folder or URL."""
+    import fsspec
+    from fsspec.implementations.local import LocalFileSystem
+    fs, path = fsspec.core.url_to_fs(str(location))
+    return fs, path, isinstance(fs, LocalFileSystem)
+
+
+def _load(fs, path, local, mmap=False):
+    if local:
+        return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    with fs.open(path, "rb") as f:
+        return np.load(io.BytesIO(f.read()), allow_pickle=False)
 
 
 class FeatureStore:
@@ -28,12 +57,14 @@ class FeatureStore:
     """
 
     def __init__(self, name: str, root=None):
-        self.dir = Path(root or cache_dir() / "features") / name
-        self.dir.mkdir(parents=True, exist_ok=True)
+        self.name, self.root = name, str(root or feature_root())
+        self.url = f"{self.root.rstrip('/')}/{name}"   # the store for another process (a cluster's worker)
+        self.fs, self.dir, self.local = _filesystem(self.url)
+        self.fs.makedirs(self.dir, exist_ok=True)
         self.index = {}
         self.shards = []
-        for keys_file in sorted(self.dir.glob("shard_*.keys.npy")):
-            vectors_file = keys_file.with_name(keys_file.name.replace(".keys.npy", ".npy"))
+        for keys_file in sorted(self.fs.glob(f"{self.dir}/shard_*.keys.npy")):
+            vectors_file = keys_file[:-len(".keys.npy")] + ".npy"
             try:
                 keys, vectors = self._read_shard(keys_file, vectors_file)
             except (OSError, ValueError, EOFError) as e:
@@ -43,20 +74,19 @@ class FeatureStore:
             for row, key in enumerate(keys):
                 self.index[str(key)] = (len(self.shards) - 1, row)
 
-    @staticmethod
-    def _read_shard(keys_file, vectors_file):
-        keys = np.load(keys_file, allow_pickle=False)
-        vectors = np.load(vectors_file, mmap_mode="r", allow_pickle=False)
+    def _read_shard(self, keys_file, vectors_file):
+        keys = _load(self.fs, keys_file, self.local)
+        vectors = _load(self.fs, vectors_file, self.local, mmap=True)
         if keys.ndim != 1 or vectors.ndim != 2 or len(keys) != len(vectors):
             raise ValueError(f"{len(keys)} keys for {len(vectors)} vectors")
         return keys, vectors
 
     def _set_aside(self, keys_file, vectors_file, error):
-        damaged = self.dir / "damaged"
-        damaged.mkdir(exist_ok=True)
+        damaged = f"{self.dir}/damaged"
+        self.fs.makedirs(damaged, exist_ok=True)
         for f in (keys_file, vectors_file):
-            if f.exists():
-                os.replace(f, damaged / f.name)
+            if self.fs.exists(f):
+                self.fs.mv(f, f"{damaged}/{f.rsplit('/', 1)[-1]}")
         warnings.warn(f"{vectors_file}: damaged feature cache shard ({error}); moved to {damaged} "
                       "and its images will be embedded again", stacklevel=3)
 
@@ -67,7 +97,7 @@ class FeatureStore:
     def add(self, keys, vectors):
         if not len(keys):
             return
-        write_shard(self.dir, f"shard_{time.time_ns():020d}_{os.getpid()}", keys, vectors)   # unique, in time order
+        write_shard(self.url, f"shard_{time.time_ns():020d}_{os.getpid()}", keys, vectors)   # unique, in time order
         self.shards.append(vectors)
         for row, key in enumerate(keys):
             self.index[key] = (len(self.shards) - 1, row)
@@ -75,19 +105,23 @@ class FeatureStore:
 
 def write_shard(directory, stem, keys, vectors):
     """Write ``<stem>.npy`` (vectors ``(n, D)``) then ``<stem>.keys.npy`` (``n`` content hashes)
-    into ``directory``, each under a temporary name renamed when complete: a reader sees a whole
-    shard or none (``FeatureStore`` ignores vectors without keys)."""
-    directory = Path(directory)
+    into ``directory`` (a folder or an fsspec URL), each under a temporary name moved into place
+    when complete: a reader sees a whole shard or none (``FeatureStore`` ignores vectors without
+    keys)."""
+    fs, path, _ = _filesystem(directory)
     for name, array in ((f"{stem}.npy", vectors), (f"{stem}.keys.npy", np.array(keys))):
-        tmp = directory / f"{name}.{uuid.uuid4().hex[:8]}.part.npy"   # two writers never share one
-        np.save(tmp, array)
-        os.replace(tmp, directory / name)
+        tmp = f"{path}/{name}.{uuid.uuid4().hex[:8]}.part.npy"   # two writers never share one
+        with fs.open(tmp, "wb") as f:
+            np.save(f, array)
+        fs.mv(tmp, f"{path}/{name}")
 
 
 def shard_keys(directory, stem):
-    """The content hashes of the complete shard ``stem`` in ``directory``, or None when there is none."""
+    """The content hashes of the complete shard ``stem`` in ``directory`` (a folder or an fsspec
+    URL), or None when there is none."""
+    fs, path, local = _filesystem(directory)
     try:
-        return np.load(Path(directory) / f"{stem}.keys.npy", allow_pickle=False)
+        return _load(fs, f"{path}/{stem}.keys.npy", local)
     except (OSError, ValueError, EOFError):   # absent, or damaged: FeatureStore sets it aside
         return None
 
