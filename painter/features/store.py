@@ -8,6 +8,7 @@ shards are read memory-mapped; a remote one's are downloaded whole as they are o
 """
 from __future__ import annotations
 
+import glob
 import io
 import os
 import time
@@ -29,12 +30,28 @@ def feature_root() -> str:
     return os.environ.get(STORE_ENV, "").strip() or str(cache_dir() / "features")
 
 
+class _LocalDisk:
+    """The filesystem calls a store makes, on this machine's disk, as fsspec names them: a local
+    store does without importing fsspec (0.08 s of every one-shot command)."""
+
+    glob = staticmethod(lambda pattern: sorted(glob.glob(pattern)))
+    exists = staticmethod(os.path.exists)
+    mv = staticmethod(os.replace)
+    open = staticmethod(open)
+
+    @staticmethod
+    def makedirs(path, exist_ok=False):
+        os.makedirs(path, exist_ok=exist_ok)
+
+
 def _filesystem(location):
-    """``(fsspec filesystem, path within it, is local)`` of a folder or URL."""
+    """``(filesystem, path within it, is local)`` of a folder or an fsspec URL."""
+    location = str(location)
+    if "://" not in location or location.startswith("file://"):
+        return _LocalDisk, location.removeprefix("file://"), True
     import fsspec
-    from fsspec.implementations.local import LocalFileSystem
-    fs, path = fsspec.core.url_to_fs(str(location))
-    return fs, path, isinstance(fs, LocalFileSystem)
+    fs, path = fsspec.core.url_to_fs(location)
+    return fs, path, False
 
 
 def _load(fs, path, local, mmap=False):
