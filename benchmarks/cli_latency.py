@@ -6,7 +6,7 @@
   answers with Keras and leaves the exports of both backbones and the model's embedder to a
   background process, whose run is timed too (the warm runs start once it is done).
 
-Uses the packaged default model (an empty ``$PAINTER_MODELS``) and two pbn_dev test paintings.
+Uses the packaged default model (``$PAINTER_MODEL`` unset) and two pbn_dev test paintings.
 
     python benchmarks/cli_latency.py [--runs 5] [--data runs/pbn_clean]
 """
@@ -59,7 +59,7 @@ def run(env, k):
 
 # the painter of this checkout, also when PYTHONPATH is relative (the runs' working folder is `work`)
 root = str(Path(__file__).resolve().parents[1])
-env = {**os.environ, "PAINTER_MODELS": str(work / "no_models"), "PAINTER_CACHE": str(work / "cache"),
+env = {**{k: v for k, v in os.environ.items() if k != "PAINTER_MODEL"}, "PAINTER_CACHE": str(work / "cache"),
        "PYTHONPATH": os.pathsep.join(filter(None, (root, os.environ.get("PYTHONPATH"))))}
 cold, out, err = run(env, 0)
 print(f"cold (empty cache, first run after install): {cold:.1f} s -> {out}" + (f" | stderr: {err}" if err else ""))

@@ -97,14 +97,14 @@ def test_packaged_default_model_works_offline(clean_dir):
     assert same > model.threshold and same > different
 
 
-def test_the_default_model_is_the_newest_model_not_an_index(lda_model_dir, tmp_path, monkeypatch):
-    root = tmp_path / "models_1"
-    shutil.copytree(lda_model_dir, root / "m")
-    (root / "idx").mkdir()                       # a search index beside it, saved later
-    (root / "idx" / "index.faiss").write_bytes(b"")
-    (root / "idx" / "config.json").write_text("{}")
-    monkeypatch.setenv("PAINTER_MODELS", str(root))
-    assert default_model_dir() == root / "m"
+def test_the_default_model_is_the_packaged_one_unless_painter_model_names_another(lda_model_dir, tmp_path,
+                                                                                 monkeypatch):
+    monkeypatch.delenv("PAINTER_MODEL", raising=False)
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(lda_model_dir, tmp_path / "models_1" / "m")   # a trained model here changes nothing
+    assert default_model_dir() == PACKAGED_MODEL
+    monkeypatch.setenv("PAINTER_MODEL", str(lda_model_dir))
+    assert default_model_dir() == lda_model_dir and load_pair_model().directory == lda_model_dir
 
 
 def test_cli_predict_pair(lda_model_dir, clean_dir):

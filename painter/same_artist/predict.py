@@ -1,8 +1,8 @@
 """``predict_pair``: the probability that one artist painted two images.
 
-``model`` may be a ``PairModel``, a model folder, or None: then the newest model under
-``./models_1/`` (or ``$PAINTER_MODELS``) is used, else the default model shipped inside the
-package, so a fresh offline install answers out of the box.
+``model`` may be a ``PairModel``, a model folder, or None: then the model folder named by
+``$PAINTER_MODEL`` if it is set, else the default model shipped inside the package, so a fresh
+offline install answers out of the box, and the same wherever it runs.
 """
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 
 from ..data.images import ImageError
-from ..errors import folder_kind
 from .context import CollectionContext
 from .model import PairModel
 
@@ -23,12 +22,10 @@ _loaded: dict = {}
 
 
 def default_model_dir() -> Path:
-    """Newest same-artist model folder ``models_1/*/`` (with its ``config.json``: a finished save),
-    else the packaged default model; index and classifier folders beside them are passed over."""
-    root = Path(os.environ.get("PAINTER_MODELS", "models_1"))
-    found = sorted((p for p in root.glob("*/config.json") if folder_kind(p.parent) == "same-artist model"),
-                   key=lambda p: p.stat().st_mtime) if root.is_dir() else []
-    return found[-1].parent if found else PACKAGED_MODEL
+    """The model answering when none is given: ``$PAINTER_MODEL`` (a model folder) if set, else
+    the packaged default model."""
+    chosen = os.environ.get("PAINTER_MODEL", "").strip()
+    return Path(chosen) if chosen else PACKAGED_MODEL
 
 
 def load_pair_model(model=None, exported: bool = True) -> PairModel:
