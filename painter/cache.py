@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .errors import InputError
 
-__all__ = ["cache_dir", "file_digest", "content_key"]
+__all__ = ["cache_dir", "file_digest", "content_key", "remembered_key", "remember_key"]
 
 
 def cache_dir() -> Path:
@@ -46,3 +46,18 @@ def content_key(path) -> str:
         if len(_KEYS) > _KEYS_MAX:
             del _KEYS[next(iter(_KEYS))]
     return key
+
+
+def remembered_key(path) -> str | None:
+    """``content_key(path)`` if this process remembers it for the file as it is now, else None
+    (nothing read but the file's size and modification time)."""
+    st = os.stat(path)
+    size, mtime, key = _KEYS.get(os.fspath(path), (None, None, None))
+    return key if (size, mtime) == (st.st_size, st.st_mtime_ns) else None
+
+
+def remember_key(path, size: int, mtime_ns: int, key: str):
+    """Remember a content key computed elsewhere (a cluster's worker) for the file at that size and time."""
+    _KEYS[os.fspath(path)] = (size, mtime_ns, key)
+    if len(_KEYS) > _KEYS_MAX:
+        del _KEYS[next(iter(_KEYS))]

@@ -214,3 +214,20 @@ def test_workers_write_into_a_store_at_a_url(client, paintings, local, tmp_path,
     shards = sorted(f.name for f in store_dir.glob("shard_*.keys.npy"))
     assert len(shards) == 3 and all(name.startswith("shard_c") for name in shards)   # one per task, by the workers
     assert not (tmp_path / "cluster_url" / "features").exists()   # nothing in the local cache
+
+
+def test_the_workers_read_the_files_to_hash_them(client, paintings, local, tmp_path, monkeypatch, _cache):
+    """The driver reads no painting's bytes: its own hashing is switched off here, the workers' is not."""
+    import painter.cache
+    _fresh_cache(tmp_path, monkeypatch, "cluster_hash", _cache)
+    monkeypatch.setattr(painter.cache, "_KEYS", {})   # nothing remembered from the local run
+
+    def no_reading(path, algorithm="sha1"):
+        raise AssertionError(f"the driver read {path}")
+    monkeypatch.setattr(painter.cache, "file_digest", no_reading)
+    features, failed = extract_features(paintings, SPEC, progress=False, client=client)
+    np.testing.assert_array_equal(features, local[0])
+    _check_failed(failed, local[1], paintings)
+    import hashlib
+    # the workers' keys are remembered here: asking again reads nothing and gives the file's SHA-1
+    assert painter.cache.content_key(paintings[0]) == hashlib.sha1(Path(paintings[0]).read_bytes()).hexdigest()

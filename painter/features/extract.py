@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 
 from ..cache import content_key
 from ..data.images import ImageError, load_array, not_a_file
-from .cluster import cluster_client, embed_on_cluster
+from .cluster import cluster_client, embed_on_cluster, hash_on_cluster
 from .runner import feature_model, store_and_runner
 from .spec import DEFAULT_FEATURES, FeatureSpec
 from .store import missing_rows
@@ -142,8 +142,9 @@ def extract_features(paths, spec: FeatureSpec = DEFAULT_FEATURES, batch_size: in
         from .views import extract_view_features
         return extract_view_features(paths, spec, batch_size, cache, model, progress, client)
     cache = cache and not spec.random_weights   # a random draw's features are not the spec's
-    digests, failed = content_keys(paths, cache, progress)
     client = cluster_client(client) if cache and model is None else None
+    digests, failed = hash_on_cluster(client, paths, progress) if client is not None else content_keys(
+        paths, cache, progress)
     if client is not None:
         store = embed_on_cluster(client, spec, paths, digests, failed, batch_size, progress)
         rows = [store.get(digests[p]) if p in digests else None for p in paths]

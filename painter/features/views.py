@@ -69,7 +69,7 @@ def predict_views(model, paths, spec, batch_size=32):
 
 def extract_view_features(paths, spec, batch_size, cache, model, progress, client=None):
     """``extract.extract_features`` for one backbone's spec with views: ``(features, failed)``."""
-    from .cluster import cluster_client, embed_on_cluster
+    from .cluster import cluster_client, embed_on_cluster, hash_on_cluster
     from .extract import cached_rows, content_keys, extract_features
     from .runner import feature_model, store_and_runner
 
@@ -80,9 +80,10 @@ def extract_view_features(paths, spec, batch_size, cache, model, progress, clien
                        else (None, {}))
     detailed = [s for s, t in zip(sources, tiled) if t]
     cache = cache and not spec.random_weights
-    digests, unreadable = content_keys(detailed, cache, progress)
-    failed.update(unreadable)
     client = cluster_client(client) if cache and model is None and detailed else None
+    digests, unreadable = (hash_on_cluster(client, detailed, progress) if client is not None
+                           else content_keys(detailed, cache, progress))
+    failed.update(unreadable)
     if client is not None:
         store = embed_on_cluster(client, spec, detailed, digests, failed, batch_size, progress)
         rows = [store.get(digests[p]) if p in digests else None for p in detailed]
