@@ -35,7 +35,7 @@ SCHEDULER_ENV = "PAINTER_DASK_SCHEDULER"
 # images per task, and so per shard: 512 keep a task near 10 s on a core (Lite0 + Lite1 style
 # features), long beside Dask's overhead per task, and a million paintings in 2,000 shards
 TASK_IMAGES = 512
-# files per hashing task: reading 4,096 paintings (250 MB of the real competition's) is seconds
+# files per hashing task at most: reading 4,096 paintings (250 MB of the real competition's) is seconds
 HASH_TASK_FILES = 4096
 CONNECT_TIMEOUT = "30s"   # a scheduler starting on a busy cluster's head node answers within this
 log = logging.getLogger(__name__)
@@ -132,7 +132,9 @@ def hash_on_cluster(client, paths, progress=True):
             todo.append(p)
         else:
             digests[p] = key
-    tasks = [todo[i:i + HASH_TASK_FILES] for i in range(0, len(todo), HASH_TASK_FILES)]
+    workers = max(1, len(client.scheduler_info().get("workers", {})))
+    size = max(1, min(HASH_TASK_FILES, -(-len(todo) // workers)))   # every worker has a share
+    tasks = [todo[i:i + size] for i in range(0, len(todo), size)]
     futures = client.map(_hash_task, tasks, pure=False)
     with tqdm(total=len(todo), desc="hash on the cluster", unit="img", disable=not progress or len(todo) < 2000) as bar:
         for future, chunk in zip(as_completed(futures), tasks):
