@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .errors import InputError
 
-__all__ = ["cache_dir", "file_digest", "content_key", "remembered_key", "remember_key"]
+__all__ = ["cache_dir", "file_digest", "content_key", "key_record", "remembered_key", "remember_key"]
 
 
 def cache_dir() -> Path:
@@ -34,30 +34,34 @@ _KEYS = {}   # path -> (size, mtime_ns, SHA-1), the oldest dropped past _KEYS_MA
 _KEYS_MAX = 250_000   # twice the real competition's paintings: 40 MB at most
 
 
-def content_key(path) -> str:
-    """SHA-1 of a file's bytes, the key of its cached features; remembered for the process by path,
-    size and modification time (training on several sources hashes every painting to find the
-    duplicates, then the feature store would hash it again)."""
+def key_record(path) -> tuple:
+    """``(size, mtime_ns, SHA-1)`` of a file: remembered for the process by path while its size and
+    modification time stay (training on several sources hashes every painting to find the
+    duplicates, then the feature store would hash it again), else read."""
     st = os.stat(path)
-    size, mtime, key = _KEYS.get(os.fspath(path), (None, None, None))
-    if (size, mtime) != (st.st_size, st.st_mtime_ns):
-        key = file_digest(path)
-        _KEYS[os.fspath(path)] = (st.st_size, st.st_mtime_ns, key)
-        if len(_KEYS) > _KEYS_MAX:
-            del _KEYS[next(iter(_KEYS))]
-    return key
+    record = _KEYS.get(os.fspath(path))
+    if record is None or record[:2] != (st.st_size, st.st_mtime_ns):
+        record = (st.st_size, st.st_mtime_ns, file_digest(path))
+        remember_key(path, *record)
+    return record
+
+
+def content_key(path) -> str:
+    """SHA-1 of a file's bytes, the key of its cached features (``key_record``)."""
+    return key_record(path)[2]
 
 
 def remembered_key(path) -> str | None:
     """``content_key(path)`` if this process remembers it for the file as it is now, else None
     (nothing read but the file's size and modification time)."""
     st = os.stat(path)
-    size, mtime, key = _KEYS.get(os.fspath(path), (None, None, None))
-    return key if (size, mtime) == (st.st_size, st.st_mtime_ns) else None
+    record = _KEYS.get(os.fspath(path))
+    return record[2] if record is not None and record[:2] == (st.st_size, st.st_mtime_ns) else None
 
 
 def remember_key(path, size: int, mtime_ns: int, key: str):
-    """Remember a content key computed elsewhere (a cluster's worker) for the file at that size and time."""
+    """Remember the content key of a file at that size and modification time (computed here, or
+    by a cluster's worker); the oldest is forgotten past ``_KEYS_MAX``."""
     _KEYS[os.fspath(path)] = (size, mtime_ns, key)
     if len(_KEYS) > _KEYS_MAX:
         del _KEYS[next(iter(_KEYS))]

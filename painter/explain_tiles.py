@@ -28,12 +28,12 @@ def _views(path, spec, batch_size):
     of one painting, boxes as fractions of its width and height."""
     from .data.views import read_views
     from .features import feature_model, predict_padded
+    width, height = load_image(path, max_side=MAX_SIDE).size   # as read_views reads it
     out = []
     for component in spec.components():
         size = component.image_size
         whole, tiles, scale_of = read_views(path, size, component.views)
         rows = predict_padded(feature_model(component), np.concatenate([whole[None], tiles]), batch_size)
-        width, height = load_image(path, max_side=MAX_SIDE).size
         boxes = np.array([box for _, box in view_boxes(width, height, size, component.views)], float).reshape(-1, 4)
         out.append((rows[0], rows[1:], scale_of, boxes / [width, height, width, height]))
     return out

@@ -133,26 +133,26 @@ def hash_on_cluster(client, paths, progress=True):
         else:
             digests[p] = key
     workers = max(1, len(client.scheduler_info().get("workers", {})))
-    size = max(1, min(HASH_TASK_FILES, -(-len(todo) // workers)))   # every worker has a share
-    tasks = [todo[i:i + size] for i in range(0, len(todo), size)]
+    per_task = max(1, min(HASH_TASK_FILES, -(-len(todo) // workers)))   # every worker has a share
+    tasks = [todo[i:i + per_task] for i in range(0, len(todo), per_task)]
     futures = client.map(_hash_task, tasks, pure=False)
     with tqdm(total=len(todo), desc="hash on the cluster", unit="img", disable=not progress or len(todo) < 2000) as bar:
-        for future, chunk in zip(as_completed(futures), tasks):
-            keys, bad = future.result()
-            for p, (size, mtime, key) in keys.items():
-                remember_key(p, size, mtime, key)
-                digests[p] = key
+        for future in as_completed(futures):
+            records, bad = future.result()
+            for p, record in records.items():
+                remember_key(p, *record)
+                digests[p] = record[2]
             failed.update(bad)
-            bar.update(len(chunk))
+            bar.update(len(records) + len(bad))
     return digests, failed
 
 
 def _hash_task(paths):
     """On a worker: ``({path: (size, mtime_ns, content key)}, {path: reason})``."""
+    from ..cache import key_record
     from .extract import content_keys
     digests, failed = content_keys(paths, True, False)
-    stats = {p: os.stat(p) for p in digests}
-    return {p: (stats[p].st_size, stats[p].st_mtime_ns, key) for p, key in digests.items()}, failed
+    return {p: key_record(p) for p in digests}, failed   # the records content_keys just made
 
 
 def shard_stem(spec, runtime, keys) -> str:
@@ -195,8 +195,7 @@ def _embed_task(spec, runtime, paths, keys, store_dir, stem, batch_size) -> dict
     """On a worker: embed ``paths`` (content hashes ``keys``) and write their shard ``stem`` into
     ``store_dir``, unless a finished one is there (the task ran before, on a worker that died
     before answering). Returns ``{path: reason}`` of the images that cannot be read."""
-    from .extract import predict_images
-    from .views import predict_views
+    from .extract import predict_features
 
     written = shard_keys(store_dir, stem)
     if written is not None:   # only the unreadable images are left: their reasons, without the model
@@ -208,9 +207,7 @@ def _embed_task(spec, runtime, paths, keys, store_dir, stem, batch_size) -> dict
                            f"not {runtime} as the other workers (is its runtime installed?)")
     failed, parts = {}, []
     with _forward_lock:
-        batches = (predict_views(model, paths, spec, batch_size) if spec.views
-                   else predict_images(model, paths, spec.image_size, batch_size))
-        for chunk, out, bad in batches:
+        for chunk, out, bad in predict_features(model, paths, spec, batch_size):
             failed.update(bad)
             parts.append(np.asarray(out, np.float32))
     good = np.array([p not in failed for p in paths])

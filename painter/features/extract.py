@@ -22,7 +22,8 @@ from .runner import feature_model, store_and_runner
 from .spec import DEFAULT_FEATURES, FeatureSpec
 from .store import missing_rows
 
-__all__ = ["image_batches", "predict_padded", "predict_images", "extract_features", "content_keys", "cached_rows"]
+__all__ = ["image_batches", "predict_padded", "predict_images", "predict_features", "extract_features", "embedded",
+           "content_keys", "cached_rows"]
 
 EAGER_MAX = 4   # rows a Keras model runs eagerly (predict_padded); memory grows with them
 
@@ -141,6 +142,22 @@ def extract_features(paths, spec: FeatureSpec = DEFAULT_FEATURES, batch_size: in
     if spec.views:
         from .views import extract_view_features
         return extract_view_features(paths, spec, batch_size, cache, model, progress, client)
+    return embedded(paths, spec, batch_size, cache, model, progress, client)
+
+
+def predict_features(model, paths, spec, batch_size=32):
+    """``predict_images`` for one backbone's ``spec``: with views, each painting's views pooled
+    (``views.predict_views``)."""
+    if spec.views:
+        from .views import predict_views
+        return predict_views(model, paths, spec, batch_size)
+    return predict_images(model, paths, spec.image_size, batch_size)
+
+
+def embedded(paths, spec, batch_size, cache, model, progress, client):
+    """``extract_features`` of one backbone's ``spec`` over these very files (views of each,
+    without asking which have tiles): read from the store, computed by ``model`` or on the
+    cluster."""
     cache = cache and not spec.random_weights   # a random draw's features are not the spec's
     client = cluster_client(client) if cache and model is None else None
     digests, failed = hash_on_cluster(client, paths, progress) if client is not None else content_keys(
@@ -151,8 +168,8 @@ def extract_features(paths, spec: FeatureSpec = DEFAULT_FEATURES, batch_size: in
     else:
         store, model = store_and_runner(spec, model, paths, digests) if cache else (None, model)
         rows = cached_rows(paths, digests, failed, store,
-                           lambda todo: predict_images(model or feature_model(spec), todo, spec.image_size, batch_size),
-                           f"embed {spec.backbone}", progress)
+                           lambda todo: predict_features(model or feature_model(spec), todo, spec, batch_size),
+                           f"embed {spec.backbone}{' views' if spec.views else ''}", progress)
     dim = next((len(v) for v in rows if v is not None), None)
     if dim is None:   # no image usable: only the model knows the width
         dim = int((model or feature_model(spec)).output_shape[-1])

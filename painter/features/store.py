@@ -62,8 +62,8 @@ def _load(fs, path, local, mmap=False):
 
 
 class FeatureStore:
-    """Append-only store of vectors in ``<root>/<name>/`` (root: ``$PAINTER_CACHE/features``), as
-    pairs of files per shard:
+    """Append-only store of vectors in ``<root>/<name>/`` (root: ``feature_root()``), as pairs of
+    files per shard:
     ``shard_*.npy`` holds the vectors, read memory-mapped (a store of the real competition's
     103,250 paintings is 6.5 GB of default features, too much to load whole), and
     ``shard_*.keys.npy`` their content hashes, written last so that a shard without keys (an

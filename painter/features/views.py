@@ -68,37 +68,20 @@ def predict_views(model, paths, spec, batch_size=32):
 
 
 def extract_view_features(paths, spec, batch_size, cache, model, progress, client=None):
-    """``extract.extract_features`` for one backbone's spec with views: ``(features, failed)``."""
-    from .cluster import cluster_client, embed_on_cluster, hash_on_cluster
-    from .extract import cached_rows, content_keys, extract_features
-    from .runner import feature_model, store_and_runner
+    """``extract.extract_features`` for one backbone's spec with views: ``(features, failed)``.
+    The paintings without tiles take the whole-painting path (``spec.whole()``), the others their
+    views'."""
+    from .extract import embedded
 
     sources = [detail_copy(p) for p in paths]
-    tiled = [has_tiles(s, spec.image_size, spec.views) for s in sources]
-    plain = [s for s, t in zip(sources, tiled) if not t]
-    F_plain, failed = (extract_features(plain, spec.whole(), batch_size, cache, model, progress, client) if plain
-                       else (None, {}))
-    detailed = [s for s, t in zip(sources, tiled) if t]
-    cache = cache and not spec.random_weights
-    client = cluster_client(client) if cache and model is None and detailed else None
-    digests, unreadable = (hash_on_cluster(client, detailed, progress) if client is not None
-                           else content_keys(detailed, cache, progress))
-    failed.update(unreadable)
-    if client is not None:
-        store = embed_on_cluster(client, spec, detailed, digests, failed, batch_size, progress)
-        rows = [store.get(digests[p]) if p in digests else None for p in detailed]
-    else:
-        store, model = store_and_runner(spec, model, detailed, digests) if cache and detailed else (None, model)
-        rows = cached_rows(detailed, digests, failed, store,
-                           lambda todo: predict_views(model or feature_model(spec), todo, spec, batch_size),
-                           f"embed {spec.backbone} views", progress) if detailed else []
-    dim = next((len(v) for v in rows if v is not None), None) or (F_plain.shape[1] if plain else None)
-    if dim is None:   # no image usable: only the model knows the width
-        dim = int((model or feature_model(spec)).output_shape[-1])
-    out = np.full((len(paths), dim), np.nan, dtype=np.float32)
-    if plain:
-        out[[k for k, t in enumerate(tiled) if not t]] = F_plain
-    for k, row in zip([k for k, t in enumerate(tiled) if t], rows):
-        if row is not None:
-            out[k] = row
+    tiled = np.array([has_tiles(s, spec.image_size, spec.views) for s in sources], bool)
+    # each group embedded once; an empty call only where there is nothing at all (the width from the model)
+    groups = [(m, part) for m, part in ((~tiled, spec.whole()), (tiled, spec)) if m.any()] or [(tiled, spec)]
+    out, failed = None, {}
+    for mask, part in groups:
+        F, bad = embedded([s for s, m in zip(sources, mask) if m], part, batch_size, cache, model, progress, client)
+        if out is None:
+            out = np.full((len(paths), F.shape[1]), np.nan, dtype=np.float32)
+        out[mask] = F
+        failed.update(bad)
     return out, {p: failed[s] for p, s in zip(paths, sources) if s in failed}
