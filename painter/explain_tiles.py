@@ -23,12 +23,13 @@ from .explain import PairExplanation, _logits
 __all__ = ["explain_tiles"]
 
 
-def _views(path, spec, batch_size):
+def _views(path, read_size, spec, batch_size):
     """Per component backbone: ``(whole (D_c,), tiles (n_c, D_c), scale_of (n_c,), boxes (n_c, 4))``
-    of one painting, boxes as fractions of its width and height."""
+    of one painting read at ``read_size`` (as ``read_views`` reads it), boxes as fractions of its
+    width and height."""
     from .data.views import read_views
     from .features import feature_model, predict_padded
-    width, height = load_image(path, max_side=MAX_SIDE).size   # as read_views reads it
+    width, height = read_size
     out = []
     for component in spec.components():
         size = component.image_size
@@ -77,11 +78,13 @@ def explain_tiles(a, b, model=None, context=None, batch_size: int = 32, max_side
 
     Returns a ``PairExplanation`` (``grid`` 0): ``map_a (H_a, W_a)``, ``map_b (H_b, W_b)``, the
     drop of the pair logit when each tile is left out (NaN where no tile lies), and P(same) of the
-    pair as ``predict_pair`` gives it.
+    pair as ``predict_pair`` gives it. Raises ``ImageError`` (one line: file and reason) for an
+    unreadable image, before anything else is loaded.
     """
     from scipy.special import expit
 
     from .same_artist.predict import load_pair_model
+    read_sizes = [load_image(p, max_side=MAX_SIDE).size for p in (a, b)]   # ImageError before the model loads
     model = load_pair_model(model)
     if context is not None and model.spec is not None:
         from .same_artist.context import CollectionContext
@@ -90,7 +93,7 @@ def explain_tiles(a, b, model=None, context=None, batch_size: int = 32, max_side
         raise InputError(f"{model.directory or 'model'}: tile maps need features with views: a model trained "
                          "with --views, or a context collection at its own resolution; explain_pair's occlusion "
                          "maps serve the others")
-    parts = [_views(p, model.spec, batch_size) for p in (a, b)]
+    parts = [_views(p, size, model.spec, batch_size) for p, size in zip((a, b), read_sizes)]
     Za, Zb = (model.embed_features(_leave_one_out(p, model.spec.view_pool)) for p in parts)
     base = float(_logits(model, Za[:1], Zb[:1])[0])
     drop_a = base - _logits(model, Za[1:], np.repeat(Zb[:1], len(Za) - 1, axis=0))

@@ -205,3 +205,15 @@ def test_a_context_with_no_readable_painting_is_refused_in_one_line(lda_model_di
     with pytest.raises(InputError, match=rf"^{tmp_path}: none of the 3 context paintings can be used \(e\.g\. "
                                          r".*0\.jpg: not an image file"):
         CollectionContext.read(tmp_path).adapt(load_pair_model(lda_model_dir))
+
+
+def test_a_bad_image_is_named_before_the_context_is_read(lda_model_dir, clean_dir, tmp_path, monkeypatch):
+    import painter.same_artist.context as context
+    from painter.data.images import ImageError
+    from painter.same_artist.predict import predict_pair
+    images = sorted((clean_dir / "test").glob("*.jpg"))
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(images[0].read_bytes()[:300])
+    monkeypatch.setattr(context.CollectionContext, "adapt", lambda *a, **k: pytest.fail("the context was read first"))
+    with pytest.raises(ImageError, match=r"broken\.jpg: truncated"):
+        predict_pair(broken, images[1], model=lda_model_dir, context=clean_dir / "train")

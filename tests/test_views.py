@@ -172,6 +172,8 @@ def test_tile_maps_show_each_tiles_share_of_the_score(tmp_path, monkeypatch):
     assert t.probability == pytest.approx(predict_pair(a, thumb, model=model), abs=1e-4)
     with pytest.raises(InputError, match="tile maps need features with views"):
         explain_tiles(a, b, model=packaged)
+    with pytest.raises(ImageError, match="missing.png: file not found"):   # the file first, then the model
+        explain_tiles(a, tmp_path / "missing.png", model=packaged)
     collection = tmp_path / "collection"   # at its own resolution: the context reads it with views
     collection.mkdir()
     for k in range(10):

@@ -66,18 +66,25 @@ def predict_pairs(pairs, model=None, on_error: str = "raise", progress: bool = F
     if on_error not in ("raise", "nan"):
         raise ValueError(f"on_error must be 'raise' or 'nan', got {on_error!r}")
     model = load_pair_model(model)
-    if context is not None:
-        model = CollectionContext.cached(context).adapt(model, progress=progress)
     pairs = [(str(a), str(b)) for a, b in pairs]
     files = list(dict.fromkeys(p for pair in pairs for p in pair))
+    if context is not None:
+        if on_error == "raise":   # the pairs' images first (cached): a bad one is named before the context is read
+            _raise_first(model.embed_files(files, progress=progress)[1])
+        model = CollectionContext.cached(context).adapt(model, progress=progress)
     z, failed = model.embed_files(files, progress=progress)
-    if failed and on_error == "raise":
-        path, reason = next(iter(failed.items()))
-        raise ImageError(path, reason)
+    if on_error == "raise":
+        _raise_first(failed)
     row = {f: k for k, f in enumerate(files)}
     i = np.array([row[a] for a, _ in pairs], dtype=np.int64)
     j = np.array([row[b] for _, b in pairs], dtype=np.int64)
     return model.score_pairs(z, i, j) if len(pairs) else np.zeros(0, np.float32)
+
+
+def _raise_first(failed: dict):
+    if failed:
+        path, reason = next(iter(failed.items()))
+        raise ImageError(path, reason)
 
 
 def predict_pair(path_a, path_b, model=None, context=None) -> float:
