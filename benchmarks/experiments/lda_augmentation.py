@@ -1,5 +1,5 @@
-"""Do crops of the fitting paintings, as extra samples for the LDA, help on unseen artists? (issues
-15 and 16), validation only.
+"""Do crops of the fitting paintings, as extra samples for the LDA, help on unseen artists?
+Validation only.
 
 The default lda learns which directions separate artists from one feature vector per painting.
 Here each fitting painting also adds the default features of its four corner crops (``--side``

@@ -1,5 +1,5 @@
-"""Do profiles of styles, genres or periods add to the artist profile on unseen artists? (issues
-15 and 16), validation only.
+"""Do profiles of styles, genres or periods add to the artist profile on unseen artists?
+Validation only.
 
 Styles are shared across painters (Baroque, Impressionism, ...), so a nearest-class-mean classifier
 over the paintings' style labels (``all_data_info.csv``'s and ``wikiart_extra/labels.csv``'s
