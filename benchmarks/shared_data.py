@@ -198,3 +198,89 @@ def write_results(name, text, command):
     head, rest = doc.split(begin, 1)
     results.write_text(f"{head}{begin}\n`{command}`\n\n{text.strip()}\n{end}{rest.split(end, 1)[1]}")
     print(f"written to {results} ({name})")
+
+
+def two_source_features(seeds):
+    """``(paths, labels, F, log_columns, splits, pa_paths, pa_labels, P)``:
+    ``default_features_and_splits`` of pbn_dev + ``wikiart_extra`` with ``seeds``, and the default
+    features ``P`` of public_art's training part (``split_source``)."""
+    from painter.features import DEFAULT_FEATURES, extract_features
+    from painter.same_artist.training import load_training_images
+    paths, labels, F, mask, splits = default_features_and_splits(
+        [clean_pbn_dev(RUNS / "pbn_clean"), SOURCES / "wikiart_extra"], seeds)
+    pa_paths, pa_labels = load_training_images(split_source("public_art", exclude=known_artists())[0])
+    P, _ = extract_features(pa_paths, DEFAULT_FEATURES, progress=False)
+    return paths, labels, F, mask, splits, pa_paths, pa_labels, P
+
+
+def _embed_shifted(base, X_pre, effect, coral=None, C_train=None):
+    """``(E, C)`` of projected rows ``X_pre``, the collection's shrunk mean taken off first.
+    ``coral`` (in [0, 1]): the collection's covariance also mapped to the training rows'
+    ``C_train`` (CORAL), its own covariance shrunk towards ``C_train`` by ``1 - coral``."""
+    import numpy as np
+    from scipy.linalg import sqrtm
+    from painter.same_artist.context import shrunk_mean
+    if coral:
+        centre = X_pre.mean(0)
+        C = (1 - coral) * C_train + coral * np.cov(X_pre, rowvar=False)
+        A = np.real(sqrtm(np.linalg.inv(C)) @ sqrtm(C_train))
+        X_pre = (X_pre - centre) @ A + centre
+    if effect:
+        mean, shrink = shrunk_mean(X_pre, effect)
+        X_pre = X_pre - shrink * mean
+    E = X_pre / np.linalg.norm(X_pre, axis=1, keepdims=True)
+    return E, E @ base.get_layer("class_cosine").get_weights()[0]
+
+
+def two_source_validation(F, mask, labels, split, P, pa_labels, seed, effects, extra=(), corals=(None,)):
+    """One row per design effect in ``effects``: ``lda`` fitted on WikiArt's fitting paintings of
+    ``split`` (``default_features_and_splits``) and public_art's training part ``P`` less 20% of its
+    artists (drawn with ``seed``), scored on WikiArt's validation pairs (seen / unseen) and every
+    pair of public_art's held-out artists, each collection its own context. T, w, the calibration
+    and the threshold are chosen on the WikiArt pairs without context, as ``painter train`` does.
+    ``extra``: ``(A, B)`` pairs of feature arrays shaped as ``F`` and ``P`` (other copies of the
+    same paintings), added to the fit as more samples of their artists. ``corals``: the collection's
+    covariance mapped to the fitting rows' too, at these strengths (``_embed_shifted``)."""
+    import keras
+    import numpy as np
+    from sklearn.metrics import roc_auc_score
+    from painter.metrics import balanced_accuracy
+    from painter.same_artist.calibration import choose_threshold, fit_calibration
+    from painter.same_artist.context import PROJECTION, shrunk_mean
+    from painter.same_artist.lda import choose_scorer, lda_projection, profile_score
+    fit, i, j, same, kind = split
+    artists = np.unique(pa_labels)
+    held = set(np.random.default_rng(seed).choice(artists, len(artists) // 5, replace=False))
+    pa_val = np.isin(pa_labels, list(held))
+    fit_labels = np.concatenate([labels[fit], pa_labels[~pa_val]])
+    names, y = np.unique(np.concatenate([fit_labels] * (1 + len(extra))), return_inverse=True)
+    X = np.vstack([F[fit], P[~pa_val]] + [part for A, B in extra for part in (A[fit], B[~pa_val])])
+    base = lda_projection(X, y, len(names), log_columns=mask, overwrite=True)
+    project = keras.Model(base.input, base.get_layer(PROJECTION).output)
+    # WikiArt's validation collection: the paintings its pairs use, renumbered
+    rows_w = np.unique(np.concatenate([i, j]))
+    at = {r: k for k, r in enumerate(rows_w)}
+    iw, jw = np.array([at[r] for r in i]), np.array([at[r] for r in j])
+    Xw = project.predict(F[rows_w], batch_size=1024, verbose=0)
+    Xp = project.predict(P[pa_val], batch_size=1024, verbose=0)
+    T, w, _ = choose_scorer(*_embed_shifted(base, Xw, 0), iw, jw, same, kind)
+    s0 = profile_score(*_embed_shifted(base, Xw, 0), iw, jw, T, w)
+    scale, _, bias = fit_calibration(s0, np.zeros_like(s0), same)
+    threshold = choose_threshold(same, 1 / (1 + np.exp(-(scale * s0 + bias))), kind)
+    lp = pa_labels[pa_val]
+    ip, jp = np.triu_indices(len(lp), 1)
+    C_train = np.cov(project.predict(np.vstack([F[fit], P[~pa_val]]), batch_size=1024, verbose=0), rowvar=False)
+    rows = []
+    for effect, coral in ((e, c) for e in effects for c in corals):
+        s = profile_score(*_embed_shifted(base, Xw, effect, coral, C_train), iw, jw, T, w)
+        sp = profile_score(*_embed_shifted(base, Xp, effect, coral, C_train), ip, jp, T, w)
+        pw, pp = (1 / (1 + np.exp(-(scale * x + bias))) for x in (s, sp))
+        rows.append({"design_effect": effect, "coral": coral or 0.0,
+                     **{f"wikiart {k}": roc_auc_score(same[kind == k], s[kind == k]) for k in ("seen", "unseen")},
+                     **{f"wikiart {k} acc": balanced_accuracy(same[kind == k], pw[kind == k], threshold)
+                        for k in ("seen", "unseen")},
+                     "public_art": roc_auc_score(lp[ip] == lp[jp], sp),
+                     "public_art acc": balanced_accuracy(lp[ip] == lp[jp], pp, threshold),
+                     "shrink wikiart": shrunk_mean(Xw, effect)[1] if effect else 0.0,
+                     "shrink public_art": shrunk_mean(Xp, effect)[1] if effect else 0.0})
+    return rows
