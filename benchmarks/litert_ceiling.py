@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from shared_data import RUNS, clean_pbn_dev
-import painter.features.extract as extract
+import painter.features.inference as inference
 from painter.features import FeatureSpec, extract_features, feature_model
 from painter.features.runner import export_dir
 
@@ -55,8 +55,8 @@ def raw_speed(run, size, batch=32, n=20):
     return n * batch / (time.time() - t)
 
 
-image_batches = extract.image_batches
-extract.image_batches, extract.predict_padded = timed_batches, timed("forward", extract.predict_padded)
+image_batches = inference.image_batches
+inference.image_batches, inference.predict_padded = timed_batches, timed("forward", inference.predict_padded)
 print("1. end to end, timed inside (640 paintings, two rounds)")
 for spec in SPECS:
     runner = feature_model(spec)

@@ -147,7 +147,7 @@ def feature_store(spec, runtime) -> FeatureStore:
 def store_and_runner(spec, runner, paths, digests):
     """``(store, runner)``: the store of ``spec``'s features as the runner computes them, and the
     runner (``runner``, else ``feature_model(spec)``, made only when the store lacks some of
-    ``paths``; ``digests`` as ``extract.content_keys`` gives them)."""
+    ``paths``; ``digests`` as ``cache.content_keys`` gives them)."""
     runtime = serving_runtime(spec, runner)
     store = feature_store(spec, runtime)
     if runner is None and missing_rows(paths, digests, store):

@@ -47,7 +47,7 @@ class ExportedModel:
 
     Attributes: ``runtime``, ``path`` (the loaded file), ``input_shape`` (e.g. ``(S, S, 3)``),
     ``input_size`` (``S`` for an image model, else None), ``output_shape`` (``(None, D)``) and
-    ``prefers_overlap`` for ``features._image_batches``.
+    ``prefers_overlap`` for ``features.inference.image_batches``.
     """
 
     threads = None   # the runtime's threads: None, every core; a Dask worker sets its own share
