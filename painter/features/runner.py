@@ -140,7 +140,7 @@ def feature_store(spec, runtime) -> FeatureStore:
     """The store of ``spec``'s features as ``runtime`` computes them."""
     # features of an exported model are kept apart from Keras's: runtimes agree to 4e-4 of the
     # feature scale, but a nearly constant channel's std can differ by 10% between them, and a
-    # model should see one runtime's features throughout (benchmarks/runtime_choice.py)
+    # model should see one runtime's features throughout (benchmarks/recipes/runtime_choice.py)
     return FeatureStore(spec.key if runtime == "keras" else f"{spec.key}-{runtime}")
 
 
