@@ -42,3 +42,11 @@ def test_no_import_cycle_but_the_method_registry():
 def test_no_module_over_400_lines():
     long = {name: n for name, path in MODULES.items() if (n := len(path.read_text().splitlines())) > 400}
     assert not long
+
+
+def test_make_benchmarks_runs_every_suite_script():
+    """benchmarks/ is the suite: each script there runs in `make benchmarks`, but for the modules they share."""
+    target = (ROOT / "Makefile").read_text().split("\nbenchmarks:", 1)[1].split("\n\n", 1)[0]
+    shared = {"shared_data.py", "results_tables.py", "cold_run_table.py"}
+    scripts = {p.name for p in (ROOT / "benchmarks").glob("*.*") if p.suffix in (".py", ".sh")} - shared
+    assert {s for s in scripts if f"benchmarks/{s} " not in target} == set()
