@@ -1,9 +1,10 @@
-"""Reproduce the same-artist accuracy table on pbn_dev: every method, seen and unseen apart.
+"""The same-artist accuracy of every method on pbn_dev, seen and unseen apart (RESULTS.md: Methods).
 
-For each method: clean (cached) -> train on training images only -> submit all 384,183 test
-pairs -> score against solution_painter.csv (used only here, for the report).
+For each method: clean (cached) -> train on training images only, without a base model -> submit
+all 384,183 test pairs -> score against solution_painter.csv (used only here, for the report).
 
-    python benchmarks/accuracy.py [--methods lda,lda-lite0,arcface,bce,contrastive,triplet] [--data runs/pbn_clean]
+    python benchmarks/accuracy.py [--methods lda,lda-lite0,cosface,bce,contrastive,triplet] [--data runs/pbn_clean]
+                                  [--write]
 
 A method may carry options after dashes (see OPTIONS): lda-lite0 = lda on Lite0 features alone.
 """
@@ -12,10 +13,9 @@ import json
 import resource
 import time
 
-import pandas as pd
-
-from shared_data import RUNS, clean_pbn_dev, submit_and_score
-from painter.features import FeatureSpec
+import results_tables
+from shared_data import RUNS, clean_pbn_dev, submit_and_score, write_results
+from painter.features import DEFAULT_FEATURES, FeatureSpec
 from painter.same_artist.training import train
 
 # "method-option-option": a train() method with options away from its defaults
@@ -28,8 +28,9 @@ p = argparse.ArgumentParser()
 p.add_argument("--methods", default="lda,lda-lite0,lda-lite02,lda-nolog,cosface,bce,contrastive,triplet")
 p.add_argument("--data", default=str(RUNS / "pbn_clean"))
 p.add_argument("--out", default=str(RUNS / "accuracy"))
+p.add_argument("--write", action="store_true", help="write the table into RESULTS.md (its 'accuracy' section)")
 args = p.parse_args()
-t = time.time()
+start = t = time.time()
 data = clean_pbn_dev(args.data)
 print(f"clean: {time.time() - t:.1f} s")
 rows = []
@@ -38,7 +39,7 @@ for method in args.methods.split(","):
     kwargs = {k: v for o in options for k, v in OPTIONS[o].items()}
     out = f"{args.out}/{method}"
     t = time.time()
-    model = train(data, out, method=name, progress=False, **kwargs)
+    model = train(data, out, method=name, base="none", progress=False, **kwargs)   # the methods alone
     t_train = time.time() - t
     t = time.time()
     m, _ = submit_and_score(out, data, model.threshold)
@@ -51,9 +52,8 @@ for method in args.methods.split(","):
            "train s": round(t_train, 1), "submit s": round(t_submit, 1)}
     rows.append(row)
     print(json.dumps(row), flush=True)
-table = pd.DataFrame(rows)
-try:
-    print(table.to_markdown(index=False, floatfmt=".3f"))
-except ImportError:  # pandas needs the optional tabulate package for markdown
-    print(table.to_string(index=False))
-print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+text = results_tables.accuracy(rows, DEFAULT_FEATURES.weights, time.time() - start,
+                               resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+print(text)
+if args.write:
+    write_results("accuracy", text)

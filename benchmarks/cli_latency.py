@@ -6,9 +6,10 @@
   answers with Keras and leaves the exports of both backbones and the model's embedder to a
   background process, whose run is timed too (the warm runs start once it is done).
 
-Uses the packaged default model (``$PAINTER_MODEL`` unset) and two pbn_dev test paintings.
+One more warm run, untimed, under ``python -X importtime`` tells whether such a run imports
+TensorFlow. Uses the packaged default model (``$PAINTER_MODEL`` unset) and two pbn_dev test paintings.
 
-    python benchmarks/cli_latency.py [--runs 5] [--data runs/pbn_clean]
+    python benchmarks/cli_latency.py [--runs 5] [--data runs/pbn_clean] [--write]
 """
 import argparse
 import os
@@ -22,13 +23,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from shared_data import RUNS, clean_pbn_dev
-
+import results_tables
+from shared_data import RUNS, clean_pbn_dev, write_results
 from painter.runtime import wait_for_exports
 
 p = argparse.ArgumentParser()
 p.add_argument("--runs", type=int, default=5)
 p.add_argument("--data", default=str(RUNS / "pbn_clean"))
+p.add_argument("--write", action="store_true", help="write the table into RESULTS.md (its 'cli-latency' section)")
 args = p.parse_args()
 data = clean_pbn_dev(args.data)
 originals = sorted((data / "test").glob("*.jpg"))[:2]
@@ -47,10 +49,10 @@ def fresh_pair(k):
     return out
 
 
-def run(env, k):
+def run(env, k, *python_options):
     t = time.time()
-    r = subprocess.run([sys.executable, "-m", "painter", "predict-pair", *fresh_pair(k)], env=env, cwd=work,
-                       capture_output=True, text=True)
+    r = subprocess.run([sys.executable, *python_options, "-m", "painter", "predict-pair", *fresh_pair(k)], env=env,
+                       cwd=work, capture_output=True, text=True)
     wall = time.time() - t
     if r.returncode:
         sys.exit(r.stderr)
@@ -67,8 +69,16 @@ os.environ["PAINTER_CACHE"] = env["PAINTER_CACHE"]
 t = time.time()
 if not wait_for_exports(timeout=600):
     sys.exit("the background export still runs after 10 minutes; see background.log in the cache")
-print(f"background export (both backbones and the embedder) done {time.time() - t:.1f} s after the cold answer")
+export_after = time.time() - t
+print(f"background export (both backbones and the embedder) done {export_after:.1f} s after the cold answer")
 warm = [run(env, k) for k in range(1, args.runs + 1)]
 print(f"warm (exports cached, new paintings): median {statistics.median(w for w, _, _ in warm):.2f} s over "
       f"{args.runs} runs ({', '.join(f'{w:.2f}' for w, _, _ in warm)}); stderr lines: "
       f"{sum(len(e.splitlines()) for _, _, e in warm)}")
+# -X importtime writes a line per imported module to stderr, "... | tensorflow" among them if it is imported
+imports = run(env, args.runs + 1, "-X", "importtime")[2]
+tensorflow = any(line.rsplit("|", 1)[-1].strip() == "tensorflow" for line in imports.splitlines())
+text = results_tables.cli_latency([w for w, _, _ in warm], tensorflow, cold, export_after)
+print(text)
+if args.write:
+    write_results("cli-latency", text)

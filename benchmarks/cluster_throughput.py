@@ -6,6 +6,7 @@ Each timed run embeds ``--n`` real pbn_dev paintings into an empty feature store
 shared); the workers first embed ``--warm`` other paintings, so that their runners are loaded.
 
     python benchmarks/cluster_throughput.py [--n 1000] [--workers 1,2] [--task 64] [--data runs/pbn_clean]
+                                            [--write]
     python benchmarks/cluster_throughput.py --quick    # 24 synthetic paintings, 64 px Lite0: proves that it runs
 """
 import argparse
@@ -19,7 +20,8 @@ import numpy as np
 from dask.distributed import Client, LocalCluster
 from PIL import Image
 
-from shared_data import RUNS, clean_pbn_dev
+import results_tables
+from shared_data import RUNS, clean_pbn_dev, write_results
 from painter.cache import cache_dir
 from painter.features import DEFAULT_FEATURES, FeatureSpec, cluster, extract_features
 
@@ -48,6 +50,8 @@ def main():
     p.add_argument("--task", type=int, default=64, help="paintings per task (painter's default: 512)")
     p.add_argument("--data", default=str(RUNS / "pbn_clean"))
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--write", action="store_true",
+                   help="write the table into RESULTS.md (its 'cluster-throughput' section)")
     args = p.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="cluster_throughput-"))   # its stores: 250 MB for 1,000 paintings
     try:
@@ -61,13 +65,14 @@ def run(args, tmp):
     exports.mkdir(parents=True, exist_ok=True)
     if args.quick:
         args.n, args.warm, args.task, spec = 24, 8, 4, FeatureSpec("efficientnet_lite0", 64)
+        what = "synthetic, Lite0 at 64 px"
         rng = np.random.default_rng(0)
         paths = []
         for k in range(args.n + args.warm):
             paths.append(tmp / f"{k}.jpg")
             Image.fromarray(rng.integers(0, 256, (80, 96, 3), dtype=np.uint8)).save(paths[-1])
     else:
-        spec = DEFAULT_FEATURES
+        spec, what = DEFAULT_FEATURES, "pbn_dev, the default features"
         paths = sorted((clean_pbn_dev(args.data) / "train").glob("*.jpg"))[: args.n + args.warm]
     timed, warm = paths[:args.n], paths[args.n:]
 
@@ -84,11 +89,11 @@ def run(args, tmp):
             extract_features(warm, spec, progress=False, client=client)
             cluster.TASK_IMAGES = args.task
             rates[f"{n} worker{'s' * (n > 1)}"], _ = timed_run(tmp, exports, f"cluster-{n}", timed, spec, client)
-    first = next((r for k, r in rates.items() if k.startswith("1 worker")), None)
-    print(f"{len(timed)} paintings, {spec.key}, {os.cpu_count()} cores, {args.task} paintings a task"
-          f"{'' if not failed else f'; {len(failed)} unreadable'}")
-    for name, rate in rates.items():
-        print(f"{name:14s} {rate:7.1f} paintings/s" + (f"  ({rate / first:.2f}x 1 worker)" if first else ""))
+    print(f"{spec.key}{'' if not failed else f'; {len(failed)} unreadable'}")
+    text = results_tables.cluster_throughput(len(timed), what, args.task, os.cpu_count(), rates)
+    print(text)
+    if args.write:
+        write_results("cluster-throughput", text)
 
 
 if __name__ == "__main__":   # the workers are processes started anew: they import this file

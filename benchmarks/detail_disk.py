@@ -8,7 +8,6 @@ by re-encoding ``best_artworks_fullsize``'s paintings at each cap; the 256 px sq
 """
 import argparse
 import io
-import sys
 
 import numpy as np
 import pandas as pd
@@ -55,4 +54,4 @@ text = (f"{len(w):,} paintings (median long side {np.median(np.maximum(w, h)):.0
         f"best_artworks paintings re-encoded at quality 95.\n\n" + table.to_markdown(index=False, floatfmt=".3f"))
 print(text)
 if args.write:
-    write_results("detail-disk", text, "python benchmarks/detail_disk.py " + " ".join(sys.argv[1:]))
+    write_results("detail-disk", text)

@@ -4,25 +4,28 @@ Embeds N pbn_dev paintings with Lite0 (pooled) in two rounds and prints, per rou
 forward time of the same number of random batches, the time spent waiting for decoded batches,
 the forward time on the decoded batches, and one whole ``extract_features`` call.
 
-    python benchmarks/embed_profile.py [--n 512] [--data runs/pbn_clean]
+    python benchmarks/embed_profile.py [--n 512] [--data runs/pbn_clean] [--write]
 """
 import argparse
 import time
 
 import numpy as np
 
-from shared_data import RUNS, clean_pbn_dev
+import results_tables
+from shared_data import RUNS, clean_pbn_dev, write_results
 from painter.features import FeatureSpec, extract_features, feature_model, image_batches
 
 p = argparse.ArgumentParser()
 p.add_argument("--n", type=int, default=512)
 p.add_argument("--data", default=str(RUNS / "pbn_clean"))
+p.add_argument("--write", action="store_true", help="write the table into RESULTS.md (its 'embed-profile' section)")
 args = p.parse_args()
 paths = [str(q) for q in sorted((clean_pbn_dev(args.data) / "train").glob("*.jpg"))[: args.n]]
 spec = FeatureSpec("efficientnet_lite0", 224, "pooled")
 model = feature_model(spec)
 x = np.random.default_rng(0).uniform(0, 255, (32, 224, 224, 3)).astype(np.float32)
 model.predict_on_batch(x)  # warm-up at the timed batch shape
+rounds = []
 for _ in range(2):
     t = time.time()
     for _ in range(int(np.ceil(len(paths) / 32))):
@@ -46,3 +49,8 @@ for _ in range(2):
     print(f"{len(paths)} images: raw forward {raw:.2f} s | decode wait {wait:.2f} s "
           f"({wait / whole:.1%} of extract_features), forward on decoded {forward:.2f} s | "
           f"extract_features {whole:.2f} s ({raw / whole:.0%} of raw speed)", flush=True)
+    rounds.append((wait, whole))
+text = results_tables.embed_profile(len(paths), "Lite0 224 px pooled", getattr(model, "runtime", "keras"), rounds)
+print(text)
+if args.write:
+    write_results("embed-profile", text)

@@ -2,7 +2,7 @@
 painting, query latency and recall@10 against exact search, per ``nprobe``.
 
     python benchmarks/ivf_index.py [--n 1000000] [--dim 944] [--nprobe 62,125,250,500]
-                                   [--queries 1000]
+                                   [--queries 1000] [--write]
     python benchmarks/ivf_index.py --quick     # 20,000 vectors: proves that it runs
 
 Width: 944, the default same-artist model's embedding (``painter/default_model``), is what an
@@ -27,6 +27,8 @@ import time
 import faiss
 import numpy as np
 
+import results_tables
+from shared_data import write_results
 from painter.compressed_index import FILL_CHUNK, compressed_index, n_lists, training_size
 
 p = argparse.ArgumentParser()
@@ -36,6 +38,7 @@ p.add_argument("--nprobe", default=None, help="comma-separated; default: painter
                "half and twice it")
 p.add_argument("--queries", type=int, default=1000)
 p.add_argument("--quick", action="store_true", help="20,000 vectors, 100 queries")
+p.add_argument("--write", action="store_true", help="write the tables into RESULTS.md (its 'ivf-index' section)")
 args = p.parse_args()
 if args.quick:
     args.n, args.queries = 20_000, 100
@@ -78,10 +81,11 @@ for x in chunks():
     index.add(x)
 add_s = time.time() - t
 size = faiss.serialize_index(index).nbytes
+build_mb = rss_mb()   # the build's peak, before the exact search adds its own
 print(f"ivfsq: {args.n:,} paintings of {args.dim} values, {n_lists(args.n)} lists, "
       f"trained on {need:,} ({train_s:.1f} s), filled in {add_s:.1f} s; build {train_s + add_s:.1f} s")
 print(f"index {size / 2**20:.0f} MiB = {size / args.n:.0f} bytes a painting (float32: {4 * args.dim}); "
-      f"peak memory {rss_mb():.0f} MB ({start_mb:.0f} MB before the build)")
+      f"peak memory {build_mb:.0f} MB ({start_mb:.0f} MB before the build)")
 
 t = time.time()
 top = np.full((args.queries, 10), -np.inf, np.float32), np.zeros((args.queries, 10), np.int64)
@@ -94,9 +98,14 @@ for x in chunks():   # exact top 10, merged chunk by chunk
     keep = np.argsort(-scores, axis=1)[:, :10]
     top = np.take_along_axis(scores, keep, 1), np.take_along_axis(ids, keep, 1)
     offset += len(x)
-print(f"exact search of {args.queries} queries: {time.time() - t:.1f} s")
+exact_s = time.time() - t
+print(f"exact search of {args.queries} queries: {exact_s:.1f} s")
+build = {"n": args.n, "dim": args.dim, "lists": n_lists(args.n), "trained": need, "chunk": FILL_CHUNK,
+         "queries": args.queries, "train_s": train_s, "fill_s": add_s, "bytes": size, "peak_mb": build_mb,
+         "start_mb": start_mb, "exact_s": exact_s}
 
 base = index.nprobe
+probes = []
 for nprobe in [int(v) for v in args.nprobe.split(",")] if args.nprobe else (base // 4, base // 2, base, 2 * base):
     index.nprobe = max(1, min(nprobe, n_lists(args.n)))
     _, found = index.search(queries, 10)
@@ -111,3 +120,8 @@ for nprobe in [int(v) for v in args.nprobe.split(",")] if args.nprobe else (base
     batch_ms = (time.perf_counter() - t) / args.queries * 1000
     print(f"nprobe {index.nprobe:5d}{' (painter)' if nprobe == base else '':10s}: recall@10 {recall:.4f}; "
           f"one query {np.median(one) * 1000:.2f} ms (median), {batch_ms:.3f} ms each in a batch of {args.queries}")
+    probes.append((index.nprobe, recall, np.median(one) * 1000, batch_ms))
+text = results_tables.ivf_index(build, probes, base)
+print(text)
+if args.write:
+    write_results("ivf-index", text)

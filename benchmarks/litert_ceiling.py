@@ -1,11 +1,11 @@
 """Where LiteRT's end-to-end embedding time goes, and what does not make it faster.
 
-1. ``extract_features`` over 640 pbn_dev paintings, timed inside: decoding (``image_batches``) vs the
+1. ``extract_features`` over 640 pbn_dev paintings (``--n``), timed inside: decoding (``image_batches``) vs the
    forward pass (``predict_padded``), beside the runner's raw speed on a ready batch;
 2. the raw speed of the pooled vs the style summary (what the channel statistics cost);
 3. one interpreter with two threads vs two single-thread interpreters side by side (one batch each).
 
-    python benchmarks/litert_ceiling.py [--data runs/pbn_clean]
+    python benchmarks/litert_ceiling.py [--n 640] [--data runs/pbn_clean] [--write]
 """
 import argparse
 import time
@@ -13,15 +13,18 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from shared_data import RUNS, clean_pbn_dev
-import painter.features.extract as extract
+import results_tables
+from shared_data import RUNS, clean_pbn_dev, write_results
+import painter.features.inference as inference
 from painter.features import FeatureSpec, extract_features, feature_model
 from painter.features.runner import export_dir
 
 p = argparse.ArgumentParser()
+p.add_argument("--n", type=int, default=640)
 p.add_argument("--data", default=str(RUNS / "pbn_clean"))
+p.add_argument("--write", action="store_true", help="write the table into RESULTS.md (its 'litert-ceiling' section)")
 args = p.parse_args()
-paths = sorted((clean_pbn_dev(args.data) / "train").glob("*.jpg"))[:640]
+paths = sorted((clean_pbn_dev(args.data) / "train").glob("*.jpg"))[:args.n]
 SPECS = (FeatureSpec("efficientnet_lite0", 224), FeatureSpec("efficientnet_lite1", 240))
 seconds = {"decode": 0.0, "forward": 0.0}
 
@@ -55,9 +58,11 @@ def raw_speed(run, size, batch=32, n=20):
     return n * batch / (time.time() - t)
 
 
-image_batches = extract.image_batches
-extract.image_batches, extract.predict_padded = timed_batches, timed("forward", extract.predict_padded)
-print("1. end to end, timed inside (640 paintings, two rounds)")
+image_batches = inference.image_batches
+inference.image_batches, inference.predict_padded = timed_batches, timed("forward", inference.predict_padded)
+print(f"1. end to end, timed inside ({len(paths)} paintings, two rounds)")
+MODELS = {spec: f"{spec.backbone.replace('efficientnet_lite', 'Lite')} {spec.image_size}" for spec in SPECS}
+rounds, summaries, threads = {}, {}, {}   # the table's figures (results_tables.litert_ceiling)
 for spec in SPECS:
     runner = feature_model(spec)
     for _ in range(2):
@@ -68,11 +73,13 @@ for spec in SPECS:
         total = time.time() - t
         print(f"  {spec.backbone} {spec.image_size}px: raw {raw:.1f} img/s, end to end {len(paths) / total:.1f} img/s; "
               f"decoding {seconds['decode']:.2f} s, forward {seconds['forward']:.2f} s of {total:.2f} s", flush=True)
+        rounds.setdefault(MODELS[spec], []).append((raw, len(paths) / total, seconds["decode"], seconds["forward"]))
 
 print("2. raw speed by summary (Lite0 224)")
 for summary in ("pooled", "style"):
     runner = feature_model(FeatureSpec("efficientnet_lite0", 224, summary))
-    print(f"  {summary}: {max(raw_speed(runner.predict_on_batch, 224) for _ in range(2)):.1f} img/s", flush=True)
+    summaries[summary] = max(raw_speed(runner.predict_on_batch, 224) for _ in range(2))
+    print(f"  {summary}: {summaries[summary]:.1f} img/s", flush=True)
 
 print("3. one interpreter with 2 threads vs two with 1 thread each, side by side")
 from ai_edge_litert.interpreter import Interpreter
@@ -107,5 +114,10 @@ for spec in SPECS:
                 t = time.time()
                 list(pool.map(lambda k: [twins[k](x) for _ in range(n // 2)], range(2)))
                 t_two += time.time() - t
-        print(f"  {spec.backbone} batch {batch}: 1 x 2 threads {3 * n * batch / t_one:.1f} img/s, "
-              f"2 x 1 thread {3 * n * batch / t_two:.1f} img/s", flush=True)
+        threads.setdefault(MODELS[spec], {})[batch] = (3 * n * batch / t_one, 3 * n * batch / t_two)
+        print(f"  {spec.backbone} batch {batch}: 1 x 2 threads {threads[MODELS[spec]][batch][0]:.1f} img/s, "
+              f"2 x 1 thread {threads[MODELS[spec]][batch][1]:.1f} img/s", flush=True)
+text = results_tables.litert_ceiling(len(paths), list(MODELS.values()), rounds, summaries, threads)
+print(text)
+if args.write:
+    write_results("litert-ceiling", text)

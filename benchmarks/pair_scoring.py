@@ -3,7 +3,7 @@
 Pairs follow Kaggle's layout (every pair inside each of 13 groups of test images) and, as a
 harder case, uniformly random pairs (rows gathered, no block product).
 
-    python benchmarks/pair_scoring.py [--pairs 22000000] [--images 24000] [--dim 356]
+    python benchmarks/pair_scoring.py [--pairs 22000000] [--images 24000] [--dim 356] [--write]
 """
 import argparse
 import resource
@@ -11,6 +11,8 @@ import time
 
 import numpy as np
 
+import results_tables
+from shared_data import write_results
 from painter.same_artist.model import PairModel
 from painter.features import FeatureSpec
 
@@ -19,6 +21,7 @@ p.add_argument("--pairs", type=int, default=22_000_000)
 p.add_argument("--images", type=int, default=24_000)
 p.add_argument("--dim", type=int, default=356, help="embedding size (default model: 100 LDA + 256 classes)")
 p.add_argument("--chunk", type=int, default=1_000_000)
+p.add_argument("--write", action="store_true", help="write the table into RESULTS.md (its 'pair-scoring' section)")
 args = p.parse_args()
 rng = np.random.default_rng(0)
 z = rng.normal(size=(args.images, args.dim)).astype(np.float32) / np.sqrt(args.dim)
@@ -40,6 +43,7 @@ def grouped_pairs():
             left -= n
 
 
+runs = []
 for name, chunks in (("kaggle-grouped", grouped_pairs()),
                      ("random", ((rng.integers(0, args.images, args.chunk), rng.integers(0, args.images, args.chunk))
                                  for _ in range(max(1, args.pairs // args.chunk // 4))))):
@@ -51,3 +55,8 @@ for name, chunks in (("kaggle-grouped", grouped_pairs()),
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"{name:15s}: {n:,} pairs in {dt:.1f} s = {n / dt / 1e6:.2f} M pairs/s; peak RSS so far {peak:.0f} MB",
           flush=True)
+    runs.append((name, n, n / dt, peak))
+text = results_tables.pair_scoring(args.images, args.dim, args.chunk, runs)
+print(text)
+if args.write:
+    write_results("pair-scoring", text)

@@ -187,9 +187,11 @@ def split_source(name, root=RUNS / "sources", test_artists=0.4, test_paintings=0
     return out / "train", out / "test"
 
 
-def write_results(name, text, command):
-    """Put ``text`` (Markdown) and the ``command`` that made it in ``RESULTS.md`` between the
-    markers ``<!-- begin NAME -->`` and ``<!-- end NAME -->``, which a suite script owns."""
+def write_results(name, text, command=None):
+    """Put ``text`` (Markdown) and the ``command`` that made it (default: this script's, as run from
+    the repository root) in ``RESULTS.md`` between the markers ``<!-- begin NAME -->`` and
+    ``<!-- end NAME -->``, which a suite script owns."""
+    command = command or " ".join(["python", f"benchmarks/{Path(sys.argv[0]).name}", *sys.argv[1:]])
     results = Path(__file__).resolve().parent / "RESULTS.md"
     doc = results.read_text()
     begin, end = f"<!-- begin {name} -->", f"<!-- end {name} -->"

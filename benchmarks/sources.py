@@ -101,11 +101,10 @@ if len(means):
     print("\nmean over draws:")
     print(means.to_string(float_format=lambda x: f"{x:.3f}"))
 if args.write:
-    import sys
     short = {"auc": "AUC", "balanced_accuracy": "bal. acc", "same_called_same": "same→same",
              "different_called_different": "diff→diff"}
     wide.columns = [" ".join([c.split(" ")[0], short[c.split(" ")[1]]]) for c in wide.columns]
     text = wide.reset_index().to_markdown(index=False, floatfmt=".3f")
     if len(means):
         text += "\n\nMean over draws:\n\n" + means.reset_index().to_markdown(index=False, floatfmt=".3f")
-    write_results("sources", text, "python benchmarks/sources.py " + " ".join(sys.argv[1:]))
+    write_results("sources", text)

@@ -145,7 +145,7 @@ if timing:
     text = pd.DataFrame(timing).to_markdown(index=False, floatfmt=".1f")
     print(text)
     if args.write:
-        write_results("views-timing", text, "python benchmarks/views.py " + " ".join(sys.argv[1:]))
+        write_results("views-timing", text)
     sys.exit()
 table = pd.DataFrame(rows)
 means = table.groupby(["config", "model", "painters", "context"], sort=False)[["auc", "balanced_accuracy"]].mean()
@@ -162,4 +162,4 @@ print(cells.to_string())
 if args.write:
     text = ("AUC / balanced accuracy; context: the collection itself; trained: mean of the draws.\n\n"
             + cells.reset_index().to_markdown(index=False))
-    write_results("views", text, "python benchmarks/views.py " + " ".join(sys.argv[1:]))
+    write_results("views", text)

@@ -1,13 +1,16 @@
-"""Where painter keeps converted weights and cached features, and file content digests."""
+"""Where painter keeps converted weights and cached features, and file content digests and keys."""
 from __future__ import annotations
 
 import hashlib
 import os
 from pathlib import Path
 
+from tqdm.auto import tqdm
+
+from .data.images import not_a_file
 from .errors import InputError
 
-__all__ = ["cache_dir", "file_digest", "content_key", "key_record", "remembered_key", "remember_key"]
+__all__ = ["cache_dir", "file_digest", "content_key", "content_keys", "key_record", "remembered_key", "remember_key"]
 
 
 def cache_dir() -> Path:
@@ -49,6 +52,25 @@ def key_record(path) -> tuple:
 def content_key(path) -> str:
     """SHA-1 of a file's bytes, the key of its cached features (``key_record``)."""
     return key_record(path)[2]
+
+
+def content_keys(paths, cache=True, progress=True):
+    """``({path: content hash}, {path: reason})``; without a cache only readability is checked
+    (each readable path is its own key)."""
+    digests, failed = {}, {}
+    for p in tqdm(paths, desc="hash", unit="img", disable=not progress or not cache or len(paths) < 2000):
+        if not os.path.isfile(p):
+            failed[p] = not_a_file(p)
+            continue
+        try:
+            if cache:
+                digests[p] = content_key(p)
+            else:
+                open(p, "rb").close()
+                digests[p] = p
+        except OSError as e:
+            failed[p] = f"cannot read file ({e.strerror or e})"
+    return digests, failed
 
 
 def remembered_key(path) -> str | None:

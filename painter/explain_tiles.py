@@ -42,7 +42,7 @@ def _views(path, read_size, spec, batch_size):
 
 def _leave_one_out(parts, how):
     """Rows ``(1 + n_tiles, D)``: the painting's features, then without each tile in turn."""
-    from .features.views import pool_views
+    from .features.inference import pool_views
     pooled = [pool_views(w, t, s, how) for w, t, s, _ in parts]
     rows = [np.concatenate(pooled)]
     for c, (whole, tiles, scale_of, _) in enumerate(parts):

@@ -13,7 +13,7 @@ from painter.errors import ParameterError
 
 # the synthetic model's pair logits are about +15 within an artist and -16 across artists:
 # P(one of them) = sigmoid(best artist's score), temperature 1
-CAL = A.Calibration(aggregate="max", temperature=1.0, none_slope=1.0, none_bias=0.0, threshold=0.5)
+CAL = A.AttributionCalibration(aggregate="max", temperature=1.0, none_slope=1.0, none_bias=0.0, threshold=0.5)
 
 
 def _reference(paintings, root, artists=("Artist 00", "Artist 01", "Artist 02")):
@@ -131,13 +131,14 @@ def test_the_temperature_can_be_fitted_on_every_reference_size_alike():
 def test_the_answer_is_the_most_probable_outcome_or_a_fixed_threshold():
     p_art = np.array([[0.5, 0.1], [0.2, 0.1], [0.3, 0.3], [0.25, 0.5]])
     p_none = np.array([0.4, 0.7, 0.4, 0.5])
-    assert A.Calibration().answers_none(p_art, p_none).tolist() == [False, True, True, True]   # a tie answers "none"
-    assert A.Calibration(threshold=0.5).answers_none(p_art, p_none).tolist() == [False, True, False, True]
-    assert A.Calibration().describe() == "the most probable outcome"
-    assert A.Calibration(threshold=0.34).describe() == "'none' from P(none) 0.34"
+    # a tie answers "none"
+    assert A.AttributionCalibration().answers_none(p_art, p_none).tolist() == [False, True, True, True]
+    assert A.AttributionCalibration(threshold=0.5).answers_none(p_art, p_none).tolist() == [False, True, False, True]
+    assert A.AttributionCalibration().describe() == "the most probable outcome"
+    assert A.AttributionCalibration(threshold=0.34).describe() == "'none' from P(none) 0.34"
     for bad in ({"threshold": 1.5}, {"temperature": 0.0}, {"aggregate": "median"}):
         with pytest.raises(ValueError, match=next(iter(bad))):
-            A.Calibration(**bad)
+            A.AttributionCalibration(**bad)
 
 
 def test_attribute_ranks_the_painter_first_with_evidence(lda_model_dir, paintings, tmp_path):
@@ -228,7 +229,7 @@ def test_cli_attribute(lda_model_dir, paintings, tmp_path, capsys):
     assert "answer: " in out and "; 'none' from P(none) 0.34)" in out   # DEFAULT_CALIBRATION's rule
     # a model folder whose calibration answers the most probable outcome
     folder = shutil.copytree(lda_model_dir, tmp_path / "m")
-    A.Calibration(aggregate="max", temperature=1.0, none_slope=1.0, none_bias=0.0).save(folder)
+    A.AttributionCalibration(aggregate="max", temperature=1.0, none_slope=1.0, none_bias=0.0).save(folder)
     assert main(["attribute", str(query), "--reference", str(ref_dir), "--model", str(folder)]) == 0
     assert "; the most probable outcome)" in capsys.readouterr().out
     unknown = A.attribute(_query(paintings, "Artist 05"), ref_dir, model=folder)

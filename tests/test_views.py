@@ -12,7 +12,7 @@ from painter.data.images import ImageError, load_array
 from painter.data.views import has_tiles, read_views, tile_boxes
 from painter.errors import ParameterError
 from painter.features import FeatureSpec, extract_features
-from painter.features.views import pool_views
+from painter.features.inference import pool_views
 from tests.test_features import _MustNotRunModel
 
 

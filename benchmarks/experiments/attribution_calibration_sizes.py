@@ -32,8 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # benchmarks/: sh
 
 from shared_data import RUNS, artist_subset, clean_pbn_dev
 from recipes.calibration_splits import validation_scores
-from painter.attribution import (Calibration, attribution_metrics, fit_attribution_calibration, load_reference,
-                                 probabilities)
+from painter.attribution import (AttributionCalibration, attribution_metrics, fit_attribution_calibration,
+                                 load_reference, probabilities)
 from painter.attribution.calibration import pooled_probabilities
 from painter.same_artist.predict import PACKAGED_MODEL, load_pair_model
 
@@ -112,8 +112,8 @@ if not args.test:
     sys.exit(0)
 
 # --- test: the shipped file and the first-ranked fit ---------------------------------------------------
-shipped = Calibration.from_dict(json.loads((Path(PACKAGED_MODEL) / "attribution.json").read_text()))
-others = [(f, Calibration.from_dict(json.loads(Path(f).read_text()))) for f in args.calibration]
+shipped = AttributionCalibration.from_dict(json.loads((Path(PACKAGED_MODEL) / "attribution.json").read_text()))
+others = [(f, AttributionCalibration.from_dict(json.loads(Path(f).read_text()))) for f in args.calibration]
 model = load_pair_model(PACKAGED_MODEL)
 info = pd.read_csv(data / "all_data_info.csv", dtype=str, keep_default_na=False)
 test = info[info["in_train"].str.lower() == "false"].copy()

@@ -6,7 +6,7 @@ Reads the validation split models that ``benchmarks/recipes/attribution.py`` lef
 (``runs/pbn_clean``'s training paintings, as ``choose_calibration`` splits them), scores every
 questioned painting against its split's reference ("top3" artist scores) and fits a logistic "none"
 model on two splits, scored on the third, for several inputs: the best artist's score (what
-``Calibration`` uses), its margin over the second, the best single painting's logit, the best
+``AttributionCalibration`` uses), its margin over the second, the best single painting's logit, the best
 score's distance to the mean. Validation only; no test painting is read.
 """
 import sys

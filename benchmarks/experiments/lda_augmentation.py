@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # benchmarks/: sh
 
 from shared_data import RUNS, default_features_and_splits, default_pair_scores, seen_unseen_auc
 from painter.features import DEFAULT_FEATURES, feature_model
-from painter.features.extract import image_batches, predict_padded
+from painter.features.inference import image_batches, predict_padded
 from painter.same_artist.lda import choose_scorer, lda_projection, profile_score
 
 p = argparse.ArgumentParser()

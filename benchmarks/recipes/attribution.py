@@ -46,8 +46,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # benchmarks/: sh
 
 from shared_data import RUNS, artist_subset, clean_pbn_dev
 from calibration_splits import choose_calibration
-from painter.attribution import (Calibration, attribute, attribution_metrics, load_reference, probabilities, tradeoff,
-                                 ReferenceSet)
+from painter.attribution import (AttributionCalibration, attribute, attribution_metrics, load_reference, probabilities,
+                                 tradeoff, ReferenceSet)
 from painter.attribution.query import _model_calibration
 from painter.cache import cache_dir
 from painter.features import DEFAULT_FEATURES
@@ -58,7 +58,7 @@ def top_outcome_calibration(p_art, p_none, truth):
     """Mean probability of the most probable outcome (an artist or "none"), how often it is right,
     and the expected calibration error over 10 probability bins."""
     top_p = np.maximum(p_art.max(axis=1), p_none)
-    right = np.where(Calibration().answers_none(p_art, p_none), truth < 0,
+    right = np.where(AttributionCalibration().answers_none(p_art, p_none), truth < 0,
                      (p_art.argmax(axis=1) == truth) & (truth >= 0))
     bins = np.minimum((top_p * 10).astype(int), 9)
     ece = sum(abs(top_p[bins == b].mean() - right[bins == b].mean()) * (bins == b).mean() for b in np.unique(bins))
@@ -168,7 +168,7 @@ print(f"  top-1 {m['top1']:.3f} (goal >= 0.70), top-5 {m['top5']:.3f} (goal >= 0
 known = truth >= 0
 none_known = cal.answers_none(p_art, p_none)[known].mean()
 print(f"  reference-artist paintings answered 'none': {none_known:.3f}")
-shipped = (Calibration.from_dict(json.loads(Path(args.calibration).read_text())) if args.calibration
+shipped = (AttributionCalibration.from_dict(json.loads(Path(args.calibration).read_text())) if args.calibration
            else _model_calibration(args.model))   # what painter attribute uses for this model
 sm = attribution_metrics(*probabilities(ref.scores(Zq[ok], shipped.aggregate), shipped), truth, shipped)
 print(f"  at the model's own calibration ({shipped.aggregate}, {shipped.describe()}; as painter attribute): "

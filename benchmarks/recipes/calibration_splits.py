@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from painter.attribution import (AGGREGATES, Calibration, fit_attribution_calibration, group_scores, load_reference,
-                                 tradeoff)
+from painter.attribution import (AGGREGATES, AttributionCalibration, fit_attribution_calibration, group_scores,
+                                 load_reference, tradeoff)
 from painter.attribution.calibration import pooled_probabilities
 from painter.features.spec import DEFAULT_FEATURES
 
@@ -59,7 +59,7 @@ def choose_calibration(data_dir, work_dir, seeds=(0, 1, 2), aggregates=AGGREGATE
     painting of its held-out artists and every questioned painting, so that the stand-ins for
     unknown painters stay unknown.
 
-    Returns ``(Calibration, table, curve)``: the table has one row per aggregate, best first, with
+    Returns ``(AttributionCalibration, table, curve)``: the table has one row per aggregate, best first, with
     its validation figures on the whole references (``attribution_metrics``), ``balanced@n`` on the
     smaller ones, their mean with the whole's (``balanced_sizes``) and its fitted parameters;
     ``curve`` is the chosen one's ``tradeoff`` on the whole references.
@@ -142,7 +142,7 @@ def fit_pooled(pooled: dict, what: str, fixed_threshold: bool = False, temperatu
             f"{table['balanced'][0]:.3f}, top-1 {table['top1'][0]:.3f}, none rate {table['none_rate'][0]:.3f}"
             + (f"; on smaller references drawn from them, balanced answer accuracy by number of artists {smaller}"
                if smaller else ""))
-    return Calibration(**{**best.to_dict(), "note": note}), table, curve
+    return AttributionCalibration(**{**best.to_dict(), "note": note}), table, curve
 
 
 def _ranked(table: pd.DataFrame) -> pd.DataFrame:

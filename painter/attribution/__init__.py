@@ -8,7 +8,7 @@
     P(A) = P(one of them) · P(A | one of them),       P(none) = 1 - P(one of them)
     answer = the most probable outcome: "none" when P(none) >= every P(A)
 
-The aggregate, ``T``, ``a``, ``b`` and ``c`` are a :class:`Calibration` (``calibration``), chosen on
+The aggregate, ``T``, ``a``, ``b`` and ``c`` are an :class:`AttributionCalibration` (``calibration``), chosen on
 splits of the training paintings only (``benchmarks/recipes/attribution.py``): held-out paintings of reference
 artists against paintings of held-out artists, who stand in for unknown painters. The best
 artist's score of an unknown painter grows with the number of reference artists (the best of
@@ -34,11 +34,11 @@ artists' mean ``z`` (exact: the pair logit is linear in ``z_i``), nearest painti
 index. ``query.attribute`` answers; ``painter.plots.plot_attribution`` draws the answer.
 """
 from ..plots import plot_attribution
-from .calibration import (AGGREGATES, DEFAULT_CALIBRATION, Calibration, attribution_metrics,
+from .calibration import (AGGREGATES, DEFAULT_CALIBRATION, AttributionCalibration, attribution_metrics,
                           fit_attribution_calibration, group_scores, probabilities, tradeoff)
 from .query import NONE, attribute
 from .reference import ReferenceSet, load_reference, model_fingerprint
 
-__all__ = ["NONE", "Calibration", "DEFAULT_CALIBRATION", "ReferenceSet", "load_reference", "attribute",
+__all__ = ["NONE", "AttributionCalibration", "DEFAULT_CALIBRATION", "ReferenceSet", "load_reference", "attribute",
            "group_scores", "plot_attribution", "fit_attribution_calibration", "AGGREGATES", "probabilities",
            "attribution_metrics", "tradeoff", "model_fingerprint"]

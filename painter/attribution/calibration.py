@@ -1,5 +1,6 @@
-"""How per-painting pair logits become P(artist) and P(none of them): the ``Calibration``, the
-per-artist aggregates and the fit of a calibration on validation queries (see ``painter.attribution``).
+"""How per-painting pair logits become P(artist) and P(none of them): the ``AttributionCalibration``
+(not the same-artist P(same) of ``painter.same_artist.calibration``), the per-artist aggregates and
+the fit of a calibration on validation queries (see ``painter.attribution``).
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import numpy as np
 import pandas as pd
 from ..errors import ParameterError
 
-__all__ = ["AGGREGATES", "Calibration", "DEFAULT_CALIBRATION", "group_scores", "probabilities",
+__all__ = ["AGGREGATES", "AttributionCalibration", "DEFAULT_CALIBRATION", "group_scores", "probabilities",
            "fit_attribution_calibration", "attribution_metrics", "tradeoff"]
 
 AGGREGATES = ("mean", "max", "top3", "top5", "lme", "mean+top3")
@@ -23,7 +24,7 @@ def _check_aggregate(how):
 
 
 @dataclass(frozen=True)
-class Calibration:
+class AttributionCalibration:
     """How per-painting pair logits become P(artist) and P(none); see the module docstring.
 
     aggregate : per-artist score from its paintings' pair logits, one of ``AGGREGATES``
@@ -85,9 +86,9 @@ class Calibration:
 # a 30-artist model), so smaller references drawn from a 140-artist model's do not stand for it;
 # fitted on them, it lost 0.03-0.07 balanced accuracy on 30- and 70-artist users' models
 # (benchmarks/RESULTS.md).
-DEFAULT_CALIBRATION = Calibration(aggregate="max", temperature=4.1737, none_slope=0.05152,
-                                  none_bias=-1.2419, threshold=0.34,
-                                  note="pbn_dev training paintings, 3 splits: top-1 0.622, none rate 0.897")
+DEFAULT_CALIBRATION = AttributionCalibration(aggregate="max", temperature=4.1737, none_slope=0.05152,
+                                             none_bias=-1.2419, threshold=0.34,
+                                             note="pbn_dev training paintings, 3 splits: top-1 0.622, none rate 0.897")
 
 
 # --- scores and probabilities ------------------------------------------------------------------
@@ -126,7 +127,7 @@ def group_scores(S, starts, how: str = "mean") -> np.ndarray:
     return np.add.reduceat(ranked * keep, starts, axis=1) / np.minimum(counts, m)
 
 
-def probabilities(scores, calibration: Calibration, prior_none: float = 0.5):
+def probabilities(scores, calibration: AttributionCalibration, prior_none: float = 0.5):
     """``(P_artists (Q, n_artists), P_none (Q,))`` from per-artist scores ``(Q, n_artists)``.
 
     Every row of ``P_artists`` plus its ``P_none`` sums to 1. ``prior_none``: the prior
@@ -166,7 +167,7 @@ def fit_attribution_calibration(scores, truth, aggregate: str, whole=None, fixed
     ``a``, ``b``, ``c``: a logistic regression of known vs unknown on the best artist's score and
     ``ln n_artists`` (``c`` only when the references differ in size), the known and the unknown
     queries of the whole references and of every smaller size weighted equally (prior 0.5).
-    Returns ``(Calibration, metrics)``: ``attribution_metrics`` of the whole references, and
+    Returns ``(AttributionCalibration, metrics)``: ``attribution_metrics`` of the whole references, and
     ``balanced@n``, the balanced answer accuracy on the smaller references of ``n`` artists.
     """
     from scipy.optimize import minimize_scalar
@@ -200,8 +201,8 @@ def fit_attribution_calibration(scores, truth, aggregate: str, whole=None, fixed
     _, cell, count = np.unique(size * 2 + known, return_inverse=True, return_counts=True)   # each weighs the same
     several = len(np.unique(n)) > 1
     lr = LogisticRegression(C=1e6).fit(X[:, : 1 + several], known.astype(int), sample_weight=1.0 / count[cell])
-    cal = Calibration(aggregate, temperature, float(lr.coef_[0, 0]), float(lr.intercept_[0]),
-                      none_size_slope=float(lr.coef_[0, 1]) if several else 0.0)
+    cal = AttributionCalibration(aggregate, temperature, float(lr.coef_[0, 0]), float(lr.intercept_[0]),
+                                 none_size_slope=float(lr.coef_[0, 1]) if several else 0.0)
     if fixed_threshold:
         curve = tradeoff(*pooled_probabilities(groups, cal, whole), grid=np.linspace(0.02, 0.98, 49))
         cal = replace(cal, threshold=float(curve["threshold"][int(np.argmax(curve["balanced"].to_numpy()))]))
@@ -223,7 +224,7 @@ def pooled_probabilities(groups, cal, pick):
 
 
 def attribution_metrics(p_art, p_none, truth, calibration) -> dict:
-    """Figures of ``calibration``'s answers (a ``Calibration``, or a threshold on P(none): a
+    """Figures of ``calibration``'s answers (an ``AttributionCalibration``, or a threshold on P(none): a
     number, or None for the most probable outcome); ``truth`` as in ``fit_attribution_calibration``.
 
     top1 / top5: the true artist among the 1 / 5 most probable (known queries, "none" ignored);
@@ -235,8 +236,8 @@ def attribution_metrics(p_art, p_none, truth, calibration) -> dict:
     truth = np.asarray(truth)
     known = truth >= 0
     rank = (p_art[known] > p_art[known, truth[known]][:, None]).sum(axis=1)
-    if not isinstance(calibration, Calibration):
-        calibration = Calibration(threshold=calibration)
+    if not isinstance(calibration, AttributionCalibration):
+        calibration = AttributionCalibration(threshold=calibration)
     flagged = calibration.answers_none(p_art, p_none)
     threshold = calibration.threshold
     p_true = np.where(known, p_art[np.arange(len(truth)), np.maximum(truth, 0)], p_none)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..data.images import ImageError
-from .calibration import DEFAULT_CALIBRATION, Calibration, probabilities
+from .calibration import DEFAULT_CALIBRATION, AttributionCalibration, probabilities
 from .reference import ReferenceSet, load_reference
 
 __all__ = ["NONE", "attribute"]
@@ -16,22 +16,22 @@ __all__ = ["NONE", "attribute"]
 NONE = "none of the reference artists"
 
 
-def _model_calibration(model_arg) -> Calibration:
+def _model_calibration(model_arg) -> AttributionCalibration:
     """``attribution.json`` in the model's folder if there is one, else ``DEFAULT_CALIBRATION``."""
     from ..same_artist.predict import default_model_dir
     from ..same_artist.model import PairModel
     if isinstance(model_arg, PairModel):
         if "attribution" in model_arg.info:
-            return Calibration.from_dict(model_arg.info["attribution"])
+            return AttributionCalibration.from_dict(model_arg.info["attribution"])
         if model_arg.directory is None:
             return DEFAULT_CALIBRATION
         model_arg = model_arg.directory   # a loaded model: its folder's file, as for its path
     path = Path(model_arg) if model_arg is not None else default_model_dir()
     f = path / "attribution.json"
-    return Calibration.from_dict(json.loads(f.read_text())) if f.is_file() else DEFAULT_CALIBRATION
+    return AttributionCalibration.from_dict(json.loads(f.read_text())) if f.is_file() else DEFAULT_CALIBRATION
 
 
-def attribute(image, reference, model=None, k: int = 5, calibration: Calibration | None = None,
+def attribute(image, reference, model=None, k: int = 5, calibration: AttributionCalibration | None = None,
               prior_none: float = 0.5, n_evidence: int = 3, progress: bool = False,
               context: bool = True) -> pd.DataFrame:
     """Which reference artist painted ``image``, with calibrated probabilities and evidence.
@@ -42,7 +42,7 @@ def attribute(image, reference, model=None, k: int = 5, calibration: Calibration
     reference : a folder per artist, a cleaned data folder, or a ``ReferenceSet`` (``load_reference``)
     model : ``PairModel``, model folder or None (the default model); a ``"dot"``-scorer model
     k : number of candidate artists listed
-    calibration : a ``Calibration``; default: the model folder's ``attribution.json``, else
+    calibration : an ``AttributionCalibration``; default: the model folder's ``attribution.json``, else
         ``DEFAULT_CALIBRATION`` (chosen for an lda model trained on its reference alone)
     prior_none : prior probability that the painter is none of the reference artists
     n_evidence : reference paintings listed per candidate

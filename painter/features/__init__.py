@@ -1,12 +1,14 @@
 """Frozen-backbone features of paintings: what they are (``spec``), the Keras model that computes
-them (``keras_model``), which runner computes them in this process (``runner``), how images are
-fed to it (``extract``; on a Dask cluster's workers: ``cluster``), where they are kept (``store``)."""
-from .extract import cached_rows, content_keys, extract_features, image_batches, predict_images, predict_padded
+them (``keras_model``), which runner computes them in this process (``runner``), how it runs over
+images (``inference``), each image's features computed once and kept (``extract``; on a Dask cluster's
+workers: ``cluster``), where they are kept (``store``)."""
+from .extract import cached_rows, extract_features
+from .inference import image_batches, predict_images, predict_padded
 from .keras_model import build_feature_model
 from .runner import feature_model
 from .spec import DEFAULT_FEATURES, FeatureSpec, default_spec, read_spec, std_columns
 from .store import FeatureStore
 
 __all__ = ["FeatureSpec", "DEFAULT_FEATURES", "default_spec", "std_columns", "read_spec", "build_feature_model",
-           "feature_model", "image_batches", "predict_padded", "predict_images", "extract_features", "content_keys",
-           "cached_rows", "FeatureStore"]
+           "feature_model", "image_batches", "predict_padded", "predict_images", "extract_features", "cached_rows",
+           "FeatureStore"]

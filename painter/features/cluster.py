@@ -24,8 +24,10 @@ import threading
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..cache import content_keys, key_record, remember_key, remembered_key
 from ..data.images import ImageError, load_array
 from ..errors import InputError, first_line
+from .inference import predict_features
 from .store import FeatureStore, shard_keys, write_shard
 
 __all__ = ["SCHEDULER_ENV", "TASK_IMAGES", "HASH_TASK_FILES", "cluster_client", "embed_on_cluster",
@@ -73,7 +75,7 @@ def embed_on_cluster(client, spec, paths, digests, failed, batch_size=32, progre
     client : dask.distributed.Client
     spec : FeatureSpec of one backbone (with views: the paintings that have tiles)
     paths : list of str, length N
-    digests : dict ``{path: content hash}`` of the readable paths (``extract.content_keys``)
+    digests : dict ``{path: content hash}`` of the readable paths (``cache.content_keys``)
     failed : dict ``{path: reason}``, completed in place with the images no worker could read
 
     Returns
@@ -117,10 +119,9 @@ def embed_on_cluster(client, spec, paths, digests, failed, batch_size=32, progre
 
 
 def hash_on_cluster(client, paths, progress=True):
-    """``extract.content_keys`` of ``paths`` with the files read by ``client``'s workers (the
+    """``cache.content_keys`` of ``paths`` with the files read by ``client``'s workers (the
     driver would read every byte of a million paintings itself); keys this process remembers for
     unchanged files are not asked again, and those computed are remembered."""
-    from ..cache import remember_key, remembered_key
     from dask.distributed import as_completed
     digests, failed, todo = {}, {}, []
     for p in dict.fromkeys(paths):
@@ -149,8 +150,6 @@ def hash_on_cluster(client, paths, progress=True):
 
 def _hash_task(paths):
     """On a worker: ``({path: (size, mtime_ns, content key)}, {path: reason})``."""
-    from ..cache import key_record
-    from .extract import content_keys
     digests, failed = content_keys(paths, True, False)
     return {p: key_record(p) for p in digests}, failed   # the records content_keys just made
 
@@ -195,8 +194,6 @@ def _embed_task(spec, runtime, paths, keys, store_dir, stem, batch_size) -> dict
     """On a worker: embed ``paths`` (content hashes ``keys``) and write their shard ``stem`` into
     ``store_dir``, unless a finished one is there (the task ran before, on a worker that died
     before answering). Returns ``{path: reason}`` of the images that cannot be read."""
-    from .extract import predict_features
-
     written = shard_keys(store_dir, stem)
     if written is not None:   # only the unreadable images are left: their reasons, without the model
         written = set(written.tolist())

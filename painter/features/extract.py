@@ -6,106 +6,29 @@ rectified maps at several depths (Gatys-style; ``backbones.feature_layers``), no
 last pooled vector.
 
 The store is keyed by the image file's content (SHA-1) and the feature spec (backbone,
-weights, size, summary), so renamed or re-cleaned files are not embedded again.
+weights, size, summary), so renamed or re-cleaned files are not embedded again. The model runs
+over the images in ``inference``; on a Dask cluster the workers run it (``cluster``).
+
+With views (``FeatureSpec.views``, paintings seen at their own scale), a painting with no tile at
+any scale (a thumbnail) has its whole-painting features, read from and written to the store of the
+spec without views: thumbnail collections cost what they cost without views, and share their cache
+with it. A cleaned folder's detail copy (``painter clean --detail``) is read in place of its square.
 """
 from __future__ import annotations
-
-import os
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..cache import content_key
-from ..data.images import ImageError, load_array, not_a_file
+from ..cache import content_keys
+from ..data.cleaning import detail_copy
+from ..data.views import has_tiles
 from .cluster import cluster_client, embed_on_cluster, hash_on_cluster
+from .inference import predict_features
 from .runner import feature_model, store_and_runner
 from .spec import DEFAULT_FEATURES, FeatureSpec
 from .store import missing_rows
 
-__all__ = ["image_batches", "predict_padded", "predict_images", "predict_features", "extract_features", "embedded",
-           "content_keys", "cached_rows"]
-
-EAGER_MAX = 4   # rows a Keras model runs eagerly (predict_padded); memory grows with them
-
-
-def image_batches(paths, size, batch_size, overlap=None):
-    """Yield ``(images, reasons)`` per batch: uint8 ``(b, size, size, 3)`` and a list of ``b``
-    items, None for a readable image, else why it cannot be used (its image is zeros).
-
-    A thread pool decodes each batch with every core (Pillow releases the GIL). ``overlap``
-    (default: when TensorFlow sees a GPU) decodes the next batch while the caller works on this
-    one. On a CPU-only machine the forward pass already uses every core and its threads wait for whichever core is busy
-    decoding, so there decoding waits its turn (measured on 2 cores: 97-108% of the raw
-    forward speed against 66-92% for an overlapping tf.data pipeline).
-    """
-    from concurrent.futures import ThreadPoolExecutor
-
-    def load(p):
-        try:
-            return load_array(p, size), None
-        except ImageError as e:
-            return np.zeros((size, size, 3), np.uint8), e.reason
-
-    if overlap is None:
-        import tensorflow as tf
-        overlap = bool(tf.config.list_logical_devices("GPU"))
-    paths = [str(p) for p in paths]
-    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
-        def submit(start):
-            return [pool.submit(load, p) for p in paths[start:start + batch_size]]
-
-        ahead = None
-        for start in range(0, len(paths), batch_size):
-            batch = ahead if ahead is not None else submit(start)
-            ahead = submit(start + batch_size) if overlap and start + batch_size < len(paths) else None
-            images, reasons = zip(*(f.result() for f in batch))
-            yield np.stack(images), list(reasons)
-
-
-def predict_padded(model, x, batch_size=32):
-    """``model.predict_on_batch`` over an array ``(n, ...)`` in batches of one shape, the last
-    padded with zeros and their rows dropped: a new batch shape would retrace the compiled graph
-    and rebuild oneDNN's kernels, seconds on a CPU for every odd-sized tail. Returns ``(n, ...)``
-    float arrays (a list for a multi-output model).
-
-    A Keras model (callable, unlike an exported one) given at most ``EAGER_MAX`` rows (a one-shot
-    command's paintings, a short tail) runs them eagerly instead: tracing the graph costs more
-    than the eager call (Lite0 / Lite1 on two paintings: 0.7 / 0.9 s against 0.16 / 0.22 s), and
-    so does padding them to 32."""
-    if len(x) <= EAGER_MAX and callable(model):
-        out = model(x, training=False)
-        return [np.asarray(o) for o in out] if isinstance(out, (list, tuple)) else np.asarray(out)
-    parts = []
-    for start in range(0, len(x), batch_size):
-        chunk = x[start:start + batch_size]
-        n = len(chunk)
-        if n < batch_size:
-            chunk = np.concatenate([chunk, np.zeros((batch_size - n, *chunk.shape[1:]), chunk.dtype)])
-        # predict_on_batch runs a compiled graph that frees activations as it goes; an eager
-        # call keeps every layer's output to the end (Lite2, batch 32: 5.5 GB vs 1.2 GB peak)
-        out = model.predict_on_batch(chunk)
-        parts.append([np.asarray(o)[:n] for o in out] if isinstance(out, (list, tuple)) else np.asarray(out)[:n])
-    if parts and isinstance(parts[0], list):
-        return [np.concatenate([p[k] for p in parts]) for k in range(len(parts[0]))]
-    return np.concatenate(parts)
-
-
-def predict_images(model, paths, size, batch_size=32):
-    """Run ``model`` over image files in batches; yield ``(paths_chunk, outputs, failed)`` per batch.
-
-    ``outputs`` are numpy arrays (a list for a multi-output model), one row per path;
-    ``failed`` is ``{path: reason}`` for the images that could not be read (their rows are
-    the output for zeros).
-    The last batch is padded to ``batch_size`` (``predict_padded``).
-    """
-    paths = list(paths)
-    # an exported runner says whether decoding should overlap it (runtime.ExportedModel.prefers_overlap)
-    batches = image_batches(paths, size, batch_size, overlap=getattr(model, "prefers_overlap", None))
-    for start, (images, reasons) in zip(range(0, len(paths), batch_size), batches):
-        n = len(reasons)
-        out = predict_padded(model, images, batch_size)
-        chunk = paths[start:start + n]
-        yield chunk, out, {p: r for p, r in zip(chunk, reasons) if r is not None}
+__all__ = ["extract_features", "embedded", "extract_view_features", "cached_rows"]
 
 
 def extract_features(paths, spec: FeatureSpec = DEFAULT_FEATURES, batch_size: int = 32, cache: bool = True,
@@ -140,18 +63,8 @@ def extract_features(paths, spec: FeatureSpec = DEFAULT_FEATURES, batch_size: in
         failed = {k: v for _, f in results for k, v in f.items()}
         return np.concatenate([x for x, _ in results], axis=1), failed
     if spec.views:
-        from .views import extract_view_features
         return extract_view_features(paths, spec, batch_size, cache, model, progress, client)
     return embedded(paths, spec, batch_size, cache, model, progress, client)
-
-
-def predict_features(model, paths, spec, batch_size=32):
-    """``predict_images`` for one backbone's ``spec``: with views, each painting's views pooled
-    (``views.predict_views``)."""
-    if spec.views:
-        from .views import predict_views
-        return predict_views(model, paths, spec, batch_size)
-    return predict_images(model, paths, spec.image_size, batch_size)
 
 
 def embedded(paths, spec, batch_size, cache, model, progress, client):
@@ -180,23 +93,22 @@ def embedded(paths, spec, batch_size, cache, model, progress, client):
     return out, failed
 
 
-def content_keys(paths, cache=True, progress=True):
-    """``({path: content hash}, {path: reason})``; without a cache only readability is checked
-    (each readable path is its own key)."""
-    digests, failed = {}, {}
-    for p in tqdm(paths, desc="hash", unit="img", disable=not progress or not cache or len(paths) < 2000):
-        if not os.path.isfile(p):
-            failed[p] = not_a_file(p)
-            continue
-        try:
-            if cache:
-                digests[p] = content_key(p)
-            else:
-                open(p, "rb").close()
-                digests[p] = p
-        except OSError as e:
-            failed[p] = f"cannot read file ({e.strerror or e})"
-    return digests, failed
+def extract_view_features(paths, spec, batch_size, cache, model, progress, client=None):
+    """``extract_features`` for one backbone's spec with views: ``(features, failed)``.
+    The paintings without tiles take the whole-painting path (``spec.whole()``), the others their
+    views'."""
+    sources = [detail_copy(p) for p in paths]
+    tiled = np.array([has_tiles(s, spec.image_size, spec.views) for s in sources], bool)
+    # each group embedded once; an empty call only where there is nothing at all (the width from the model)
+    groups = [(m, part) for m, part in ((~tiled, spec.whole()), (tiled, spec)) if m.any()] or [(tiled, spec)]
+    out, failed = None, {}
+    for mask, part in groups:
+        F, bad = embedded([s for s, m in zip(sources, mask) if m], part, batch_size, cache, model, progress, client)
+        if out is None:
+            out = np.full((len(paths), F.shape[1]), np.nan, dtype=np.float32)
+        out[mask] = F
+        failed.update(bad)
+    return out, {p: failed[s] for p, s in zip(paths, sources) if s in failed}
 
 
 def cached_rows(paths, digests, failed, store, compute, desc, progress=True, dtype=np.float32):

@@ -10,7 +10,7 @@ __all__ = ["build_feature_model"]
 
 def build_feature_model(spec: FeatureSpec = DEFAULT_FEATURES):
     """Keras model: ``(batch, S, S, 3)`` RGB 0..255 -> ``(batch, D)`` float32 features (one backbone);
-    a spec's views each go through it (``features.views``)."""
+    a spec's views each go through it (``features.inference.predict_views``)."""
     import keras
     from keras import layers
 

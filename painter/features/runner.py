@@ -140,14 +140,14 @@ def feature_store(spec, runtime) -> FeatureStore:
     """The store of ``spec``'s features as ``runtime`` computes them."""
     # features of an exported model are kept apart from Keras's: runtimes agree to 4e-4 of the
     # feature scale, but a nearly constant channel's std can differ by 10% between them, and a
-    # model should see one runtime's features throughout (benchmarks/runtime_choice.py)
+    # model should see one runtime's features throughout (benchmarks/recipes/runtime_choice.py)
     return FeatureStore(spec.key if runtime == "keras" else f"{spec.key}-{runtime}")
 
 
 def store_and_runner(spec, runner, paths, digests):
     """``(store, runner)``: the store of ``spec``'s features as the runner computes them, and the
     runner (``runner``, else ``feature_model(spec)``, made only when the store lacks some of
-    ``paths``; ``digests`` as ``extract.content_keys`` gives them)."""
+    ``paths``; ``digests`` as ``cache.content_keys`` gives them)."""
     runtime = serving_runtime(spec, runner)
     store = feature_store(spec, runtime)
     if runner is None and missing_rows(paths, digests, store):

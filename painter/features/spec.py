@@ -45,9 +45,9 @@ class FeatureSpec:
     views : scales at which tiles of the painting are also seen, each in painting pixels per
         network pixel (``(1, 2)``: tiles of ``image_size`` and of twice ``image_size`` painting
         pixels, the latter halved); the features are the painting's views pooled
-        (``painter.features.views``). A painting too small for a scale's tile has no tiles at
-        that scale, so a thumbnail gets the whole-painting view alone, the features it has
-        without views. ``()``: the whole painting alone (the field's default).
+        (``painter.features.inference.predict_views``). A painting too small for a scale's tile
+        has no tiles at that scale, so a thumbnail gets the whole-painting view alone, the
+        features it has without views. ``()``: the whole painting alone (the field's default).
     view_pool : how the views are pooled: ``"mean"`` (every view weighs the same) or
         ``"scales"`` (the whole painting and each scale's tiles weigh the same).
     """

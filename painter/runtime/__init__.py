@@ -3,7 +3,7 @@
 A frozen feature model never changes, so it is exported once with Keras's own
 ``model.export(...)`` into ``<cache>/exports/<key>-<runtime>/`` (``export``) and run by the
 runtime (``backends``), which is faster than Keras ``predict_on_batch`` on a CPU
-(``benchmarks/runtime_choice.py``). ``runners`` picks the export or Keras for one model;
+(``benchmarks/recipes/runtime_choice.py``). ``runners`` picks the export or Keras for one model;
 ``background`` defers a missing export to a detached process.
 
 Loading and running an export imports numpy and the runtime only, never TensorFlow or Keras,

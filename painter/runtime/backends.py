@@ -47,7 +47,7 @@ class ExportedModel:
 
     Attributes: ``runtime``, ``path`` (the loaded file), ``input_shape`` (e.g. ``(S, S, 3)``),
     ``input_size`` (``S`` for an image model, else None), ``output_shape`` (``(None, D)``) and
-    ``prefers_overlap`` for ``features._image_batches``.
+    ``prefers_overlap`` for ``features.inference.image_batches``.
     """
 
     threads = None   # the runtime's threads: None, every core; a Dask worker sets its own share
@@ -59,7 +59,7 @@ class ExportedModel:
         self.input_size = self.input_shape[0] if len(self.input_shape) == 3 else None
         self.output_shape = (None, manifest["output_dim"])
         # Every runtime releases the GIL, yet decoding the next batch during the forward pass gained
-        # nothing on 2 cores (end to end 0.96-1.06x, benchmarks/runtime_choice.py): both cores are busy.
+        # nothing on 2 cores (end to end 0.96-1.06x, benchmarks/recipes/runtime_choice.py): both cores are busy.
         self.prefers_overlap = False
         threads = self.threads or os.cpu_count() or 1
         try:

@@ -20,7 +20,7 @@ __all__ = ["RUNTIMES", "DEFAULT_RUNTIME", "chosen_runtime", "export_folder", "ex
 
 RUNTIMES = ("keras", *FORMATS)
 # LiteRT and ONNX Runtime tie for speed on this 2-core CPU (1.3-1.8x Keras for the Lite0 and
-# Lite1 style models, benchmarks/runtime_choice.py); LiteRT is exported by TensorFlow's
+# Lite1 style models, benchmarks/recipes/runtime_choice.py); LiteRT is exported by TensorFlow's
 # own converter (ONNX needs tf2onnx, which Keras patches for numpy 2) and loads in 0.02 s.
 DEFAULT_RUNTIME = "litert"
 

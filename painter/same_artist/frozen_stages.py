@@ -5,7 +5,9 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from ..features.extract import cached_rows, content_keys, image_batches, predict_padded
+from ..cache import content_keys
+from ..features.extract import cached_rows
+from ..features.inference import image_batches, predict_padded
 from ..features.store import FeatureStore
 from ..errors import ParameterError
 

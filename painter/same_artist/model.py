@@ -103,7 +103,7 @@ class PairModel:
         unusable ones."""
         from tqdm.auto import tqdm
 
-        from ..features.extract import predict_images
+        from ..features.inference import predict_images
         paths = [str(p) for p in paths]
         z, failed = [], {}
         for _, out, bad in tqdm(predict_images(self.embedder, paths, int(self.embedder.input_shape[1]), batch_size),

@@ -14,7 +14,7 @@
    eager call and ``predict_on_batch`` against the runtimes for 1 and 4,096 rows, and the
    import time of TensorFlow against each runtime (what a one-shot command pays).
 
-    python benchmarks/runtime_choice.py [--rounds 12] [--batches 1] [--images 96] [--sections 1234]
+    python benchmarks/recipes/runtime_choice.py [--rounds 12] [--batches 1] [--images 96] [--sections 1234]
 
 Exports go to ``$PAINTER_CACHE/exports`` (made once). Needs ../shared/data/pbn_dev for real images
 (falls back to synthetic paintings, and says so).
@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # benchmarks/: shared_data
 from shared_data import PBN_DEV
 from painter import runtime
 from painter.features.runner import export_dir, feature_runner
