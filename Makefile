@@ -31,7 +31,7 @@ test-fast: $(STAMP)
 # (--write). Recipes (benchmarks/recipes/) rebuild shipped files or choose shipped defaults, and
 # experiments (benchmarks/experiments/) keep negative results: both are run by hand.
 benchmarks: $(STAMP)
-	$(BIN)/python benchmarks/sources.py --train 30,70,all --write
+	$(BIN)/python benchmarks/sources.py --train all --write
 	$(BIN)/python benchmarks/views.py --write
 	$(BIN)/python benchmarks/views.py --timing --write
 	$(BIN)/python benchmarks/detail_disk.py --write
