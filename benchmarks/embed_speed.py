@@ -5,7 +5,7 @@ minutes falls on every column alike; ratios are of the totals):
 
 * Keras raw: ``predict_on_batch`` of the Keras model on one ready batch, repeated (no decoding);
 * Keras end to end: ``extract_features`` with the Keras model (decode included, no cache);
-* exported end to end: ``extract_features`` with the default runner (``painter.features.runner``,
+* exported end to end: ``extract_features`` with the default runner (``painter.features.serving``,
   LiteRT unless ``$PAINTER_RUNTIME`` says otherwise), decode included, no cache.
 
     python benchmarks/embed_speed.py [--n 1000] [--rounds 4] [--specs style] [--data runs/pbn_clean]

@@ -17,7 +17,7 @@ import results_tables
 from shared_data import RUNS, clean_pbn_dev, write_results
 import painter.features.inference as inference
 from painter.features import FeatureSpec, extract_features, feature_model
-from painter.features.runner import export_dir
+from painter.features.serving import export_dir
 
 p = argparse.ArgumentParser()
 p.add_argument("--n", type=int, default=640)

@@ -183,7 +183,7 @@ def randomized_model(model=None, part: str = "embedder", seed: int = 0):
         embedder.set_weights([w if w.ndim < 2 else (rng.normal(w.mean(), w.std() + 1e-12, w.shape)).astype(w.dtype)
                               for w in weights])
     if part in ("backbone", "both"):
-        from .features.runner import draw_random
+        from .features.serving import draw_random
         keras.utils.set_random_seed(seed)   # the backbones' initialisers draw from it
         spec = dataclasses.replace(spec, weights=None)
         for component in spec.components():   # drawn once: every later use of this model sees them

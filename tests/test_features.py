@@ -85,8 +85,8 @@ def test_a_fully_cached_call_makes_no_model(files, tmp_path, monkeypatch, rt):
 
     def no_model(*args, **kwargs):
         raise AssertionError("a model was built or loaded for cached features")
-    from painter.features import runner
-    for module, name in ((extract, "feature_model"), (runner, "feature_model"), (runner, "build_feature_model")):
+    from painter.features import serving
+    for module, name in ((extract, "feature_model"), (serving, "feature_model"), (serving, "build_feature_model")):
         monkeypatch.setattr(module, name, no_model)
     missing = str(tmp_path / "missing.jpg")
     again, failed = extract_features(good[::-1] + [missing], spec, progress=False)
@@ -210,7 +210,7 @@ def test_random_backbones_are_drawn_on_demand_and_never_cached(files, tmp_path, 
     spec = FeatureSpec("efficientnet_lite0", 32, "pooled", weights=None)
     assert spec.random_weights and not FeatureSpec("efficientnet_lite0", 32).random_weights
     assert FeatureSpec("efficientnet_lite0+efficientnet_lite1", 32, weights=("imagenet", None)).random_weights
-    from painter.features.runner import draw_random
+    from painter.features.serving import draw_random
     draws = []
     for seed in (0, 1, 0):
         keras.utils.set_random_seed(seed)
@@ -226,19 +226,19 @@ def test_random_backbones_are_drawn_on_demand_and_never_cached(files, tmp_path, 
 
 def test_a_rewritten_weights_file_gets_a_new_feature_model(tmp_path, monkeypatch):
     import os
-    from painter.features import runner
+    from painter.features import serving
     weights = tmp_path / "tuned.weights.h5"
     weights.write_bytes(b"first")
     built = []
-    monkeypatch.setattr(runner, "feature_runner", lambda spec: built.append(spec) or object())
-    runner.feature_model.cache_clear()
+    monkeypatch.setattr(serving, "feature_runner", lambda spec: built.append(spec) or object())
+    serving.feature_model.cache_clear()
     spec = FeatureSpec("efficientnet_lite0", 64, weights=str(weights))
-    first = runner.feature_model(spec)
-    assert runner.feature_model(spec) is first and len(built) == 1   # once per spec and process
+    first = serving.feature_model(spec)
+    assert serving.feature_model(spec) is first and len(built) == 1   # once per spec and process
     weights.write_bytes(b"other")   # fine-tuned again, same path
     os.utime(weights, ns=(1, 1))
-    assert runner.feature_model(spec) is not first and len(built) == 2
-    runner.feature_model.cache_clear()
+    assert serving.feature_model(spec) is not first and len(built) == 2
+    serving.feature_model.cache_clear()
 
 
 def test_zoom_adds_the_mean_of_enlarged_views(files, tmp_path):

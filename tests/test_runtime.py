@@ -16,7 +16,7 @@ import pytest
 from painter.cache import content_key, file_digest
 from painter.data.images import load_array
 from painter import runtime
-from painter.features import FeatureSpec, build_feature_model, extract_features, runner as features
+from painter.features import FeatureSpec, build_feature_model, extract_features, serving as features
 from painter.runtime import background
 from painter.runtime import runners as runtime_runners
 from tests.conftest import PBN_DEV
@@ -260,7 +260,7 @@ def test_running_a_cached_export_does_not_import_tensorflow(cache):
     code = f"""
 import sys, numpy as np
 from types import SimpleNamespace
-from painter.features.runner import feature_runner
+from painter.features.serving import feature_runner
 spec = SimpleNamespace(backbone="efficientnet_lite0", image_size=224, key={LITE0.key!r})
 runner = feature_runner(spec)
 y = runner.predict_on_batch(np.zeros((2, 224, 224, 3), np.uint8))

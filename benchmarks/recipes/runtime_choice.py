@@ -38,7 +38,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # benchmarks/: shared_data
 from shared_data import PBN_DEV
 from painter import runtime
-from painter.features.runner import export_dir, feature_runner
+from painter.features.serving import export_dir, feature_runner
 from painter.features import FeatureSpec, image_batches, predict_padded
 from painter.data.images import load_array
 

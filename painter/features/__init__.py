@@ -5,7 +5,7 @@ workers: ``cluster``), where they are kept (``store``)."""
 from .extract import cached_rows, extract_features
 from .inference import image_batches, predict_images, predict_padded
 from .keras_model import build_feature_model
-from .runner import feature_model
+from .serving import feature_model
 from .spec import DEFAULT_FEATURES, FeatureSpec, default_spec, read_spec, std_columns
 from .store import FeatureStore
 

@@ -85,7 +85,7 @@ def embed_on_cluster(client, spec, paths, digests, failed, batch_size=32, progre
         ``PAINTER_RUNTIME``), read after they finished: a vector for every readable path.
     """
     from ..runtime.runners import chosen_runtime
-    from .runner import feature_store, serving_runtime
+    from .serving import feature_store, serving_runtime
     from .store import missing_rows
 
     store = feature_store(spec, serving_runtime(spec))   # the store foreseen here
@@ -170,7 +170,7 @@ _worker_runners = {}   # (spec, key, runtime) -> this worker's runner
 
 def _worker_model(spec, runtime):
     from ..runtime.backends import ExportedModel
-    from .runner import feature_runner
+    from .serving import feature_runner
 
     key = (spec, spec.key, runtime)
     if key not in _worker_runners:

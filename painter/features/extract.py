@@ -24,7 +24,7 @@ from ..data.cleaning import detail_copy
 from ..data.views import has_tiles
 from .cluster import cluster_client, embed_on_cluster, hash_on_cluster
 from .inference import predict_features
-from .runner import feature_model, store_and_runner
+from .serving import feature_model, store_and_runner
 from .spec import DEFAULT_FEATURES, FeatureSpec
 from .store import missing_rows
 

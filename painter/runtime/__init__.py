@@ -9,7 +9,7 @@ runtime (``backends``), which is faster than Keras ``predict_on_batch`` on a CPU
 Loading and running an export imports numpy and the runtime only, never TensorFlow or Keras,
 so one-shot commands start fast; only exporting needs Keras. Keep it that way: no top-level
 import of keras, tensorflow or a painter module that imports them. The package is a leaf: it
-knows nothing of painter's feature specs (``painter.features.runner`` builds on it).
+knows nothing of painter's feature specs (``painter.features.serving`` builds on it).
 
 ``PAINTER_RUNTIME=keras|onnx|litert|openvino`` forces a runtime; default ``DEFAULT_RUNTIME``.
 """

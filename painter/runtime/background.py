@@ -29,7 +29,7 @@ __all__ = ["deferred_exports", "deferring", "defer", "export_in_background", "wa
 LOCK, LOG = ".background.lock", "background.log"   # in <cache>/exports
 # The exporter process's module: the feature side knows how to build each job's model (a name,
 # not an import, so that this package stays a leaf).
-EXPORTER = "painter.features.runner"
+EXPORTER = "painter.features.serving"
 
 _deferred: list | None = None   # inside deferred_exports(): the exports skipped, as jobs for EXPORTER
 
@@ -50,7 +50,7 @@ def deferred_exports():
     export anyway), and on leaving the block the skipped exports are started in a detached
     process (``export_in_background``). For one-shot commands, which a 20 s export would make
     wait; long jobs export in-process, where the export pays off at once. Its features go to the
-    Keras feature store, as every Keras model's (``painter.features.runner.serving_runtime``)."""
+    Keras feature store, as every Keras model's (``painter.features.serving.serving_runtime``)."""
     global _deferred
     if _deferred is not None or fcntl is None:   # already deferring, or Windows
         yield

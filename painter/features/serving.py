@@ -1,4 +1,4 @@
-"""Which runner computes a feature spec's features in this process, and so which store keeps them.
+"""Which runner serves a feature spec in this process, and so which store keeps its features.
 
 The one place that decides: ``feature_model(spec)`` serves the runner (an export run by
 ``painter.runtime``, else the Keras model), once per spec and process; ``serving_runtime(spec)``
@@ -7,7 +7,7 @@ tells which runtime that is, or will be, without building or loading a model, an
 left to the background process (``painter.runtime.deferred_exports``) gives way to the export
 as soon as it is finished: a later embedding in the same process runs the export.
 
-``python -m painter.features.runner JOBS`` is the background exporter (``export_jobs``).
+``python -m painter.features.serving JOBS`` is the background exporter (``export_jobs``).
 """
 from __future__ import annotations
 
@@ -178,5 +178,5 @@ def export_jobs(jobs):
 if __name__ == "__main__":   # the background exporter (runtime.background.EXPORTER); runs the imported module's code
     logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(asctime)s %(message)s",
                         datefmt="%Y-%m-%d %H:%M:%S")
-    from painter.features.runner import export_jobs as _export_jobs
+    from painter.features.serving import export_jobs as _export_jobs
     _export_jobs(json.loads(sys.argv[1]))
