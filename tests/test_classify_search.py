@@ -121,14 +121,14 @@ def test_cnn_rnn_maps_come_from_the_specs_weights(clean_dir):
 
 def test_a_compressed_index_filled_in_chunks_is_the_one_filled_at_once(clean_dir, tmp_path, monkeypatch):
     import faiss
-    from painter import search
+    from painter import vector_store
     spec = FeatureSpec("efficientnet_lite0", 64)
     whole = build_index_from_data(clean_dir, tmp_path / "whole", index_type="ivfsq", spec=spec, progress=False)
     embedded = []
     embed = SimilarityIndex._embed
     monkeypatch.setattr(SimilarityIndex, "_embed", lambda self, paths, progress=False: (
         embedded.append(len(paths)), embed(self, paths, progress))[1])
-    monkeypatch.setattr(search, "FILL_CHUNK", 7)
+    monkeypatch.setattr(vector_store, "FILL_CHUNK", 7)
     chunked = build_index_from_data(clean_dir, tmp_path / "chunked", index_type="ivfsq", spec=spec, progress=False)
     # 80 paintings: 2 lists trained on a sample of 39 each, then filled 7 at a time
     assert len(whole.metadata) == 80 and whole.index.nlist == 2
