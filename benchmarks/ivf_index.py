@@ -96,9 +96,10 @@ for x in chunks():   # exact top 10, merged chunk by chunk
     offset += len(x)
 print(f"exact search of {args.queries} queries: {time.time() - t:.1f} s")
 
-base = index.nprobe
+lists = faiss.extract_index_ivf(index)   # behind the rotation
+base = lists.nprobe
 for nprobe in [int(v) for v in args.nprobe.split(",")] if args.nprobe else (base // 4, base // 2, base, 2 * base):
-    index.nprobe = max(1, min(nprobe, n_lists(args.n)))
+    lists.nprobe = max(1, min(nprobe, n_lists(args.n)))
     _, found = index.search(queries, 10)
     recall = np.mean([len(set(f) & set(e)) / 10 for f, e in zip(found, top[1])])
     one = []
@@ -109,5 +110,5 @@ for nprobe in [int(v) for v in args.nprobe.split(",")] if args.nprobe else (base
     t = time.perf_counter()
     index.search(queries, 10)
     batch_ms = (time.perf_counter() - t) / args.queries * 1000
-    print(f"nprobe {index.nprobe:5d}{' (painter)' if nprobe == base else '':10s}: recall@10 {recall:.4f}; "
+    print(f"nprobe {lists.nprobe:5d}{' (painter)' if nprobe == base else '':10s}: recall@10 {recall:.4f}; "
           f"one query {np.median(one) * 1000:.2f} ms (median), {batch_ms:.3f} ms each in a batch of {args.queries}")
