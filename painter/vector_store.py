@@ -54,7 +54,8 @@ class VectorStore:
     ----------
     vectors : ``(N, E)`` array, or None for an empty store (its width set by the first ``add``)
     metadata : DataFrame of N rows, default a ``file`` column only
-    index_type : ``"flat"`` (exact), ``"ivf"`` or ``"hnsw"`` (``make_faiss_index``)
+    index_type : ``"flat"`` (exact), ``"ivf"``, ``"hnsw"`` (``make_faiss_index``), or ``"ivfsq"``,
+        codes without the float32 vectors, filled with ``fill``
     """
 
     def __init__(self, vectors=None, metadata: pd.DataFrame | None = None, index_type: str = "flat"):
