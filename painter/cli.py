@@ -38,6 +38,7 @@ from .errors import BackboneError, InputError, ParameterError, describe, first_l
 from .hyperparameter_options import add_hyperparameters
 from .quiet import import_tensorflow_quietly
 from .runtime import deferred_exports
+from .vector_store import INDEX_TYPES
 
 
 ZOOM_HELP = ("n > 1: the features also hold the mean statistics of n x n views of each painting, each "
@@ -49,6 +50,7 @@ VIEWS_HELP = ("scales at which tiles of each painting are also seen, in painting
               "at their own resolution (a cleaned folder's detail copy: painter clean --detail); a thumbnail "
               "has no tiles and keeps its whole-painting features")
 VIEW_POOL_HELP = "with --views: 'mean' of every view, or 'scales' (the whole painting and each scale weigh the same)"
+INDEX_TYPE_HELP = "ivfsq: bytes instead of floats, for millions of paintings (filled in chunks)"
 CONTEXT_HELP = ("paintings of the collection the images come from (a folder, a text file listing them): the model "
                 "is adapted to their source first; give it for paintings from another source than WikiArt")
 WEIGHTS_HELP = ("backbone weights: 'artists' (tuned to tell artists apart; the default for Lite0 and Lite1), "
@@ -167,8 +169,7 @@ def build_parser(hyperparameters: bool = True) -> argparse.ArgumentParser:
     s.add_argument("data_dir")
     s.add_argument("--out", required=True)
     s.add_argument("--embedding", default="backbone", help="'backbone' or a same-artist MODEL_DIR")
-    s.add_argument("--index-type", choices=["flat", "ivf", "hnsw", "ivfsq"], default="flat",
-                   help="ivfsq: bytes instead of floats, for millions of paintings (filled in chunks)")
+    s.add_argument("--index-type", choices=INDEX_TYPES, default="flat", help=INDEX_TYPE_HELP)
     s.add_argument("--backbone", default=None,
                    help="with --embedding backbone; default: efficientnet_lite0+efficientnet_lite1")
     s.add_argument("--image-size", type=int, default=None)
@@ -196,6 +197,8 @@ def build_parser(hyperparameters: bool = True) -> argparse.ArgumentParser:
     s.add_argument("--png", default=None, help="also save a figure here")
     s.add_argument("--no-context", dest="context", action="store_false",
                    help="the model as trained, not adapted to the reference paintings")
+    s.add_argument("--index-type", choices=INDEX_TYPES, default="flat",
+                   help="how the reference set is indexed (cached per type); " + INDEX_TYPE_HELP)
     s.set_defaults(func=_cmd_attribute)
 
     s = sub.add_parser("explain", help="occlusion maps of what makes two paintings look like one artist's")

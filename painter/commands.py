@@ -148,7 +148,7 @@ def _cmd_attribute(a):
     if a.png:
         check_out_file(a.png)
     table = attribute(a.image, a.reference, model=a.model, k=a.k, prior_none=a.prior_none, progress=_progress(),
-                      context=a.context)
+                      context=a.context, index_type=a.index_type)
     shown = table.assign(best_matches=[", ".join(os.path.basename(f) for f in b) for b in table["best_matches"]])
     print(shown.drop(columns=["match_probability"]).to_string(index=False, formatters={"probability": "{:.4f}".format}))
     print(f"answer: {table.attrs['answer']} (P(none) = {table.attrs['p_none']:.3f}; {table.attrs['rule']})")

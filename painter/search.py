@@ -19,7 +19,7 @@ from .data.images import ImageError
 from .errors import InputError, check_folder, check_out_folder, no_usable_images
 from .data.labels import read_collection
 from .features import DEFAULT_FEATURES, FeatureSpec, extract_features, read_spec
-from .compressed_index import COMPRESSED, FILL_CHUNK, training_size
+from .compressed_index import COMPRESSED
 from .plots import plot_image_row
 from .vector_store import VectorStore, make_faiss_index
 
@@ -70,34 +70,19 @@ class SimilarityIndex(VectorStore):
         meta = meta.assign(file=paths)
         new = ~meta["file"].isin(set(self.metadata["file"]))
         if self.index_type in COMPRESSED:
-            return self._add_in_chunks([p for p, n in zip(paths, new) if n], meta[new.to_numpy()], progress)
+            return self.fill([p for p, n in zip(paths, new) if n], meta[new.to_numpy()], self._embed_unit, progress)
         x, failed = self._embed([p for p, n in zip(paths, new) if n], progress)
         ok = ~np.isnan(x).any(1)
         if ok.any():
             super().add(unit_rows(x[ok]), meta[new.to_numpy()].reset_index(drop=True)[ok])
         return failed
 
-    def _add_in_chunks(self, paths, meta, progress) -> dict:
-        """``add`` for a compressed index: trained on a sample of ``paths`` when new, then filled
-        ``FILL_CHUNK`` paintings at a time (their features come from the store the second time)."""
-        meta, failed = meta.reset_index(drop=True), {}
-        if self._index is None:
-            rng = np.random.default_rng(0)
-            sample = np.sort(rng.choice(len(paths), training_size(len(paths)), replace=False))
-            x, failed = self._embed([paths[i] for i in sample], progress)
-            x = x[~np.isnan(x).any(1)]
-            if not len(x):
-                return failed
-            self._index = make_faiss_index(x.shape[1], self.index_type, len(paths))
-            self._index.train(unit_rows(x))
-            self.vectors = np.zeros((0, x.shape[1]), np.float32)   # none kept: the index holds the codes
-        for start in range(0, len(paths), FILL_CHUNK):
-            x, bad = self._embed(paths[start:start + FILL_CHUNK], progress)
-            failed |= bad
-            ok = ~np.isnan(x).any(1)
-            self._index.add(unit_rows(x[ok]))
-            self.metadata = pd.concat([self.metadata, meta[start:start + FILL_CHUNK][ok]], ignore_index=True)
-        return failed
+    def _embed_unit(self, paths, progress=False):
+        """``_embed`` with the usable rows scaled to unit length (NaN rows kept for the failures)."""
+        x, failed = self._embed(paths, progress)
+        ok = ~np.isnan(x).any(1)
+        x[ok] = unit_rows(x[ok])
+        return x, failed
 
     def search_vectors(self, q, k=10):
         """``(scores, ids)`` each ``(n_queries, k)`` for query vectors (scaled to unit length here)."""

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .compressed_index import COMPRESSED, compressed_index
+from .compressed_index import COMPRESSED, FILL_CHUNK, compressed_index, training_size
 from .errors import InputError, read_json_part, read_part
 
 __all__ = ["VectorStore", "make_faiss_index", "INDEX_TYPES"]
@@ -54,7 +54,8 @@ class VectorStore:
     ----------
     vectors : ``(N, E)`` array, or None for an empty store (its width set by the first ``add``)
     metadata : DataFrame of N rows, default a ``file`` column only
-    index_type : ``"flat"`` (exact), ``"ivf"`` or ``"hnsw"`` (``make_faiss_index``)
+    index_type : ``"flat"`` (exact), ``"ivf"``, ``"hnsw"`` (``make_faiss_index``), or ``"ivfsq"``,
+        codes without the float32 vectors, filled with ``fill``
     """
 
     def __init__(self, vectors=None, metadata: pd.DataFrame | None = None, index_type: str = "flat"):
@@ -90,10 +91,56 @@ class VectorStore:
         self.vectors = np.concatenate([self.vectors, vectors])
         self.metadata = pd.concat([self.metadata, metadata], ignore_index=True)
 
+    def fill(self, items, metadata: pd.DataFrame, embed, progress=False) -> dict:
+        """Add ``items`` to a compressed index, ``FILL_CHUNK`` at a time, so that memory holds the
+        index and one chunk, never the collection.
+
+        ``embed(items, progress)`` gives ``(x, failed)``: a row of ``x`` per item (NaN where it
+        failed) and ``{item: reason}``. A new index is first trained on a sample of the items
+        (``training_size``; embedded twice, the second time from the feature store). Returns
+        ``{item: reason}`` of the failures (an index none of the sample could train stays None).
+        """
+        meta, failed = metadata.reset_index(drop=True), {}
+        if self._index is None:
+            rng = np.random.default_rng(0)
+            sample = np.sort(rng.choice(len(items), training_size(len(items)), replace=False))
+            x, failed = embed([items[i] for i in sample], progress)
+            x = x[~np.isnan(x).any(1)]
+            if not len(x):
+                return failed
+            self._index = make_faiss_index(x.shape[1], self.index_type, len(items))
+            self._index.train(np.ascontiguousarray(x, np.float32))
+            self.vectors = np.zeros((0, x.shape[1]), np.float32)   # none kept: the index holds the codes
+        for start in range(0, len(items), FILL_CHUNK):
+            x, bad = embed(items[start:start + FILL_CHUNK], progress)
+            failed |= bad
+            ok = ~np.isnan(x).any(1)
+            self._index.add(np.ascontiguousarray(x[ok], np.float32))
+            self.metadata = pd.concat([self.metadata, meta[start:start + FILL_CHUNK][ok]], ignore_index=True)
+        return failed
+
+    def rows(self, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """``(stop - start, E)`` vectors of rows ``start:stop`` (default: all): the kept ones, or
+        a compressed index's codes decoded (to their 8-bit rounding; a copy)."""
+        stop = len(self) if stop is None else min(stop, len(self))
+        if self.index_type not in COMPRESSED or stop <= start:
+            return self.vectors[start:stop]
+        return self.index.reconstruct_n(int(start), int(stop - start))   # reads all ids, decodes these rows
+
     def search(self, queries, k: int):
         """``(scores, rows)``, each ``(n_queries, k)``: the inner products of the ``k`` best rows
-        (row -1 where fewer are found)."""
-        return self.index.search(np.ascontiguousarray(np.atleast_2d(queries), np.float32), k)
+        (row -1 where fewer are found).
+
+        An inverted-list index returns only rows of the lists it probes: asked for more than
+        half of what they hold on average (an attribution's 1,024 of a small reference), it
+        probes more lists for this search."""
+        import faiss
+        queries = np.ascontiguousarray(np.atleast_2d(queries), np.float32)
+        ivf = faiss.try_extract_index_ivf(self.index)
+        if ivf is None or 2 * k * ivf.nlist <= ivf.nprobe * max(ivf.ntotal, 1):
+            return self.index.search(queries, k)
+        nprobe = min(ivf.nlist, -(-2 * k * ivf.nlist // max(ivf.ntotal, 1)))
+        return self.index.search(queries, k, params=faiss.SearchParametersIVF(nprobe=nprobe))
 
     def save(self, directory, config: dict, tables: dict | None = None) -> Path:
         """Write the store in ``directory`` with the owner's ``config`` and ``tables`` (more CSV

@@ -55,6 +55,41 @@ def test_faiss_neighbour_scores_match_the_exact_ones():
             assert np.abs(near.max(1) - exact.max(1)).max() < 1e-4
 
 
+@pytest.mark.parametrize("index_type", ["ivf", "hnsw", "ivfsq"])
+def test_an_approximate_reference_answers_as_the_flat_one(index_type):
+    # 40 artists x 30 paintings around their centres; a new painting of each of five of them
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(40, 16))
+    codes = np.repeat(np.arange(40), 30)
+    Z = (centres[codes] + 0.7 * rng.normal(size=(1200, 16))).astype(np.float32)
+    files, names = np.arange(1200).astype(str), np.array([f"a{c:02d}" for c in codes])
+    asked = [3, 17, 22, 30, 39]
+    zq = (centres[asked] + 0.7 * rng.normal(size=(5, 16))).astype(np.float32)
+    flat, ref = A.ReferenceSet(files, names, Z, -1.0), A.ReferenceSet(files, names, Z, -1.0, index_type=index_type)
+    assert ref.index.ntotal == 1200 and (len(ref.store.vectors) == 0) == (index_type == "ivfsq")   # codes only
+    # 8-bit codes: logits within their rounding; lme also reads the imputed unretrieved paintings
+    tol = 0.1 if index_type == "ivfsq" else 1e-3
+    for how in ("mean", "max", "top5", "lme"):
+        # 1,024 of 1,200: every list probed, the three best artists as exact; 50: the index's own probes
+        for neighbours, shown in ((1024, 3), (50, 1)):
+            exact, near = flat.scores(zq, how, neighbours), ref.scores(zq, how, neighbours)
+            best = np.argsort(-exact, 1)[:, :shown]
+            assert (best[:, 0] == asked).all() and (np.argsort(-near, 1)[:, :shown] == best).all()
+            assert np.abs(np.take_along_axis(near - exact, best, 1)).max() < tol
+    # an index that finds fewer rows than asked pads with row -1: read as fewer, not as the last painting
+    sims, ids = ref.store.search(zq, 100)
+    pad = np.arange(100) >= 50
+    for how in ("max", "top5", "lme"):
+        ref.store.search = lambda q, k: (sims[:, :50], ids[:, :50])
+        short = ref.scores(zq, how, 100)
+        ref.store.search = lambda q, k: (np.where(pad, np.float32(-3.4e38), sims), np.where(pad, -1, ids))
+        assert np.array_equal(ref.scores(zq, how, 100), short)
+    del ref.store.search
+    rows, logits = ref.best_matches(Z[100], 3)   # a reference painting asked: itself first
+    assert rows[0] == 100 and list(rows) == list(flat.best_matches(Z[100], 3)[0])
+    assert logits[0] == pytest.approx(Z[100] @ Z[100] - 1.0, abs=tol * 10)
+
+
 def test_probabilities_sum_to_one_and_follow_the_prior():
     scores = np.array([[3.0, -1.0, 0.5], [-8.0, -9.0, -7.0]])
     p, none = A.probabilities(scores, CAL)
@@ -216,6 +251,51 @@ def test_reference_cache_is_reused_refreshed_and_repaired(lda_model_dir, paintin
     other = load_pair_model(PACKAGED_MODEL)
     with pytest.raises(ValueError, match="embedded by another model"):
         A.attribute(_query(paintings, "Artist 00"), grown, model=other)
+
+
+def test_an_ivfsq_reference_round_trips_is_repaired_and_answers_on_the_cli(lda_model_dir, paintings, tmp_path,
+                                                                           monkeypatch, caplog, capsys):
+    import json
+
+    from painter.cli import main
+    from painter.errors import InputError
+    from painter.same_artist.predict import load_pair_model
+    ref_dir = _reference(paintings, tmp_path / "reference")
+    model = load_pair_model(lda_model_dir)
+    flat = A.load_reference(ref_dir, model, progress=False)
+    ref = A.load_reference(ref_dir, model, progress=False, index_type="ivfsq")
+    folder = cache_dir() / "references" / ref.key
+    assert ref.key != flat.key and json.loads((folder / "config.json").read_text())["index_type"] == "ivfsq"
+    assert not (folder / "vectors.npy").exists() and list(ref.files) == list(flat.files)   # codes only
+    zq = flat.Z[[0, -1]]
+    for how in ("mean", "top5"):
+        assert (ref.scores(zq, how).argmax(1) == flat.scores(zq, how).argmax(1)).all()
+        assert np.abs(ref.scores(zq, how) - flat.scores(zq, how)).max() < 0.5   # 8-bit rounding of 64-wide z
+    A.reference._loaded_refs.clear()
+    monkeypatch.setattr(type(model), "embed_files", lambda *a, **k: pytest.fail("re-embedded a cached reference"))
+    again = A.load_reference(ref_dir, model, progress=False, index_type="ivfsq")   # from disk, no embedding
+    assert again is not ref and again.key == ref.key and list(again.files) == list(ref.files)
+    assert np.array_equal(again.scores(zq, "top5"), ref.scores(zq, "top5")) and np.array_equal(again.Z, ref.Z)
+    monkeypatch.undo()
+    blob = bytearray((folder / "index.faiss").read_bytes())   # one byte of the codes changed
+    blob[-100] ^= 0xFF
+    (folder / "index.faiss").write_bytes(bytes(blob))
+    with pytest.raises(InputError, match=r"index\.faiss: damaged or not the expected file \(checksum differs"):
+        A.ReferenceSet.load(folder, ref.key)
+    A.reference._loaded_refs.clear()
+    rebuilt = A.load_reference(ref_dir, model, progress=False, index_type="ivfsq")
+    assert f"{folder / 'index.faiss'}: damaged" in caplog.text
+    assert np.array_equal(rebuilt.Z, ref.Z) and A.ReferenceSet.load(folder, ref.key).index.ntotal == len(ref)
+    with pytest.raises(ParameterError, match="index_type must be one of flat, ivf, hnsw, ivfsq, got 'pq'"):
+        A.load_reference(ref_dir, model, index_type="pq")
+    query = _query(paintings, "Artist 02")
+    shutil.rmtree(folder)
+    A.reference._loaded_refs.clear()
+    assert main(["attribute", str(query), "--reference", str(ref_dir), "--model", str(lda_model_dir),
+                 "--index-type", "ivfsq", "--no-context"]) == 0
+    assert not (folder / "vectors.npy").exists() and (folder / "config.json").is_file()   # the CLI built it
+    assert capsys.readouterr().out.splitlines()[1].split()[:3] == ["1", "Artist", "02"]   # the first candidate
+    assert A.attribute(query, ref, model=model, calibration=CAL)["artist"][0] == "Artist 02"
 
 
 def test_cli_attribute(lda_model_dir, paintings, tmp_path, capsys):

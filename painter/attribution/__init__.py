@@ -31,7 +31,8 @@ A reference (a folder per artist or a cleaned data folder) is embedded once per 
 ``$PAINTER_CACHE/references``, keyed by the model's weights and the reference's file list (paths,
 sizes, modification times), rebuilt when stale or damaged. Per-artist mean scores come from the
 artists' mean ``z`` (exact: the pair logit is linear in ``z_i``), nearest paintings from a FAISS
-index. ``query.attribute`` answers; ``painter.plots.plot_attribution`` draws the answer.
+index (exact, or for a million reference paintings ``index_type="ivfsq"``: compressed, approximate).
+``query.attribute`` answers; ``painter.plots.plot_attribution`` draws the answer.
 """
 from ..plots import plot_attribution
 from .calibration import (AGGREGATES, DEFAULT_CALIBRATION, AttributionCalibration, attribution_metrics,

@@ -33,7 +33,7 @@ def _model_calibration(model_arg) -> AttributionCalibration:
 
 def attribute(image, reference, model=None, k: int = 5, calibration: AttributionCalibration | None = None,
               prior_none: float = 0.5, n_evidence: int = 3, progress: bool = False,
-              context: bool = True) -> pd.DataFrame:
+              context: bool = True, index_type: str = "flat") -> pd.DataFrame:
     """Which reference artist painted ``image``, with calibrated probabilities and evidence.
 
     Parameters
@@ -49,6 +49,8 @@ def attribute(image, reference, model=None, k: int = 5, calibration: Attribution
     context : adapt the model to the reference paintings first (``painter.same_artist.context``):
         a reference photographed in a museum or scanned is another source than WikiArt (a
         ``ReferenceSet`` given is used as its model embedded it)
+    index_type : how a reference folder's set is indexed (``load_reference``): ``"flat"`` (exact),
+        ``"ivf"``, ``"hnsw"``, or ``"ivfsq"`` for a million reference paintings
 
     Returns
     -------
@@ -73,13 +75,14 @@ def attribute(image, reference, model=None, k: int = 5, calibration: Attribution
     from ..same_artist.predict import load_pair_model
     calibration = calibration or _model_calibration(model)
     pair_model = load_pair_model(model)
-    ref = load_reference(reference, pair_model, progress=progress)   # checked first: its errors in one line
+    # checked first: its errors in one line
+    ref = load_reference(reference, pair_model, progress=progress, index_type=index_type)
     from ..same_artist.context import CollectionContext, adaptable
     # a set given is embedded by its model already; a model without a projection is used as it is
     if context and not isinstance(reference, ReferenceSet) and adaptable(pair_model):
         # the same object for the same unchanged paintings: repeated questions adapt the model once
         pair_model = CollectionContext.cached(list(ref.files)).adapt(pair_model, progress=progress)
-        ref = load_reference(reference, pair_model, progress=progress)
+        ref = load_reference(reference, pair_model, progress=progress, index_type=index_type)
     # one image: a batch of one, not one padded to the bulk batch size (32 forward passes)
     zq, failed = pair_model.embed_files([str(image)], progress=False, batch_size=1)
     if failed:

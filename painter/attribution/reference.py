@@ -14,8 +14,9 @@ import numpy as np
 import pandas as pd
 
 from ..cache import cache_dir
+from ..compressed_index import COMPRESSED, FILL_CHUNK
 from ..errors import InputError, ParameterError, no_usable_images
-from ..vector_store import VectorStore
+from ..vector_store import INDEX_TYPES, VectorStore
 from .calibration import group_scores
 
 __all__ = ["ReferenceSet", "load_reference", "model_fingerprint"]
@@ -53,8 +54,10 @@ def _reference_files(reference):
     return [prefix + f for f in files], np.array(artists, dtype=object), [prefix + f for f in getattr(d, "missing", [])]
 
 
-def _list_key(model, paths) -> str:
+def _list_key(model, paths, index_type="flat") -> str:
     h = hashlib.sha1(model_fingerprint(model).encode())
+    if index_type != "flat":   # flat: the key of the sets cached before there were other types
+        h.update(index_type.encode())
     for p in paths:
         try:
             st = os.stat(p)
@@ -67,36 +70,67 @@ def _list_key(model, paths) -> str:
 class ReferenceSet:
     """Reference paintings embedded by one model, grouped by artist.
 
+    Parameters
+    ----------
+    files, artists_per_file : ``(N,)`` paths and their artists; Z : ``(N, E)`` embeddings
+    bias : the model's pair-logit bias; skipped : DataFrame ``file, reason``; key, model_key : below
+    index_type : how the nearest paintings are searched (``painter.vector_store.INDEX_TYPES``):
+        ``"flat"`` (exact), ``"ivf"``, ``"hnsw"``, or ``"ivfsq"``, a byte per value and no float32
+        copy, for a million reference paintings (``painter.compressed_index``)
+
     Attributes
     ----------
     files : ``(N,)`` paths, grouped by artist; artists : ``(n_artists,)`` names, sorted;
     starts : ``(n_artists,)`` first row of every artist; counts : ``(n_artists,)``
-    Z : ``(N, E)`` float32 embeddings; centroids : ``(n_artists, E)`` float64 mean ``z`` per artist
+    Z : ``(N, E)`` float32 embeddings; store : their ``VectorStore`` (metadata ``file, artist``)
+    centroids : ``(n_artists, E)`` float64 mean ``z`` per artist
     skipped : DataFrame ``file, reason`` of the paintings that could not be used
     bias : the model's pair-logit bias; key : cache key; model_key : ``model_fingerprint`` of the
         model that embedded it ("" if unknown)
     """
 
-    def __init__(self, files, artists_per_file, Z, bias, skipped=None, key="", model_key=""):
+    def __init__(self, files, artists_per_file, Z, bias, skipped=None, key="", model_key="", index_type="flat"):
         files, labels = np.asarray(files, dtype=object), np.asarray(artists_per_file, dtype=object)
         order = np.argsort(labels.astype(str), kind="stable")
-        self.files, labels = files[order], labels[order]
-        # exact inner products (flat) over the z vectors: the nearest paintings of a query
-        self.store = VectorStore(np.asarray(Z)[order], pd.DataFrame({"file": self.files, "artist": labels}))
-        self.artists, self.starts, self.counts = np.unique(labels.astype(str), return_index=True, return_counts=True)
+        meta = pd.DataFrame({"file": files[order], "artist": labels[order]})
+        Z = np.asarray(Z, np.float32)[order]
+        if index_type in COMPRESSED:
+            store = VectorStore(index_type=index_type)
+            store.fill(np.arange(len(Z)), meta, lambda rows, progress: (Z[rows], {}))
+        else:
+            store = VectorStore(Z, meta, index_type)
+        self._attach(store, bias, skipped, key, model_key)
+
+    @classmethod
+    def from_store(cls, store: VectorStore, bias, skipped=None, key="", model_key="") -> "ReferenceSet":
+        """A set over a filled ``store`` whose rows are grouped by artist (metadata ``file, artist``)."""
+        self = cls.__new__(cls)
+        self._attach(store, bias, skipped, key, model_key)
+        return self
+
+    def _attach(self, store, bias, skipped, key, model_key):
+        self.store, self.files = store, store.metadata["file"].to_numpy(object)
+        labels = store.metadata["artist"].to_numpy(object).astype(str)
+        self.artists, self.starts, self.counts = np.unique(labels, return_index=True, return_counts=True)
         self.codes = np.repeat(np.arange(len(self.artists)), self.counts)
         self.bias, self.key, self.model_key = float(bias), key, model_key
         self.skipped = skipped if skipped is not None else pd.DataFrame(columns=["file", "reason"])
-        self.centroids = np.add.reduceat(self.Z.astype(np.float64), self.starts, axis=0) / self.counts[:, None] \
-            if len(self.Z) else np.zeros((0, self.Z.shape[1]))
+        # summed a chunk at a time: a compressed store's rows are decoded, never all at once
+        sums = np.zeros((len(self.artists), store.vectors.shape[1]))
+        for lo in range(0, len(self), FILL_CHUNK):
+            codes = self.codes[lo:lo + FILL_CHUNK]
+            first = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+            sums[codes[first]] += np.add.reduceat(store.rows(lo, lo + FILL_CHUNK).astype(np.float64), first, axis=0)
+        self.centroids = sums / np.maximum(self.counts, 1)[:, None]
 
     @property
     def Z(self) -> np.ndarray:
-        return self.store.vectors
+        """``(N, E)`` float32 embeddings (a compressed set's are decoded: all in memory at once)."""
+        return self.store.rows()
 
     @property
     def index(self):
-        """FAISS inner-product index over ``Z`` (exact): the nearest paintings of a query."""
+        """FAISS inner-product index over ``Z`` (its ``index_type``): the nearest paintings of a query."""
         return self.store.index
 
     def __len__(self):
@@ -115,6 +149,12 @@ class ReferenceSet:
         needs among them is completed with the mean of its other paintings, bounded by the last
         neighbour's logit, which no unretrieved painting exceeds (exact when ``neighbours``
         covers the reference).
+
+        An approximate index (``ivf``, ``hnsw``, ``ivfsq``) is read the same way: its top
+        ``neighbours`` stand for the exact ones (recall@10 0.95 or more), so a query costs
+        ``neighbours`` rows, never a product with all N. An ``ivfsq`` set keeps no float32
+        vectors: its means and a small reference's exact products are over the decoded codes,
+        within the 8-bit rounding of the kept vectors'.
         """
         zq = np.atleast_2d(np.asarray(zq, np.float32))
         mean = zq.astype(np.float64) @ self.centroids.T + self.bias
@@ -127,12 +167,13 @@ class ReferenceSet:
         sims, ids = self.store.search(zq, neighbours)
         out = np.empty_like(mean)
         for q in range(len(zq)):   # one row per query; each is vectorised over the neighbours
-            out[q] = self._sparse_scores(sims[q] + self.bias, ids[q], mean[q], aggregate)
+            found = ids[q] >= 0    # an inverted-list index returns fewer when its probed lists hold fewer
+            out[q] = self._sparse_scores(sims[q][found] + self.bias, ids[q][found], mean[q], aggregate)
         return out
 
     def _sparse_scores(self, s, ids, mean, how):
         """Aggregate from the retrieved logits ``s`` of rows ``ids``; unretrieved rows are imputed."""
-        floor = s[-1]
+        floor = s[-1] if len(s) else np.inf
         codes = self.codes[ids]
         n_hit = np.bincount(codes, minlength=len(self.artists))
         # the unretrieved paintings of an artist: their mean logit, at most the last retrieved one
@@ -143,7 +184,7 @@ class ReferenceSet:
             np.maximum.at(out, codes, s)
             return np.where(n_hit > 0, out, rest)
         if how == "lme":
-            top = max(s[0], rest.max())
+            top = max(s[0] if len(s) else -np.inf, rest.max())
             total = np.bincount(codes, weights=np.exp(s - top), minlength=len(self.artists))
             total += (self.counts - n_hit) * np.exp(rest - top)
             return np.log(total / self.counts) + top
@@ -166,15 +207,16 @@ class ReferenceSet:
         for the lda model is how peaked a painting's artist profile is, so ranking by it would
         show each artist's most typical paintings rather than the ones most like the query."""
         lo, hi = self.starts[artist], self.starts[artist] + self.counts[artist]
-        zq = np.asarray(zq, np.float32)
-        dot = self.Z[lo:hi] @ zq
-        top = np.argsort(np.einsum("ij,ij->i", self.Z[lo:hi], self.Z[lo:hi]) - 2 * dot, kind="stable")[:n]
+        # the artist's rows alone (an ivfsq set's decoded): exact distances, memory for one artist
+        zq, Z = np.asarray(zq, np.float32), self.store.rows(lo, hi)
+        dot = Z @ zq
+        top = np.argsort(np.einsum("ij,ij->i", Z, Z) - 2 * dot, kind="stable")[:n]
         return lo + top, dot[top] + self.bias
 
     # --- files -----------------------------------------------------------------------------------
     def save(self, directory):
         """Write the set as a ``VectorStore`` folder with ``skipped.csv``."""
-        config = {"key": self.key, "model_key": self.model_key, "bias": self.bias}
+        config = {"key": self.key, "model_key": self.model_key, "bias": self.bias, "index_type": self.store.index_type}
         return self.store.save(directory, config, {"skipped.csv": self.skipped})
 
     @classmethod
@@ -184,15 +226,39 @@ class ReferenceSet:
         if key is not None and config["key"] != key:
             raise InputError(f"{directory}: built for another model or file list")
         skipped = pd.read_csv(os.path.join(directory, "skipped.csv"), dtype=str, keep_default_na=False)
-        return cls(store.metadata["file"].to_numpy(object), store.metadata["artist"].to_numpy(object), store.vectors,
-                   config["bias"], skipped, config["key"], config.get("model_key", ""))
+        return cls.from_store(store, config["bias"], skipped, config["key"], config.get("model_key", ""))
+
+
+def _embed_reference(reference, paths, artists, missing, model, key, index_type, progress) -> ReferenceSet:
+    """A new set of ``paths`` embedded by ``model``; its unusable paintings in ``skipped``."""
+    skipped = {p: "file not found (listed in all_data_info.csv, not on disk)" for p in missing}
+    if index_type in COMPRESSED:   # grouped by artist first: the store's rows are the set's
+        order = np.argsort(artists.astype(str), kind="stable")
+        meta = pd.DataFrame({"file": np.array(paths, object)[order], "artist": artists[order]})
+        store = VectorStore(index_type=index_type)
+        skipped |= store.fill(meta["file"].tolist(), meta, lambda p, progress: model.embed_files(p, progress=progress),
+                              progress)
+        usable = len(store) > 0
+    else:
+        Z, failed = model.embed_files(paths, progress=progress)
+        skipped |= failed
+        ok = ~np.isnan(Z).any(axis=1)
+        usable = ok.any()
+    if not usable:
+        raise no_usable_images(reference, skipped, "reference paintings")
+    skipped = pd.DataFrame(list(skipped.items()), columns=["file", "reason"])
+    if index_type in COMPRESSED:
+        return ReferenceSet.from_store(store, model.bias, skipped, key, model_fingerprint(model))
+    return ReferenceSet(np.array(paths, object)[ok], artists[ok], Z[ok], model.bias, skipped, key,
+                        model_fingerprint(model), index_type)
 
 
 _LOADED_MAX = 4   # reference sets kept in memory (a notebook switching between a few references)
 _loaded_refs: OrderedDict = OrderedDict()
 
 
-def load_reference(reference, model=None, cache: bool = True, progress: bool = True) -> ReferenceSet:
+def load_reference(reference, model=None, cache: bool = True, progress: bool = True,
+                   index_type: str = "flat") -> ReferenceSet:
     """Embed a reference collection with ``model`` (cached), or return a ``ReferenceSet`` as is.
 
     Parameters
@@ -203,10 +269,14 @@ def load_reference(reference, model=None, cache: bool = True, progress: bool = T
     cache : read and write ``$PAINTER_CACHE/references/<key>/``; the key covers the model's
         weights and every reference file's path, size and modification time, so an edited,
         added or removed painting (or another model) builds a new set. A damaged cache is rebuilt.
+    index_type : ``ReferenceSet``'s; ``"ivfsq"`` embeds the paintings ``FILL_CHUNK`` at a time
+        (``VectorStore.fill``), so that memory holds the compressed index, never every ``z``
 
     Paintings that cannot be used are left out and listed in ``.skipped`` (file, reason).
     """
     from ..same_artist.predict import load_pair_model
+    if index_type not in INDEX_TYPES:
+        raise ParameterError(f"index_type must be one of {', '.join(INDEX_TYPES)}, got {index_type!r}")
     model = load_pair_model(model)
     if isinstance(reference, ReferenceSet):
         if reference.model_key and reference.model_key != model_fingerprint(model):
@@ -215,7 +285,7 @@ def load_reference(reference, model=None, cache: bool = True, progress: bool = T
     if model.scorer != "dot":
         raise ParameterError("attribution needs a model with the 'dot' scorer (lda, cosface, contrastive, triplet)")
     paths, artists, missing = _reference_files(reference)
-    key = _list_key(model, paths + missing)
+    key = _list_key(model, paths + missing, index_type)
     random = model.spec is not None and model.spec.random_weights   # a random draw's embeddings are its own
     cache = cache and not random
     if key in _loaded_refs and not random:
@@ -229,14 +299,7 @@ def load_reference(reference, model=None, cache: bool = True, progress: bool = T
         except (InputError, OSError, pd.errors.ParserError) as e:
             logger.warning(f"rebuilding the reference cache: {e}")
     if ref is None:
-        Z, failed = model.embed_files(paths, progress=progress)
-        skipped = {p: "file not found (listed in all_data_info.csv, not on disk)" for p in missing} | failed
-        ok = ~np.isnan(Z).any(axis=1)
-        if not ok.any():
-            raise no_usable_images(reference, skipped, "reference paintings")
-        skipped = pd.DataFrame(list(skipped.items()), columns=["file", "reason"])
-        ref = ReferenceSet(np.array(paths, object)[ok], artists[ok], Z[ok], model.bias, skipped, key,
-                           model_fingerprint(model))
+        ref = _embed_reference(reference, paths, artists, missing, model, key, index_type, progress)
         if cache:
             ref.save(folder)
     if len(ref.skipped):
