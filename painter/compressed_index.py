@@ -16,7 +16,7 @@ dimension mixes all of them: 0.975 at the default ``nprobe``, for one ``dim x di
 query and per painting added, which up to 4,096 values costs no more than finding a painting's
 list among a million's 4,000. Wider vectors (the default backbone features, 15,872 values: a 1 GB
 rotation, 252 M multiply-adds a painting) are quantised unrotated. Clipping the ranges instead
-(0.1% quantiles) lost the tails that tell paintings apart (0.828); 16-bit values (0.996) take
+(0.1% quantiles) lost the tails that tell paintings apart (0.80-0.83 over runs); 16-bit values (0.996) take
 twice the bytes. ``benchmarks/ivf_index.py`` measures the index on a million synthetic vectors.
 Product quantisation (IVF-PQ, a byte per four values) was left out: FAISS trained its 236
 codebooks of a 944-wide embedding in 90 s on 60 vectors here, and its recall needs a re-ranking
