@@ -11,7 +11,6 @@ TensorFlow. Uses the packaged default model (``$PAINTER_MODEL`` unset) and two p
 
     python benchmarks/cli_latency.py [--runs 5] [--data runs/pbn_clean] [--write]
 """
-import argparse
 import os
 import statistics
 import subprocess
@@ -24,14 +23,10 @@ import numpy as np
 from PIL import Image
 
 import results_tables
-from shared_data import RUNS, clean_pbn_dev, write_results
+from shared_data import clean_pbn_dev, pbn_dev_arguments, write_results
 from painter.runtime import wait_for_exports
 
-p = argparse.ArgumentParser()
-p.add_argument("--runs", type=int, default=5)
-p.add_argument("--data", default=str(RUNS / "pbn_clean"))
-p.add_argument("--write", action="store_true", help="write the table into RESULTS.md (its 'cli-latency' section)")
-args = p.parse_args()
+args = pbn_dev_arguments("cli-latency", runs=5)
 data = clean_pbn_dev(args.data)
 originals = sorted((data / "test").glob("*.jpg"))[:2]
 work = Path(tempfile.mkdtemp(prefix="cli_latency_"))

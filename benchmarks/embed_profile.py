@@ -6,20 +6,15 @@ the forward time on the decoded batches, and one whole ``extract_features`` call
 
     python benchmarks/embed_profile.py [--n 512] [--data runs/pbn_clean] [--write]
 """
-import argparse
 import time
 
 import numpy as np
 
 import results_tables
-from shared_data import RUNS, clean_pbn_dev, write_results
+from shared_data import clean_pbn_dev, pbn_dev_arguments, write_results
 from painter.features import FeatureSpec, extract_features, feature_model, image_batches
 
-p = argparse.ArgumentParser()
-p.add_argument("--n", type=int, default=512)
-p.add_argument("--data", default=str(RUNS / "pbn_clean"))
-p.add_argument("--write", action="store_true", help="write the table into RESULTS.md (its 'embed-profile' section)")
-args = p.parse_args()
+args = pbn_dev_arguments("embed-profile", n=512)
 paths = [str(q) for q in sorted((clean_pbn_dev(args.data) / "train").glob("*.jpg"))[: args.n]]
 spec = FeatureSpec("efficientnet_lite0", 224, "pooled")
 model = feature_model(spec)

@@ -7,23 +7,18 @@
 
     python benchmarks/litert_ceiling.py [--n 640] [--data runs/pbn_clean] [--write]
 """
-import argparse
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 import results_tables
-from shared_data import RUNS, clean_pbn_dev, write_results
+from shared_data import clean_pbn_dev, pbn_dev_arguments, write_results
 import painter.features.inference as inference
 from painter.features import FeatureSpec, extract_features, feature_model
 from painter.features.serving import export_dir
 
-p = argparse.ArgumentParser()
-p.add_argument("--n", type=int, default=640)
-p.add_argument("--data", default=str(RUNS / "pbn_clean"))
-p.add_argument("--write", action="store_true", help="write the table into RESULTS.md (its 'litert-ceiling' section)")
-args = p.parse_args()
+args = pbn_dev_arguments("litert-ceiling", n=640)
 paths = sorted((clean_pbn_dev(args.data) / "train").glob("*.jpg"))[:args.n]
 SPECS = (FeatureSpec("efficientnet_lite0", 224), FeatureSpec("efficientnet_lite1", 240))
 seconds = {"decode": 0.0, "forward": 0.0}

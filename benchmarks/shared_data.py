@@ -187,6 +187,19 @@ def split_source(name, root=RUNS / "sources", test_artists=0.4, test_paintings=0
     return out / "train", out / "test"
 
 
+def pbn_dev_arguments(section, **counts):
+    """The parsed options of a suite script that reads pbn_dev: ``--data`` (cleaned there first),
+    ``--write`` (its RESULTS.md section ``section``) and an int option per ``counts`` item
+    (``n=512`` gives ``--n``, default 512)."""
+    import argparse
+    p = argparse.ArgumentParser()
+    for name, default in counts.items():
+        p.add_argument(f"--{name}", type=int, default=default)
+    p.add_argument("--data", default=str(RUNS / "pbn_clean"))
+    p.add_argument("--write", action="store_true", help=f"write the table into RESULTS.md (its '{section}' section)")
+    return p.parse_args()
+
+
 def write_results(name, text, command=None):
     """Put ``text`` (Markdown) and the ``command`` that made it (default: this script's, as run from
     the repository root) in ``RESULTS.md`` between the markers ``<!-- begin NAME -->`` and
