@@ -164,4 +164,22 @@ def test_the_compressed_index_rotates_heavy_tailed_vectors_before_quantising():
     rotated = recall(compressed_index(512, len(base)))
     unrotated = recall(faiss.index_factory(512, f"IVF{n_lists(len(base))},SQ8", faiss.METRIC_INNER_PRODUCT))
     assert rotated >= 0.98 and unrotated < rotated - 0.015
-    assert not isinstance(compressed_index(ROTATE_MAX + 1, 10**6), faiss.IndexPreTransform)   # wider: unrotated
+    wider = compressed_index(ROTATE_MAX + 1, 10**6)   # wider: unrotated, zeros padded to a multiple of 16
+    assert isinstance(faiss.downcast_VectorTransform(wider.chain.at(0)), faiss.RemapDimensionsTransform)
+
+
+def test_the_compressed_index_pads_its_codes_to_a_multiple_of_16_values_and_answers_at_the_width_given():
+    import faiss
+    from painter.compressed_index import compressed_index
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(2000, 1315)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    for dim, index in ((1315, compressed_index(1315, len(x))), (17, compressed_index(17, len(x)))):
+        v = np.ascontiguousarray(x[:, :dim] / np.linalg.norm(x[:, :dim], axis=1, keepdims=True))
+        index.train(v)
+        index.add(v)
+        faiss.extract_index_ivf(index).nprobe = faiss.extract_index_ivf(index).nlist
+        assert index.d == dim and faiss.extract_index_ivf(index).d == -(-dim // 16) * 16   # 1328, 32
+        scores, rows = index.search(v[:5], 1)
+        assert rows[:, 0].tolist() == [0, 1, 2, 3, 4] and np.allclose(scores[:, 0], 1, atol=0.02)
+        assert index.reconstruct_n(0, 3).shape == (3, dim)
