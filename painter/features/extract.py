@@ -28,7 +28,7 @@ from .serving import feature_model, store_and_runner
 from .spec import DEFAULT_FEATURES, FeatureSpec
 from .store import missing_rows
 
-__all__ = ["extract_features", "embedded", "extract_view_features", "cached_rows"]
+__all__ = ["extract_features", "backbone_features", "extract_view_features", "cached_rows"]
 
 
 def extract_features(paths, spec: FeatureSpec = DEFAULT_FEATURES, batch_size: int = 32, cache: bool = True,
@@ -64,10 +64,10 @@ def extract_features(paths, spec: FeatureSpec = DEFAULT_FEATURES, batch_size: in
         return np.concatenate([x for x, _ in results], axis=1), failed
     if spec.views:
         return extract_view_features(paths, spec, batch_size, cache, model, progress, client)
-    return embedded(paths, spec, batch_size, cache, model, progress, client)
+    return backbone_features(paths, spec, batch_size, cache, model, progress, client)
 
 
-def embedded(paths, spec, batch_size, cache, model, progress, client):
+def backbone_features(paths, spec, batch_size, cache, model, progress, client):
     """``extract_features`` of one backbone's ``spec`` over these very files (views of each,
     without asking which have tiles): read from the store, computed by ``model`` or on the
     cluster."""
@@ -103,7 +103,8 @@ def extract_view_features(paths, spec, batch_size, cache, model, progress, clien
     groups = [(m, part) for m, part in ((~tiled, spec.whole()), (tiled, spec)) if m.any()] or [(tiled, spec)]
     out, failed = None, {}
     for mask, part in groups:
-        F, bad = embedded([s for s, m in zip(sources, mask) if m], part, batch_size, cache, model, progress, client)
+        chosen = [s for s, m in zip(sources, mask) if m]
+        F, bad = backbone_features(chosen, part, batch_size, cache, model, progress, client)
         if out is None:
             out = np.full((len(paths), F.shape[1]), np.nan, dtype=np.float32)
         out[mask] = F
