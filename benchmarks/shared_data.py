@@ -284,7 +284,8 @@ def two_source_validation(F, mask, labels, split, P, pa_labels, seed, effects, e
     threshold = choose_threshold(same, 1 / (1 + np.exp(-(scale * s0 + bias))), kind)
     lp = pa_labels[pa_val]
     ip, jp = np.triu_indices(len(lp), 1)
-    C_train = np.cov(project.predict(np.vstack([F[fit], P[~pa_val]]), batch_size=1024, verbose=0), rowvar=False)
+    C_train = np.cov(project.predict(np.vstack([F[fit], P[~pa_val]]), batch_size=1024, verbose=0),
+                     rowvar=False) if any(corals) else None   # only CORAL needs the fitting rows' spread
     rows = []
     for effect, coral in ((e, c) for e in effects for c in corals):
         s = profile_score(*_embed_shifted(base, Xw, effect, coral, C_train), iw, jw, T, w)

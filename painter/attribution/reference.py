@@ -67,6 +67,14 @@ def _list_key(model, paths, index_type="flat") -> str:
     return h.hexdigest()[:20]
 
 
+def _by_artist(files, artists):
+    """``(metadata, order)``: a ``file, artist`` DataFrame with each artist's rows together (artists
+    sorted, files in their order within each), and the order that groups them."""
+    files, artists = np.asarray(files, dtype=object), np.asarray(artists, dtype=object)
+    order = np.argsort(artists.astype(str), kind="stable")
+    return pd.DataFrame({"file": files[order], "artist": artists[order]}), order
+
+
 class ReferenceSet:
     """Reference paintings embedded by one model, grouped by artist.
 
@@ -90,9 +98,7 @@ class ReferenceSet:
     """
 
     def __init__(self, files, artists_per_file, Z, bias, skipped=None, key="", model_key="", index_type="flat"):
-        files, labels = np.asarray(files, dtype=object), np.asarray(artists_per_file, dtype=object)
-        order = np.argsort(labels.astype(str), kind="stable")
-        meta = pd.DataFrame({"file": files[order], "artist": labels[order]})
+        meta, order = _by_artist(files, artists_per_file)
         Z = np.asarray(Z, np.float32)[order]
         if index_type in COMPRESSED:
             store = VectorStore(index_type=index_type)
@@ -233,8 +239,7 @@ def _embed_reference(reference, paths, artists, missing, model, key, index_type,
     """A new set of ``paths`` embedded by ``model``; its unusable paintings in ``skipped``."""
     skipped = {p: "file not found (listed in all_data_info.csv, not on disk)" for p in missing}
     if index_type in COMPRESSED:   # grouped by artist first: the store's rows are the set's
-        order = np.argsort(artists.astype(str), kind="stable")
-        meta = pd.DataFrame({"file": np.array(paths, object)[order], "artist": artists[order]})
+        meta, _ = _by_artist(paths, artists)
         store = VectorStore(index_type=index_type)
         skipped |= store.fill(meta["file"].tolist(), meta, lambda p, progress: model.embed_files(p, progress=progress),
                               progress)
