@@ -152,9 +152,7 @@ def _cmd_attribute(a):
     shown = table.assign(best_matches=[", ".join(os.path.basename(f) for f in b) for b in table["best_matches"]])
     print(shown.drop(columns=["match_probability"]).to_string(index=False, formatters={"probability": "{:.4f}".format}))
     print(f"answer: {table.attrs['answer']} (P(none) = {table.attrs['p_none']:.3f}; {table.attrs['rule']})")
-    if len(table.attrs["skipped"]):
-        print(f"{len(table.attrs['skipped'])} reference paintings skipped: " +
-              "; ".join(f"{f}: {r}" for f, r in table.attrs["skipped"].itertuples(index=False, name=None)))
+    # skipped reference paintings: named once, by load_reference's warning
     if a.png:
         print(f"figure: {plot_attribution(table, a.png)}")
 

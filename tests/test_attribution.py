@@ -315,6 +315,11 @@ def test_cli_attribute(lda_model_dir, paintings, tmp_path, capsys):
     unknown = A.attribute(_query(paintings, "Artist 05"), ref_dir, model=folder)
     assert unknown.attrs["threshold"] is None and unknown.attrs["answer"] == A.NONE
     assert unknown.attrs["p_none"] >= unknown["probability"][:-1].max()
+    # an unreadable reference painting is named once, on the command's output
+    (ref_dir / "Artist 01" / "notes.jpg").write_text("not a painting")
+    assert main(["attribute", str(query), "--reference", str(ref_dir), "--model", str(lda_model_dir)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("notes.jpg") == 1 and "1 reference paintings skipped: " in out
     r = subprocess.run([sys.executable, "-m", "painter", "attribute", str(tmp_path / "missing.jpg"), "--reference",
                         str(ref_dir), "--model", str(lda_model_dir)], capture_output=True, text=True)
     assert r.returncode == 1

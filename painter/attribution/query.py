@@ -82,7 +82,7 @@ def attribute(image, reference, model=None, k: int = 5, calibration: Attribution
     if context and not isinstance(reference, ReferenceSet) and adaptable(pair_model):
         # the same object for the same unchanged paintings: repeated questions adapt the model once
         pair_model = CollectionContext.cached(list(ref.files)).adapt(pair_model, progress=progress)
-        ref = load_reference(reference, pair_model, progress=progress, index_type=index_type)
+        ref = load_reference(reference, pair_model, progress=progress, index_type=index_type, warn=False)
     # one image: a batch of one, not one padded to the bulk batch size (32 forward passes)
     zq, failed = pair_model.embed_files([str(image)], progress=False, batch_size=1)
     if failed:

@@ -263,7 +263,7 @@ _loaded_refs: OrderedDict = OrderedDict()
 
 
 def load_reference(reference, model=None, cache: bool = True, progress: bool = True,
-                   index_type: str = "flat") -> ReferenceSet:
+                   index_type: str = "flat", warn: bool = True) -> ReferenceSet:
     """Embed a reference collection with ``model`` (cached), or return a ``ReferenceSet`` as is.
 
     Parameters
@@ -277,7 +277,8 @@ def load_reference(reference, model=None, cache: bool = True, progress: bool = T
     index_type : ``ReferenceSet``'s; ``"ivfsq"`` embeds the paintings ``FILL_CHUNK`` at a time
         (``VectorStore.fill``), so that memory holds the compressed index, never every ``z``
 
-    Paintings that cannot be used are left out and listed in ``.skipped`` (file, reason).
+    Paintings that cannot be used are left out, listed in ``.skipped`` (file, reason) and named in one
+    warning (unless ``warn`` is False: the same files loaded again for another model).
     """
     from ..same_artist.predict import load_pair_model
     if index_type not in INDEX_TYPES:
@@ -307,10 +308,9 @@ def load_reference(reference, model=None, cache: bool = True, progress: bool = T
         ref = _embed_reference(reference, paths, artists, missing, model, key, index_type, progress)
         if cache:
             ref.save(folder)
-    if len(ref.skipped):
-        logger.warning(f"{len(ref.skipped)} reference paintings skipped (see .skipped): "
-                       + "; ".join(f"{f}: {r}" for f, r in ref.skipped.head(3).itertuples(index=False, name=None))
-                       + (" ..." if len(ref.skipped) > 3 else ""))
+    if warn and len(ref.skipped):
+        logger.warning(f"{len(ref.skipped)} reference paintings skipped: "
+                       + "; ".join(f"{f}: {r}" for f, r in ref.skipped.itertuples(index=False, name=None)))
     if not random:
         _loaded_refs[key] = ref
         while len(_loaded_refs) > _LOADED_MAX:
