@@ -3,6 +3,7 @@ the validation score of features, subsets of the training artists and the score 
 import functools
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 PBN_DEV = Path(__file__).resolve().parents[2] / "shared" / "data" / "pbn_dev"
 RUNS = Path(__file__).resolve().parents[1] / "runs"   # git-ignored outputs, whatever the working folder
@@ -247,56 +248,117 @@ def _embed_shifted(base, X_pre, effect, coral=None, C_train=None):
     return E, E @ base.get_layer("class_cosine").get_weights()[0]
 
 
+def two_source_collections(labels, split, pa_labels, seed, candidates=None, seen_share=0.25):
+    """The fitting rows and validation collections of one split (``default_features_and_splits``),
+    with public_art's training part (``two_source_features``) beside WikiArt's.
+
+    A fifth of public_art's artists (drawn with ``seed`` among ``candidates``, default all) are held
+    out whole; with ``seen_share``, that share of the paintings of the other museum artists with
+    three paintings or more too, so that public_art also has "seen" pairs (two museum artists the
+    fit learned). Returns a namespace: ``fit`` (WikiArt rows), ``pa_fit`` / ``pa_val`` (bool,
+    public_art rows), ``rows_w`` (WikiArt rows of the validation collection) with its pairs
+    ``iw``, ``jw``, ``same``, ``kind``; public_art's pairs ``ip``, ``jp`` (indexing ``pa_val``'s
+    rows), ``pa_same``, ``pa_kind``.
+    """
+    import numpy as np
+    import pandas as pd
+    fit, i, j, same, kind = split
+    artists = np.unique(pa_labels)
+    pool = artists if candidates is None else np.intersect1d(artists, list(candidates))
+    held = set(np.random.default_rng(seed).choice(pool, min(len(artists) // 5, len(pool)), replace=False))
+    whole = np.isin(pa_labels, list(held))
+    counts = pd.Series(pa_labels).value_counts()
+    part = (~whole & np.isin(pa_labels, counts.index[counts >= 3])
+            & (np.random.default_rng(seed + 10).random(len(pa_labels)) < seen_share))
+    pa_val = whole | part
+    rows_w = np.unique(np.concatenate([i, j]))
+    at = np.full(len(labels), -1)
+    at[rows_w] = np.arange(len(rows_w))
+    lp, new = pa_labels[pa_val], whole[pa_val]
+    ip, jp = np.triu_indices(len(lp), 1)
+    return SimpleNamespace(fit=fit, pa_fit=~pa_val, pa_val=pa_val, rows_w=rows_w, iw=at[i], jw=at[j], same=same,
+                           kind=kind, ip=ip, jp=jp, pa_same=lp[ip] == lp[jp],
+                           pa_kind=np.where(new[ip] | new[jp], "unseen", "seen"))
+
+
+def two_source_fit(c, F, P, labels, pa_labels, mask, extra=()):
+    """``lda`` fitted on the fitting rows of ``F`` (WikiArt) and ``P`` (public_art) of collections
+    ``c`` (``two_source_collections``), and the collections through it. ``extra``: ``(A, B)`` pairs
+    of feature arrays shaped as ``F`` and ``P`` (other copies of the same paintings), added to the
+    fit as more samples of their artists.
+
+    Returns a namespace of ``base`` (``lda_projection``'s model), ``project`` (features -> its
+    projection), ``names``, ``museum`` (bool per artist: learned from public_art only), ``size``
+    (paintings per artist), ``Xw``, ``Xp`` (the projected collections) and ``T``, ``w`` (chosen on
+    WikiArt's pairs without context, as ``painter train`` chooses them).
+    """
+    import keras
+    import numpy as np
+    from painter.same_artist.context import PROJECTION
+    from painter.same_artist.lda import choose_scorer, lda_projection
+    fit_labels = np.concatenate([labels[c.fit], pa_labels[c.pa_fit]])
+    names, y = np.unique(np.concatenate([fit_labels] * (1 + len(extra))), return_inverse=True)
+    X = np.vstack([F[c.fit], P[c.pa_fit]] + [part for A, B in extra for part in (A[c.fit], B[c.pa_fit])])
+    base = lda_projection(X, y, len(names), log_columns=mask, overwrite=True)
+    project = keras.Model(base.input, base.get_layer(PROJECTION).output)
+    Xw = project.predict(F[c.rows_w], batch_size=1024, verbose=0)
+    Xp = project.predict(P[c.pa_val], batch_size=1024, verbose=0)
+    T, w, _ = choose_scorer(*_embed_shifted(base, Xw, 0), c.iw, c.jw, c.same, c.kind)
+    return SimpleNamespace(base=base, project=project, names=names, museum=~np.isin(names, labels[c.fit]),
+                           size=np.bincount(y[:len(fit_labels)]).astype(float), Xw=Xw, Xp=Xp, T=T, w=w)
+
+
 def two_source_validation(F, mask, labels, split, P, pa_labels, seed, effects, extra=(), corals=(None,)):
     """One row per design effect in ``effects``: ``lda`` fitted on WikiArt's fitting paintings of
     ``split`` (``default_features_and_splits``) and public_art's training part ``P`` less 20% of its
     artists (drawn with ``seed``), scored on WikiArt's validation pairs (seen / unseen) and every
     pair of public_art's held-out artists, each collection its own context. T, w, the calibration
     and the threshold are chosen on the WikiArt pairs without context, as ``painter train`` does.
-    ``extra``: ``(A, B)`` pairs of feature arrays shaped as ``F`` and ``P`` (other copies of the
-    same paintings), added to the fit as more samples of their artists. ``corals``: the collection's
-    covariance mapped to the fitting rows' too, at these strengths (``_embed_shifted``)."""
-    import keras
+    ``extra``: more copies of the paintings in the fit (``two_source_fit``). ``corals``: the
+    collection's covariance mapped to the fitting rows' too, at these strengths (``_embed_shifted``)."""
     import numpy as np
     from sklearn.metrics import roc_auc_score
     from painter.metrics import balanced_accuracy
     from painter.same_artist.calibration import choose_threshold, fit_calibration
-    from painter.same_artist.context import PROJECTION, shrunk_mean
-    from painter.same_artist.lda import choose_scorer, lda_projection, profile_score
-    fit, i, j, same, kind = split
-    artists = np.unique(pa_labels)
-    held = set(np.random.default_rng(seed).choice(artists, len(artists) // 5, replace=False))
-    pa_val = np.isin(pa_labels, list(held))
-    fit_labels = np.concatenate([labels[fit], pa_labels[~pa_val]])
-    names, y = np.unique(np.concatenate([fit_labels] * (1 + len(extra))), return_inverse=True)
-    X = np.vstack([F[fit], P[~pa_val]] + [part for A, B in extra for part in (A[fit], B[~pa_val])])
-    base = lda_projection(X, y, len(names), log_columns=mask, overwrite=True)
-    project = keras.Model(base.input, base.get_layer(PROJECTION).output)
-    # WikiArt's validation collection: the paintings its pairs use, renumbered
-    rows_w = np.unique(np.concatenate([i, j]))
-    at = {r: k for k, r in enumerate(rows_w)}
-    iw, jw = np.array([at[r] for r in i]), np.array([at[r] for r in j])
-    Xw = project.predict(F[rows_w], batch_size=1024, verbose=0)
-    Xp = project.predict(P[pa_val], batch_size=1024, verbose=0)
-    T, w, _ = choose_scorer(*_embed_shifted(base, Xw, 0), iw, jw, same, kind)
+    from painter.same_artist.context import shrunk_mean
+    from painter.same_artist.lda import profile_score
+    c = two_source_collections(labels, split, pa_labels, seed, seen_share=0.0)
+    m = two_source_fit(c, F, P, labels, pa_labels, mask, extra)
+    base, Xw, Xp, T, w = m.base, m.Xw, m.Xp, m.T, m.w
+    iw, jw, same, kind, ip, jp = c.iw, c.jw, c.same, c.kind, c.ip, c.jp
     s0 = profile_score(*_embed_shifted(base, Xw, 0), iw, jw, T, w)
     scale, _, bias = fit_calibration(s0, np.zeros_like(s0), same)
     threshold = choose_threshold(same, 1 / (1 + np.exp(-(scale * s0 + bias))), kind)
-    lp = pa_labels[pa_val]
-    ip, jp = np.triu_indices(len(lp), 1)
-    C_train = np.cov(project.predict(np.vstack([F[fit], P[~pa_val]]), batch_size=1024, verbose=0),
+    C_train = np.cov(m.project.predict(np.vstack([F[c.fit], P[c.pa_fit]]), batch_size=1024, verbose=0),
                      rowvar=False) if any(corals) else None   # only CORAL needs the fitting rows' spread
     rows = []
-    for effect, coral in ((e, c) for e in effects for c in corals):
+    for effect, coral in ((e, k) for e in effects for k in corals):
         s = profile_score(*_embed_shifted(base, Xw, effect, coral, C_train), iw, jw, T, w)
         sp = profile_score(*_embed_shifted(base, Xp, effect, coral, C_train), ip, jp, T, w)
         pw, pp = (1 / (1 + np.exp(-(scale * x + bias))) for x in (s, sp))
         rows.append({"design_effect": effect, "coral": coral or 0.0,
-                     **{f"wikiart {k}": roc_auc_score(same[kind == k], s[kind == k]) for k in ("seen", "unseen")},
+                     **{f"wikiart {k}": v for k, v in seen_unseen_auc(s, same, kind).items()},
                      **{f"wikiart {k} acc": balanced_accuracy(same[kind == k], pw[kind == k], threshold)
                         for k in ("seen", "unseen")},
-                     "public_art": roc_auc_score(lp[ip] == lp[jp], sp),
-                     "public_art acc": balanced_accuracy(lp[ip] == lp[jp], pp, threshold),
+                     "public_art": roc_auc_score(c.pa_same, sp),
+                     "public_art acc": balanced_accuracy(c.pa_same, pp, threshold),
                      "shrink wikiart": shrunk_mean(Xw, effect)[1] if effect else 0.0,
                      "shrink public_art": shrunk_mean(Xp, effect)[1] if effect else 0.0})
     return rows
+
+
+def two_source_aucs(c, s_w, s_p) -> dict:
+    """ROC AUC of the pair scores of collections ``c`` (``two_source_collections``): WikiArt's
+    ``s_w`` and public_art's ``s_p``, seen and unseen apart."""
+    out = {f"wikiart {k}": v for k, v in seen_unseen_auc(s_w, c.same, c.kind).items()}
+    return out | {f"public_art {k}": v for k, v in seen_unseen_auc(s_p, c.pa_same, c.pa_kind).items()}
+
+
+def two_source_table(rows, by):
+    """The mean over splits of ``rows`` (dicts of ``two_source_aucs`` and the keys ``by``), with
+    the mean of the four AUCs."""
+    import pandas as pd
+    table = pd.DataFrame(rows).groupby(by, sort=False).mean(numeric_only=True)
+    table = table[[c for c in table.columns if c.startswith(("wikiart", "public_art"))]]
+    table["mean"] = table.mean(axis=1)
+    return table

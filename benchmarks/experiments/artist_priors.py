@@ -1,8 +1,8 @@
 """Should some training artists weigh less in a painting's artist profile? Validation only.
 
 The profile is a softmax over the cosines to every training artist's mean. The packaged model
-learned 560 artists from WikiArt and 371 from museum photographs (2-4 each). A prior per artist,
-``p ∝ π_k exp(c_k / T)``, changes how much each can attract a painting:
+learned 560 artists from WikiArt and 371 from museum photographs (2-4 each). A prior per artist, ``p
+∝ π_k exp(c_k / T)``, changes how much each can attract a painting:
 
 * ``museum -d``: the artists learned from museum photographs only get the log prior ``-d``
   (``-inf``: left out of the profile, the projection still fitted on both sources);
@@ -13,9 +13,11 @@ learned 560 artists from WikiArt and 371 from museum photographs (2-4 each). A p
   artist of a source sharing it: how much the collection resembles each source.
 
 ``lda`` fitted on WikiArt's and public_art's fitting paintings, validation collections as
-``two_source_collections`` sets them up, without and with context (the default design effect).
+``shared_data.two_source_collections`` sets them up, without and with context (the default design
+effect).
 
     python benchmarks/experiments/artist_priors.py [--seeds 0,1,2]
+
 """
 import argparse
 import sys
@@ -26,8 +28,8 @@ from scipy.special import softmax
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # benchmarks/: shared_data
 
-from shared_data import _embed_shifted, two_source_features
-from two_source_collections import aucs, collections, mean_table, projected
+from shared_data import (_embed_shifted, two_source_aucs, two_source_collections, two_source_features,
+                         two_source_fit, two_source_table)
 from painter.same_artist.context import DESIGN_EFFECT
 
 
@@ -53,8 +55,8 @@ _, labels, F, mask, splits, _, pa_labels, P = two_source_features(seeds)
 
 rows = []
 for seed, split in zip(seeds, splits):
-    c = collections(labels, split, pa_labels, seed)
-    m = projected(c, F, P, labels, pa_labels, mask)
+    c = two_source_collections(labels, split, pa_labels, seed)
+    m = two_source_fit(c, F, P, labels, pa_labels, mask)
     base, museum, size, Xw, Xp, T, w = m.base, m.museum, m.size, m.Xw, m.Xp, m.T, m.w
     priors = {"none": (0.0, (0, 0), None), **{f"museum -{d}": (np.where(museum, -d, 0.0), (0, 0), None)
                                          for d in (1, 2, 3, np.inf)},
@@ -67,7 +69,8 @@ for seed, split in zip(seeds, splits):
         Ep, Cp = _embed_shifted(base, Xp, effect)
         for name, (log_prior, em, groups) in priors.items():
             rows.append({"seed": seed, "context": bool(effect), "prior": name,
-                         **aucs(c, score(Ew, Cw, c.iw, c.jw, T, w, log_prior, em, groups),
+                         **two_source_aucs(c, score(Ew, Cw, c.iw, c.jw, T, w, log_prior, em, groups),
                                 score(Ep, Cp, c.ip, c.jp, T, w, log_prior, em, groups))})
+
             print(rows[-1], flush=True)
-print(mean_table(rows, ["context", "prior"]).to_string(float_format=lambda x: f"{x:.4f}"))
+print(two_source_table(rows, ["context", "prior"]).to_string(float_format=lambda x: f"{x:.4f}"))

@@ -1,17 +1,18 @@
 """Do a painting's neighbours in the collection tell more than the pair's own score? Validation only.
 
-Transductive re-ranking as in person re-identification: two paintings by one artist should have
-the same neighbours in the collection. Each pair's score (standardised over the collection's
-pairs) gets ``b`` times a standardised neighbourhood similarity:
+Transductive re-ranking as in person re-identification: two paintings by one artist should have the
+same neighbours in the collection. Each pair's score (standardised over the collection's pairs) gets
+``b`` times a standardised neighbourhood similarity:
 
 * ``second order``: the correlation of the two paintings' scores against every other painting;
 * ``k-NN k``: the share of their ``k`` nearest paintings that they have in common.
 
 ``lda`` fitted on WikiArt's and public_art's fitting paintings, validation collections as
-``two_source_collections`` sets them up, each with context (the default design effect) and its
-own neighbourhoods.
+``shared_data.two_source_collections`` sets them up, each with context (the default design effect)
+and its own neighbourhoods.
 
     python benchmarks/experiments/collection_neighbours.py [--seeds 0,1,2]
+
 """
 import argparse
 import sys
@@ -22,8 +23,8 @@ from scipy.special import softmax
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # benchmarks/: shared_data
 
-from shared_data import _embed_shifted, two_source_features
-from two_source_collections import aucs, collections, mean_table, projected
+from shared_data import (_embed_shifted, two_source_aucs, two_source_collections, two_source_features,
+                         two_source_fit, two_source_table)
 from painter.same_artist.context import DESIGN_EFFECT
 
 
@@ -62,8 +63,8 @@ terms = {"second order": second_order, **{f"k-NN {k}": (lambda S, k=k: shared_ne
 
 rows = []
 for seed, split in zip(seeds, splits):
-    c = collections(labels, split, pa_labels, seed)
-    m = projected(c, F, P, labels, pa_labels, mask)
+    c = two_source_collections(labels, split, pa_labels, seed)
+    m = two_source_fit(c, F, P, labels, pa_labels, mask)
     Sw, Sp = (all_pairs(*_embed_shifted(m.base, X, DESIGN_EFFECT), m.T, m.w) for X in (m.Xw, m.Xp))
     for name, term in terms.items():
         Nw, Np = standardised(term(Sw)), standardised(term(Sp))
@@ -72,6 +73,7 @@ for seed, split in zip(seeds, splits):
                 continue   # the same plain score
             rw, rp = standardised(Sw) + b * Nw, standardised(Sp) + b * Np
             rows.append({"seed": seed, "term": "none" if b == 0 else name, "b": b,
-                         **aucs(c, rw[c.iw, c.jw], rp[c.ip, c.jp])})
+                         **two_source_aucs(c, rw[c.iw, c.jw], rp[c.ip, c.jp])})
+
             print(rows[-1], flush=True)
-print(mean_table(rows, ["term", "b"]).to_string(float_format=lambda x: f"{x:.4f}"))
+print(two_source_table(rows, ["term", "b"]).to_string(float_format=lambda x: f"{x:.4f}"))

@@ -8,11 +8,12 @@ artists; ``--weights`` gives a run's weights instead. Step 2: the default featur
 features with that Lite0 are compared on collections that neither backbone learned: the WikiArt
 artists neither learned (held out whole, with held-out paintings of the others for seen pairs) and a
 fifth of public_art's training artists drawn among those neither learned
-(``two_source_collections``); ``lda`` fitted on the rest of both sources, without and with context.
-public_art's seen pairs favour the new Lite0: it learned from those very paintings, where the
-default one never saw a museum photograph.
+(``shared_data.two_source_collections``); ``lda`` fitted on the rest of both sources, without and
+with context. public_art's seen pairs favour the new Lite0: it learned from those very paintings,
+where the default one never saw a museum photograph.
 
     python benchmarks/experiments/museum_backbone.py [--epochs 8] [--weights FILE] [--seeds 0,1,2]
+
 """
 import argparse
 import sys
@@ -21,8 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # benchmarks/: shared_data
 
-from shared_data import RUNS, SOURCES, _embed_shifted, clean_pbn_dev, known_artists, split_source
-from two_source_collections import aucs, collections, mean_table, projected
+from shared_data import (RUNS, SOURCES, _embed_shifted, clean_pbn_dev, known_artists, split_source, two_source_aucs,
+                         two_source_collections, two_source_fit, two_source_table)
 from painter.data.pairs import validation_pairs, validation_split
 from painter.features import DEFAULT_FEATURES, FeatureSpec, extract_features, std_columns
 from painter.same_artist.context import DESIGN_EFFECT
@@ -76,12 +77,13 @@ for seed in (int(s) for s in args.seeds.split(",")):
     fit, val_seen, val_unseen = validation_split(labels, val_artists=len(new_w) / len(set(labels)), seed=seed,
                                                  prefer=new_w)
     split = (fit, *validation_pairs(labels, val_seen, val_unseen, seed=seed + 1))
-    c = collections(labels, split, pa_labels, seed, candidates=new_p)
+    c = two_source_collections(labels, split, pa_labels, seed, new_p)
     for name, (F, P) in features.items():
-        m = projected(c, F, P, labels, pa_labels, mask)
+        m = two_source_fit(c, F, P, labels, pa_labels, mask)
         for effect in (0, DESIGN_EFFECT):
-            rows.append({"seed": seed, "features": name, "context": bool(effect),
-                         **aucs(c, profile_score(*_embed_shifted(m.base, m.Xw, effect), c.iw, c.jw, m.T, m.w),
-                                profile_score(*_embed_shifted(m.base, m.Xp, effect), c.ip, c.jp, m.T, m.w))})
+            s_w = profile_score(*_embed_shifted(m.base, m.Xw, effect), c.iw, c.jw, m.T, m.w)
+            s_p = profile_score(*_embed_shifted(m.base, m.Xp, effect), c.ip, c.jp, m.T, m.w)
+            rows.append({"seed": seed, "features": name, "context": bool(effect), **two_source_aucs(c, s_w, s_p)})
+
             print(rows[-1], flush=True)
-print(mean_table(rows, ["features", "context"]).to_string(float_format=lambda x: f"{x:.4f}"))
+print(two_source_table(rows, ["features", "context"]).to_string(float_format=lambda x: f"{x:.4f}"))
