@@ -225,6 +225,82 @@ def test_unreadable_reference_is_skipped_and_bad_query_is_one_line(lda_model_dir
     assert "\n" not in str(err.value)
 
 
+def _count_builds(monkeypatch):
+    """The reference sets ``_embed_reference`` builds from now on, in a list."""
+    built, embed = [], A.reference._embed_reference
+    monkeypatch.setattr(A.reference, "_embed_reference", lambda *a: built.append(embed(*a)) or built[-1])
+    return built
+
+
+def _tinted_reference(paintings, root):
+    """``_reference``'s paintings with a colour cast, as a museum's photographs have: another source
+    than the model's training paintings, which the context moves the model towards."""
+    from PIL import Image
+    _reference(paintings, root)
+    for f in root.rglob("*.jpg"):
+        rgb = np.asarray(Image.open(f).convert("RGB"), np.float32) * [1.0, 0.8, 0.55] + [40, 25, 0]
+        Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8)).save(f, quality=90)
+    return root
+
+
+def test_with_context_the_reference_set_is_built_once_by_the_adapted_model(lda_model_dir, paintings, tmp_path,
+                                                                            monkeypatch):
+    from painter.same_artist.context import CollectionContext
+    from painter.same_artist.predict import load_pair_model
+    ref_dir = _tinted_reference(paintings, tmp_path / "reference")
+    model = load_pair_model(lda_model_dir)
+    built = _count_builds(monkeypatch)
+    table = A.attribute(_query(paintings, "Artist 01"), ref_dir, model=model, calibration=CAL)
+    adapted = CollectionContext.cached(A.reference._reference_files(ref_dir)[0]).adapt(model)   # the one kept
+    assert A.model_fingerprint(adapted) != A.model_fingerprint(model)   # the context moved the model
+    assert len(built) == 1 and built[0].model_key == A.model_fingerprint(adapted)   # not first by the model as given
+    assert (cache_dir() / "references" / built[0].key).is_dir() and table["artist"][0] == "Artist 01"
+    A.attribute(_query(paintings, "Artist 02"), ref_dir, model=model, calibration=CAL)
+    assert len(built) == 1                                               # the next question: the same set
+    # without context: one set too, by the model as given
+    A.reference._loaded_refs.clear()
+    table = A.attribute(_query(paintings, "Artist 01"), ref_dir, model=model, calibration=CAL, context=False)
+    assert len(built) == 2 and built[1].model_key == A.model_fingerprint(model) and built[1].key != built[0].key
+    assert table["artist"][0] == "Artist 01"
+
+
+def test_with_context_an_unreadable_reference_painting_is_named_once(lda_model_dir, paintings, tmp_path, caplog):
+    import warnings
+    ref_dir = _reference(paintings, tmp_path / "reference")
+    good = sorted((ref_dir / "Artist 00").iterdir())[0]
+    (ref_dir / "Artist 00" / "truncated.jpg").write_bytes(good.read_bytes()[:300])
+    (ref_dir / "Artist 01" / "notes.jpg").write_text("not a painting")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        table = A.attribute(_query(paintings, "Artist 00"), ref_dir, model=lda_model_dir, calibration=CAL)
+    assert set(table.attrs["skipped"]["file"]) == {str(ref_dir / "Artist 00" / "truncated.jpg"),
+                                                   str(ref_dir / "Artist 01" / "notes.jpg")}
+    said = caplog.text + "".join(str(w.message) for w in caught)
+    assert said.count("truncated.jpg") == 1 and said.count("notes.jpg") == 1, said
+
+
+def test_with_context_a_bad_reference_is_refused_in_one_line_before_any_reading(lda_model_dir, paintings, tmp_path,
+                                                                                monkeypatch):
+    import copy
+
+    from painter.errors import InputError
+    from painter.same_artist.context import CollectionContext
+    from painter.same_artist.predict import load_pair_model
+    monkeypatch.setattr(CollectionContext, "features", lambda *a, **k: pytest.fail("the context was read first"))
+    monkeypatch.setattr(A.reference, "_embed_reference", lambda *a: pytest.fail("the reference was embedded first"))
+    query = _query(paintings, "Artist 00")
+    with pytest.raises(InputError) as err:
+        A.attribute(query, tmp_path / "nowhere", model=lda_model_dir)
+    assert str(tmp_path / "nowhere") in str(err.value) and "\n" not in str(err.value)
+    ref_dir = _reference(paintings, tmp_path / "reference")
+    with pytest.raises(ParameterError, match="index_type must be one of"):
+        A.attribute(query, ref_dir, model=lda_model_dir, index_type="pq")
+    head = copy.copy(load_pair_model(lda_model_dir))
+    head.scorer = "head"
+    with pytest.raises(ParameterError, match="needs a model with the 'dot' scorer"):
+        A.attribute(query, ref_dir, model=head)
+
+
 def test_reference_cache_is_reused_refreshed_and_repaired(lda_model_dir, paintings, tmp_path, monkeypatch):
     from painter.same_artist.predict import PACKAGED_MODEL, load_pair_model
     ref_dir = _reference(paintings, tmp_path / "reference")
@@ -318,8 +394,8 @@ def test_cli_attribute(lda_model_dir, paintings, tmp_path, capsys):
     # an unreadable reference painting is named once, on the command's output
     (ref_dir / "Artist 01" / "notes.jpg").write_text("not a painting")
     assert main(["attribute", str(query), "--reference", str(ref_dir), "--model", str(lda_model_dir)]) == 0
-    out = capsys.readouterr().out
-    assert out.count("notes.jpg") == 1 and "1 reference paintings skipped: " in out
+    said = capsys.readouterr()
+    assert (said.out + said.err).count("notes.jpg") == 1 and "1 reference paintings skipped: " in said.out
     r = subprocess.run([sys.executable, "-m", "painter", "attribute", str(tmp_path / "missing.jpg"), "--reference",
                         str(ref_dir), "--model", str(lda_model_dir)], capture_output=True, text=True)
     assert r.returncode == 1

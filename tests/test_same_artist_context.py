@@ -166,7 +166,7 @@ def test_attribute_uses_the_reference_as_context_unless_told_not_to(lda_model_di
     from painter.attribution import attribute
     seen = []
     monkeypatch.setattr(context.CollectionContext, "adapt",
-                        lambda self, model, progress=False: seen.append(self) or model)
+                        lambda self, model, **k: seen.append(self) or model)
     query = sorted((clean_dir / "test").glob("*.jpg"))[0]
     attribute(query, clean_dir, model=lda_model_dir)
     attribute(query, clean_dir, model=lda_model_dir, context=False)

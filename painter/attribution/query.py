@@ -9,7 +9,7 @@ import pandas as pd
 
 from ..data.images import ImageError
 from .calibration import DEFAULT_CALIBRATION, AttributionCalibration, probabilities
-from .reference import ReferenceSet, load_reference
+from .reference import ReferenceSet, _listing, _load, load_reference
 
 __all__ = ["NONE", "attribute"]
 
@@ -47,8 +47,9 @@ def attribute(image, reference, model=None, k: int = 5, calibration: Attribution
     prior_none : prior probability that the painter is none of the reference artists
     n_evidence : reference paintings listed per candidate
     context : adapt the model to the reference paintings first (``painter.same_artist.context``):
-        a reference photographed in a museum or scanned is another source than WikiArt (a
-        ``ReferenceSet`` given is used as its model embedded it)
+        a reference photographed in a museum or scanned is another source than WikiArt. A
+        reference folder's set is then built (and cached) once, by the adapted model; a
+        ``ReferenceSet`` given is used as its model embedded it
     index_type : how a reference folder's set is indexed (``load_reference``): ``"flat"`` (exact),
         ``"ivf"``, ``"hnsw"``, or ``"ivfsq"`` for a million reference paintings
 
@@ -75,14 +76,18 @@ def attribute(image, reference, model=None, k: int = 5, calibration: Attribution
     from ..same_artist.predict import load_pair_model
     calibration = calibration or _model_calibration(model)
     pair_model = load_pair_model(model)
-    # checked first: its errors in one line
-    ref = load_reference(reference, pair_model, progress=progress, index_type=index_type)
     from ..same_artist.context import CollectionContext, adaptable
     # a set given is embedded by its model already; a model without a projection is used as it is
     if context and not isinstance(reference, ReferenceSet) and adaptable(pair_model):
-        # the same object for the same unchanged paintings: repeated questions adapt the model once
-        pair_model = CollectionContext.cached(list(ref.files)).adapt(pair_model, progress=progress)
-        ref = load_reference(reference, pair_model, progress=progress, index_type=index_type, warn=False)
+        listing = _listing(reference, pair_model, index_type)   # a bad reference: one line, before any reading
+        # adapted to the listed paintings first, so that the set is built once, by the adapted model;
+        # the same context object for the same unchanged paintings: repeated questions adapt once.
+        # Its unreadable paintings are named by the set's warning alone (and listed in ``skipped``)
+        pair_model = CollectionContext.cached(listing[0], name=str(reference)).adapt(
+            pair_model, progress=progress, warn_unreadable=False)
+        ref = _load(reference, pair_model, listing, progress=progress, index_type=index_type)
+    else:
+        ref = load_reference(reference, pair_model, progress=progress, index_type=index_type)
     # one image: a batch of one, not one padded to the bulk batch size (32 forward passes)
     zq, failed = pair_model.embed_files([str(image)], progress=False, batch_size=1)
     if failed:

@@ -281,16 +281,32 @@ def load_reference(reference, model=None, cache: bool = True, progress: bool = T
     warning (unless ``warn`` is False: the same files loaded again for another model).
     """
     from ..same_artist.predict import load_pair_model
-    if index_type not in INDEX_TYPES:
-        raise ParameterError(f"index_type must be one of {', '.join(INDEX_TYPES)}, got {index_type!r}")
+    _check_index_type(index_type)
     model = load_pair_model(model)
     if isinstance(reference, ReferenceSet):
         if reference.model_key and reference.model_key != model_fingerprint(model):
             raise ParameterError("the reference set was embedded by another model: load_reference(folder, model)")
         return reference
+    return _load(reference, model, _listing(reference, model, index_type), cache, progress, index_type, warn)
+
+
+def _check_index_type(index_type):
+    if index_type not in INDEX_TYPES:
+        raise ParameterError(f"index_type must be one of {', '.join(INDEX_TYPES)}, got {index_type!r}")
+
+
+def _listing(reference, model, index_type="flat"):
+    """``_reference_files(reference)`` after every check that reads no painting: a wrong argument,
+    model or folder fails in one line before any embedding."""
+    _check_index_type(index_type)
     if model.scorer != "dot":
         raise ParameterError("attribution needs a model with the 'dot' scorer (lda, cosface, contrastive, triplet)")
-    paths, artists, missing = _reference_files(reference)
+    return _reference_files(reference)
+
+
+def _load(reference, model, listing, cache=True, progress=True, index_type="flat", warn=True) -> ReferenceSet:
+    """``load_reference`` of a reference folder listed by ``_listing`` with a loaded ``model``."""
+    paths, artists, missing = listing
     key = _list_key(model, paths + missing, index_type)
     random = model.spec is not None and model.spec.random_weights   # a random draw's embeddings are its own
     cache = cache and not random

@@ -198,11 +198,12 @@ class CollectionContext:
         self._adapted = {}
 
     @classmethod
-    def read(cls, source) -> "CollectionContext":
+    def read(cls, source, name: str = "context") -> "CollectionContext":
+        """The context of ``source`` (class docstring); ``name`` names a list of paths in errors."""
         if isinstance(source, CollectionContext):
             return source
         if isinstance(source, (list, tuple)):
-            return cls(source)
+            return cls(source, source=name)
         path = Path(source)
         if path.is_dir():
             files = sorted(str(p) for p in check_folder(path, "context").rglob("*")
@@ -218,14 +219,14 @@ class CollectionContext:
         return cls(_listed(path), source=str(path))
 
     @classmethod
-    def cached(cls, source) -> "CollectionContext":
-        """``read(source)``, the same object as last time while its paintings are the same files,
+    def cached(cls, source, name: str = "context") -> "CollectionContext":
+        """``read(source, name)``, the same object as last time while its paintings are the same files,
         unchanged (path, size and modification time), so that its adapted model is kept too; a
         folder with a painting added, removed or rewritten is read as a new context. A
         ``CollectionContext`` given is returned as it is."""
         if isinstance(source, CollectionContext):
             return source
-        context = cls.read(source)
+        context = cls.read(source, name)
         key = context.state()
         if key not in _kept:
             _kept[key] = context
@@ -247,14 +248,15 @@ class CollectionContext:
         """``(path, size, modification time)`` of each painting, sorted (None, None for a missing file)."""
         return tuple((p, *_stat(p)) for p in sorted(self.paintings))
 
-    def features(self, spec, progress: bool = False) -> np.ndarray:
-        """The paintings' features ``(n, D)`` (cached; an unreadable painting is named in a warning
-        and left out; none readable is an ``InputError`` naming one and why)."""
+    def features(self, spec, progress: bool = False, warn_unreadable: bool = True) -> np.ndarray:
+        """The paintings' features ``(n, D)`` (cached; an unreadable painting is left out and named
+        in a warning unless ``warn_unreadable`` is False, for a caller that names them itself; none
+        readable is an ``InputError`` naming one and why)."""
         from ..features import extract_features
         F, failed = extract_features(self.paintings, spec, progress=progress)
         if failed and len(failed) == len(set(self.paintings)):   # bad input, not a few bad files
             raise no_usable_images(self.source, failed, "context paintings")
-        if failed:
+        if failed and warn_unreadable:
             warnings.warn(f"context: {len(failed)} of {len(self.paintings)} paintings could not be read and are "
                           "left out: " + "; ".join(f"{p}: {r}" for p, r in failed.items()), stacklevel=2)
         F = F[~np.isnan(F).any(axis=1)]
@@ -263,20 +265,21 @@ class CollectionContext:
                           "adapted", stacklevel=2)
         return F
 
-    def adapt(self, model: PairModel, progress: bool = False) -> PairModel:
+    def adapt(self, model: PairModel, progress: bool = False, warn_unreadable: bool = True) -> PairModel:
         """``model`` adapted to these paintings (see ``adapt``); kept for the next call with the same
         model object (compared by identity, not by ``id``: a model loaded later may reuse the id
-        of one freed)."""
+        of one freed). ``warn_unreadable``: ``features``'."""
         if self._adapted.get("model") is not model:
             if model.spec is None:
                 return _without_context(model)
             source = f"{len(self)} paintings"
             viewed = with_views(model, self.views) if self.views and not model.spec.views and adaptable(model) else None
             if viewed is not None and _at_own_resolution(self.paintings, viewed.spec):
-                adapted = adapt(viewed, self.features(viewed.spec, progress), source=f"{source}, views {self.views}")
+                adapted = adapt(viewed, self.features(viewed.spec, progress, warn_unreadable),
+                                source=f"{source}, views {self.views}")
                 adapted = model if adapted is viewed else adapted   # views only with the shift they need
             else:
-                adapted = adapt(model, self.features(model.spec, progress), source=source)
+                adapted = adapt(model, self.features(model.spec, progress, warn_unreadable), source=source)
             self._adapted = {"model": model, "adapted": adapted}
         return self._adapted["adapted"]
 
