@@ -116,6 +116,9 @@ def test_unreadable_context_paintings_are_named(lda_model_dir, clean_dir, tmp_pa
     with pytest.warns(UserWarning, match=r"1 of \d+ paintings could not be read .*broken\.jpg: truncated"):
         F = context.features(load_pair_model(lda_model_dir).spec)
     assert len(F) == len(images)
+    with pytest.warns(UserWarning, match="broken.jpg"):
+        adapted = context.adapt(load_pair_model(lda_model_dir))
+    assert adapted.info["context"]["source"] == f"{len(images)} paintings"   # the usable ones
 
 
 def test_predict_pairs_with_context(lda_model_dir, clean_dir):

@@ -263,7 +263,7 @@ _loaded_refs: OrderedDict = OrderedDict()
 
 
 def load_reference(reference, model=None, cache: bool = True, progress: bool = True,
-                   index_type: str = "flat", warn: bool = True) -> ReferenceSet:
+                   index_type: str = "flat") -> ReferenceSet:
     """Embed a reference collection with ``model`` (cached), or return a ``ReferenceSet`` as is.
 
     Parameters
@@ -278,7 +278,7 @@ def load_reference(reference, model=None, cache: bool = True, progress: bool = T
         (``VectorStore.fill``), so that memory holds the compressed index, never every ``z``
 
     Paintings that cannot be used are left out, listed in ``.skipped`` (file, reason) and named in one
-    warning (unless ``warn`` is False: the same files loaded again for another model).
+    warning.
     """
     from ..same_artist.predict import load_pair_model
     _check_index_type(index_type)
@@ -287,7 +287,7 @@ def load_reference(reference, model=None, cache: bool = True, progress: bool = T
         if reference.model_key and reference.model_key != model_fingerprint(model):
             raise ParameterError("the reference set was embedded by another model: load_reference(folder, model)")
         return reference
-    return _load(reference, model, _listing(reference, model, index_type), cache, progress, index_type, warn)
+    return _load(reference, model, _listing(reference, model, index_type), cache, progress, index_type)
 
 
 def _check_index_type(index_type):
@@ -304,7 +304,7 @@ def _listing(reference, model, index_type="flat"):
     return _reference_files(reference)
 
 
-def _load(reference, model, listing, cache=True, progress=True, index_type="flat", warn=True) -> ReferenceSet:
+def _load(reference, model, listing, cache=True, progress=True, index_type="flat") -> ReferenceSet:
     """``load_reference`` of a reference folder listed by ``_listing`` with a loaded ``model``."""
     paths, artists, missing = listing
     key = _list_key(model, paths + missing, index_type)
@@ -324,7 +324,7 @@ def _load(reference, model, listing, cache=True, progress=True, index_type="flat
         ref = _embed_reference(reference, paths, artists, missing, model, key, index_type, progress)
         if cache:
             ref.save(folder)
-    if warn and len(ref.skipped):
+    if len(ref.skipped):
         logger.warning(f"{len(ref.skipped)} reference paintings skipped: "
                        + "; ".join(f"{f}: {r}" for f, r in ref.skipped.itertuples(index=False, name=None)))
     if not random:

@@ -272,14 +272,14 @@ class CollectionContext:
         if self._adapted.get("model") is not model:
             if model.spec is None:
                 return _without_context(model)
-            source = f"{len(self)} paintings"
             viewed = with_views(model, self.views) if self.views and not model.spec.views and adaptable(model) else None
             if viewed is not None and _at_own_resolution(self.paintings, viewed.spec):
-                adapted = adapt(viewed, self.features(viewed.spec, progress, warn_unreadable),
-                                source=f"{source}, views {self.views}")
+                F = self.features(viewed.spec, progress, warn_unreadable)
+                adapted = adapt(viewed, F, source=f"{len(F)} paintings, views {self.views}")
                 adapted = model if adapted is viewed else adapted   # views only with the shift they need
             else:
-                adapted = adapt(model, self.features(model.spec, progress, warn_unreadable), source=source)
+                F = self.features(model.spec, progress, warn_unreadable)
+                adapted = adapt(model, F, source=f"{len(F)} paintings")
             self._adapted = {"model": model, "adapted": adapted}
         return self._adapted["adapted"]
 
