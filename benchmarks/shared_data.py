@@ -216,6 +216,15 @@ def write_results(name, text, command=None):
     print(f"written to {results} ({name})")
 
 
+def best_artworks_painters():
+    """``(folder, painters, validation)``: ``best_artworks_fullsize``, its 9 painters, and the fixed
+    draw of 4 that choices for paintings at their own resolution are made on."""
+    import numpy as np
+    folder = SOURCES / "best_artworks_fullsize"
+    painters = sorted(d.name for d in folder.iterdir() if d.is_dir())
+    return folder, painters, sorted(np.random.RandomState(0).choice(painters, 4, replace=False))
+
+
 def two_source_features(seeds):
     """``(paths, labels, F, log_columns, splits, pa_paths, pa_labels, P)``:
     ``default_features_and_splits`` of pbn_dev + ``wikiart_extra`` with ``seeds``, and the default

@@ -26,7 +26,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from shared_data import RUNS, SOURCES, require_pbn_dev, solution, submit_and_score, write_results
+from shared_data import RUNS, best_artworks_painters, require_pbn_dev, solution, submit_and_score, write_results
 from painter.features import extract_features
 from painter.same_artist.context import CollectionContext
 from painter.same_artist.evaluate import evaluate, verdict_rates
@@ -40,9 +40,7 @@ p.add_argument("--draws", type=int, default=3, help="draws of the 5 training pai
 p.add_argument("--timing", action="store_true", help="also time the embedding of best_artworks, uncached")
 p.add_argument("--write", action="store_true", help="write the tables into RESULTS.md (its 'views' section)")
 args = p.parse_args()
-BEST = SOURCES / "best_artworks_fullsize"
-PAINTERS = sorted(d.name for d in BEST.iterdir() if d.is_dir())
-VALIDATION = sorted(np.random.RandomState(0).choice(PAINTERS, 4, replace=False))
+BEST, PAINTERS, VALIDATION = best_artworks_painters()
 
 
 def spec_of(config, base_spec):

@@ -82,9 +82,10 @@ def attribute(image, reference, model=None, k: int = 5, calibration: Attribution
         listing = _listing(reference, pair_model, index_type)   # a bad reference: one line, before any reading
         # adapted to the listed paintings first, so that the set is built once, by the adapted model;
         # the same context object for the same unchanged paintings: repeated questions adapt once.
-        # Its unreadable paintings are named by the set's warning alone (and listed in ``skipped``)
+        # Its unreadable paintings are named by the set's warning alone (and listed in ``skipped``).
+        # No collection groups: a reference's artists are labelled, its groups would guess them
         pair_model = CollectionContext.cached(listing[0], name=str(reference)).adapt(
-            pair_model, progress=progress, warn_unreadable=False)
+            pair_model, progress=progress, warn_unreadable=False, groups=False)
         ref = _load(reference, pair_model, listing, progress=progress, index_type=index_type)
     else:
         ref = load_reference(reference, pair_model, progress=progress, index_type=index_type)

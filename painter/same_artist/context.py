@@ -35,6 +35,7 @@ import numpy as np
 
 from ..data.images import is_image_name
 from ..errors import InputError, check_folder, no_usable_images
+from .collection_groups import with_groups
 from .model import PairModel
 
 __all__ = ["CollectionContext", "adapt", "adaptable", "projection_shifts", "shrunk_mean", "with_views", "PROJECTION",
@@ -130,12 +131,14 @@ def _without_context(model: PairModel) -> PairModel:
     return model
 
 
-def adapt(model: PairModel, features: np.ndarray, source: str = "") -> PairModel:
+def adapt(model: PairModel, features: np.ndarray, source: str = "", groups: bool = True) -> PairModel:
     """``model`` adapted to a collection whose paintings have the features ``(n, D)``.
 
     A model without a projection (a network fitted on the images, a cosface or metric-learning
-    embedder) is returned as it was, with one warning. The adapted model runs its embedder in
-    Keras; ``info["context"]`` records the collection's size and each projection's shift.
+    embedder) is returned as it was, with one warning. With ``groups``, the collection's own
+    groups of paintings join the artists of each profile (``collection_groups``). The adapted
+    model runs its embedder in Keras; ``info["context"]`` records the collection's size, each
+    projection's shift and the number of groups each profile got.
     """
     n = int((~np.isnan(np.asarray(features, np.float32)).any(axis=1)).sum()) if len(features) else 0
     if n < _MIN_PAINTINGS:   # CollectionContext.features said so
@@ -150,9 +153,14 @@ def adapt(model: PairModel, features: np.ndarray, source: str = "") -> PairModel
     for layer, shift in zip(layers, shifts):
         kernel, bias = layer.get_weights()
         layer.set_weights([kernel, (bias - shift["shrink"] * shift["mean"]).astype(np.float32)])
+    n_groups = []
+    if groups:
+        features = np.asarray(features, np.float32)
+        embedder, n_groups = with_groups(embedder, features[~np.isnan(features).any(axis=1)],
+                                         [s["shrink"] for s in shifts])
     info = {**model.info, "context": {"paintings": n, "source": str(source),
                                       "shift": [{"distance": round(s["distance"], 3), "shrink": round(s["shrink"], 3)}
-                                                for s in shifts]}}
+                                                for s in shifts], "groups": n_groups}}
     adapted = PairModel(model.spec, embedder, model.scorer, model.bias, model.head, model.threshold, model.method, info)
     adapted.directory = model.directory
     return adapted
@@ -265,22 +273,23 @@ class CollectionContext:
                           "adapted", stacklevel=2)
         return F
 
-    def adapt(self, model: PairModel, progress: bool = False, warn_unreadable: bool = True) -> PairModel:
+    def adapt(self, model: PairModel, progress: bool = False, warn_unreadable: bool = True,
+              groups: bool = True) -> PairModel:
         """``model`` adapted to these paintings (see ``adapt``); kept for the next call with the same
         model object (compared by identity, not by ``id``: a model loaded later may reuse the id
-        of one freed). ``warn_unreadable``: ``features``'."""
-        if self._adapted.get("model") is not model:
+        of one freed) and ``groups``. ``warn_unreadable``: ``features``'."""
+        if self._adapted.get("model") is not model or self._adapted.get("groups") != groups:
             if model.spec is None:
                 return _without_context(model)
             viewed = with_views(model, self.views) if self.views and not model.spec.views and adaptable(model) else None
             if viewed is not None and _at_own_resolution(self.paintings, viewed.spec):
                 F = self.features(viewed.spec, progress, warn_unreadable)
-                adapted = adapt(viewed, F, source=f"{len(F)} paintings, views {self.views}")
+                adapted = adapt(viewed, F, source=f"{len(F)} paintings, views {self.views}", groups=groups)
                 adapted = model if adapted is viewed else adapted   # views only with the shift they need
             else:
                 F = self.features(model.spec, progress, warn_unreadable)
-                adapted = adapt(model, F, source=f"{len(F)} paintings")
-            self._adapted = {"model": model, "adapted": adapted}
+                adapted = adapt(model, F, source=f"{len(F)} paintings", groups=groups)
+            self._adapted = {"model": model, "groups": groups, "adapted": adapted}
         return self._adapted["adapted"]
 
     def __len__(self):

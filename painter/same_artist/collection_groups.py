@@ -1,0 +1,112 @@
+"""The collection's own groups as more classes of the artist profile.
+
+An ``lda`` model describes a painting by its profile: a softmax over the cosines to every training
+artist's mean. A painter the model never learned spreads over the learned artists they resemble,
+and two of their paintings share only that diffuse profile. A collection given as context holds
+such painters' paintings side by side: k-means groups of its paintings (in the adapted model's
+embedding, one group per ``PAINTINGS_PER_GROUP`` paintings) join the artists' means as classes of
+the profile, less likely a priori than a learned artist by ``GROUP_LOG_PRIOR``, so that a painting
+a learned artist explains stays with that artist.
+
+    context paintings -> adapted embedding e -> k-means groups -> profile over artists + groups
+
+Chosen on validation collections that no learned part saw (``benchmarks/recipes/collection_groups.py``;
+figures in ``benchmarks/RESULTS.md``). The groups only exist with context: without it, answers are
+as the model was trained; ``attribute`` leaves them out (its reference's artists are labelled).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["PAINTINGS_PER_GROUP", "GROUP_LOG_PRIOR", "group_means", "with_groups"]
+
+# a group per this many context paintings (a collection of fewer than 1.5 times as many gets none)
+# and a group's log prior against a learned artist's (0): chosen on the mean AUC of five validation
+# collections (16, 32, 48 and -3, -2.5, -2 measured); the three priors at 32 were within 0.0003 of
+# each other, and -3 costs the artists the model learned least
+PAINTINGS_PER_GROUP = 32
+GROUP_LOG_PRIOR = -3.0
+_SEED = 0
+
+
+def group_means(E: np.ndarray, paintings_per_group: int = PAINTINGS_PER_GROUP, seed: int = _SEED) -> np.ndarray:
+    """Unit-length means ``(k, d)`` of ``k = round(n / paintings_per_group)`` k-means groups of the
+    unit rows ``E (n, d)`` (FAISS k-means, spherical; ``(0, d)`` when ``k < 2``)."""
+    import faiss
+    E = np.ascontiguousarray(E, np.float32)
+    k = int(round(len(E) / paintings_per_group))
+    if k < 2:
+        return np.zeros((0, E.shape[1]), np.float32)
+    kmeans = faiss.Kmeans(E.shape[1], k, niter=25, nredo=3, seed=seed, spherical=True,
+                          min_points_per_centroid=1, verbose=False)
+    kmeans.train(E)
+    Q = kmeans.centroids
+    return Q / np.linalg.norm(Q, axis=1, keepdims=True)
+
+
+def _layer(model, name):
+    return next((layer for layer in model.layers if layer.name == name), None)
+
+
+def _scale(model, name) -> float:
+    """The factor of a ``Rescaling`` layer, 0 when the model has none of that name."""
+    layer = _layer(model, name)
+    return float(layer.scale) if layer is not None else 0.0
+
+
+def _grouped(pair_embedder, features, log_prior, paintings_per_group):
+    """``(pair embedder, k)``: ``dot_embedder``'s pair embedder rebuilt with the context's ``k``
+    groups beside its artists (as it was, with 0, where the collection is too small)."""
+    import keras
+    from .calibration import dot_embedder
+    from .lda import _fixed_dense
+    from .model import predict_rows
+    inner = _layer(pair_embedder, "lda_embedding")
+    if inner is None or _layer(pair_embedder, "artist_probabilities") is None:
+        return pair_embedder, 0   # no profile to add groups to
+    E, C = predict_rows(inner, features)
+    Q = group_means(E, paintings_per_group)
+    if not len(Q):
+        return pair_embedder, 0
+    T = 1.0 / _scale(pair_embedder, "temperature")
+    x_in = keras.Input(inner.input_shape[1:], name="features")
+    e, c = inner(x_in)
+    # the bias is the prior times T: the temperature divides the whole logit
+    groups = _fixed_dense(e, Q.T, np.full(len(Q), log_prior * T), "collection_groups")
+    classes = keras.layers.Concatenate(name="artists_and_groups")([c, groups])
+    base = keras.Model(x_in, [e, classes], name="lda_embedding_with_groups")
+    # beta = scale * n: n p·p stays 1 for uniform profiles over the n artists and groups
+    n = C.shape[1]
+    return dot_embedder(base, _scale(pair_embedder, "weight_0") ** 2,
+                        _scale(pair_embedder, "weight_1") ** 2 * (n + len(Q)) / n, T), len(Q)
+
+
+def with_groups(embedder, features: np.ndarray, shrinks, log_prior: float = GROUP_LOG_PRIOR,
+                paintings_per_group: int = PAINTINGS_PER_GROUP):
+    """``(embedder, groups)``: a Keras pair embedder whose profiles also cover the context's groups,
+    and the number of groups of each profile.
+
+    ``embedder``: an adapted ``lda`` model's Keras embedder, alone or with its base
+    (``fusion._concat_embedder``); ``features (n, D)``: the context paintings' features (no NaN
+    rows); ``shrinks``: each projection's James-Stein factor (``context.projection_shifts``, the
+    user's profile first). Each profile gets its own groups, found in its own embedding, at log
+    prior ``log_prior + log(shrink)``: the groups count as much as the collection shows that it
+    differs from the training paintings, and a collection that does not (shrink 0) gets none. The
+    embedder given is not changed.
+    """
+    from .fusion import _concat_embedder
+    names = ([name for name in ("user", "base") if _layer(embedder, f"{name}_embedding") is not None]
+             if embedder.name == "pair_embedder_with_base" else [None])
+    if len(names) != len(shrinks):
+        raise ValueError(f"{len(shrinks)} shrink factors for {len(names)} profiles")
+    parts = []
+    for name, shrink in zip(names, shrinks):
+        part = embedder if name is None else _layer(embedder, f"{name}_embedding")
+        parts.append(_grouped(part, features, log_prior + np.log(shrink), paintings_per_group) if shrink > 0
+                     else (part, 0))
+    if name is None:
+        return parts[0][0], [parts[0][1]]
+    weights = [_scale(embedder, f"{name}_weight") ** 2 for name in names]
+    if len(parts) == 1:   # the other weighted 0
+        return _concat_embedder(parts[0][0], None, weights[0], 0.0), [parts[0][1]]
+    return _concat_embedder(parts[0][0], parts[1][0], *weights), [k for _, k in parts]
