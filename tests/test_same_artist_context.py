@@ -252,9 +252,9 @@ def test_groups_sharpen_new_artists_of_a_shifted_collection():
 
 def test_groups_for_each_profile_of_a_model_with_its_base(toy):
     from painter.same_artist.context import _keras_copy
-    from painter.same_artist.fusion import _concat_embedder
+    from painter.same_artist.calibration import concat_embedder
     model, G, _ = toy
-    fused = _concat_embedder(_keras_copy(model), _keras_copy(model), 1.0, 0.5)
+    fused = concat_embedder(_keras_copy(model), _keras_copy(model), 1.0, 0.5)
     width = fused.output.shape[1]
     assert with_groups(fused, G, [1.0, 0.0])[1] == [8, 0]   # the base's collection showed no shift: none
     grouped, counts = with_groups(fused, G, [1.0, 1.0])

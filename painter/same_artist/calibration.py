@@ -11,7 +11,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-__all__ = ["fit_calibration", "dot_embedder", "choose_threshold"]
+__all__ = ["fit_calibration", "dot_embedder", "concat_embedder", "choose_threshold"]
 
 
 def fit_calibration(cos, pdot, same):
@@ -54,6 +54,18 @@ def dot_embedder(base, alpha, beta, temperature=None):
     scaled = [keras.layers.Rescaling(float(np.sqrt(w)), name=f"weight_{k}")(t) for k, t, w in weighted]
     z = scaled[0] if len(scaled) == 1 else keras.layers.Concatenate(name="pair_embedding")(scaled)
     return keras.Model(x_in, z, name="pair_embedder")
+
+
+def concat_embedder(user, base, a, b):
+    """features -> ``[sqrt(a) z_user, sqrt(b) z_base]`` as one Keras model (one file, safe_mode)."""
+    x_in = keras.Input(user.input_shape[1:], name="features")
+    parts = []
+    for net, w, name in ((user, a, "user"), (base, b, "base")):
+        if w > 0:   # each wrapped under its own name: both nets are called "pair_embedder"
+            named = keras.Model(net.inputs, net.output, name=f"{name}_embedding")
+            parts.append(keras.layers.Rescaling(float(np.sqrt(w)), name=f"{name}_weight")(named(x_in)))
+    z = parts[0] if len(parts) == 1 else keras.layers.Concatenate(name="user_and_base")(parts)
+    return keras.Model(x_in, z, name="pair_embedder_with_base")
 
 
 def choose_threshold(same, p, kind=None, grid=np.arange(5, 96) / 100) -> float:

@@ -87,14 +87,14 @@ def with_groups(embedder, features: np.ndarray, shrinks, log_prior: float = GROU
     and the number of groups of each profile.
 
     ``embedder``: an adapted ``lda`` model's Keras embedder, alone or with its base
-    (``fusion._concat_embedder``); ``features (n, D)``: the context paintings' features (no NaN
+    (``calibration.concat_embedder``); ``features (n, D)``: the context paintings' features (no NaN
     rows); ``shrinks``: each projection's James-Stein factor (``context.projection_shifts``, the
     user's profile first). Each profile gets its own groups, found in its own embedding, at log
     prior ``log_prior + log(shrink)``: the groups count as much as the collection shows that it
     differs from the training paintings, and a collection that does not (shrink 0) gets none. The
     embedder given is not changed.
     """
-    from .fusion import _concat_embedder
+    from .calibration import concat_embedder
     names = ([name for name in ("user", "base") if _layer(embedder, f"{name}_embedding") is not None]
              if embedder.name == "pair_embedder_with_base" else [None])
     if len(names) != len(shrinks):
@@ -108,5 +108,5 @@ def with_groups(embedder, features: np.ndarray, shrinks, log_prior: float = GROU
         return parts[0][0], [parts[0][1]]
     weights = [_scale(embedder, f"{name}_weight") ** 2 for name in names]
     if len(parts) == 1:   # the other weighted 0
-        return _concat_embedder(parts[0][0], None, weights[0], 0.0), [parts[0][1]]
-    return _concat_embedder(parts[0][0], parts[1][0], *weights), [k for _, k in parts]
+        return concat_embedder(parts[0][0], None, weights[0], 0.0), [parts[0][1]]
+    return concat_embedder(parts[0][0], parts[1][0], *weights), [k for _, k in parts]

@@ -14,12 +14,11 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import keras
 import numpy as np
 from scipy.special import expit, logit
 
 from ..errors import InputError
-from .calibration import choose_threshold, fit_calibration
+from .calibration import choose_threshold, concat_embedder, fit_calibration
 from .model import PairModel
 
 __all__ = ["resolve_base", "fuse_with_base", "MIN_UNSEEN_PAIRS"]
@@ -78,7 +77,7 @@ def fuse_with_base(model: PairModel, base: PairModel, validation, user_scores, b
         threshold = float(expit(logit(model.threshold) + logit(base.threshold)))
         how = (f"equal weights and threshold from both models' own: only {n_unseen} unseen validation pairs have "
                f"artists unknown to the base (needs {MIN_UNSEEN_PAIRS}); nothing chosen on pairs the base has seen")
-    fused = PairModel(model.spec, _concat_embedder(model.embedder, base.embedder, a, b), "dot",
+    fused = PairModel(model.spec, concat_embedder(model.embedder, base.embedder, a, b), "dot",
                       a * model.bias + b * base.bias + c, threshold=threshold, method=model.method,
                       info={**model.info, "base": {"weights": [a, b], "offset": c, "user_bias": model.bias,
                                                    "base_bias": base.bias, "how": how}})
@@ -95,18 +94,6 @@ def _pairs_unknown_to_base(validation, base_artists) -> np.ndarray:
                 else np.unique(validation.labels[validation.j[unseen]]))
     leaked = np.isin(validation.labels, held_out) & np.isin(validation.labels, list(base_artists))
     return ~unseen | ~(leaked[validation.i] | leaked[validation.j])
-
-
-def _concat_embedder(user, base, a, b):
-    """features -> ``[sqrt(a) z_user, sqrt(b) z_base]`` as one Keras model (one file, safe_mode)."""
-    x_in = keras.Input(user.input_shape[1:], name="features")
-    parts = []
-    for net, w, name in ((user, a, "user"), (base, b, "base")):
-        if w > 0:   # each wrapped under its own name: both nets are called "pair_embedder"
-            named = keras.Model(net.inputs, net.output, name=f"{name}_embedding")
-            parts.append(keras.layers.Rescaling(float(np.sqrt(w)), name=f"{name}_weight")(named(x_in)))
-    z = parts[0] if len(parts) == 1 else keras.layers.Concatenate(name="user_and_base")(parts)
-    return keras.Model(x_in, z, name="pair_embedder_with_base")
 
 
 def _features(spec) -> str:
