@@ -2,7 +2,8 @@
 
 ``painter.same_artist.collection_groups``: the context collection is clustered by k-means into
 ``n / m`` groups (``m`` paintings per group) in the adapted model's embedding, and the groups' unit
-means join the artists' as classes of the profile at log prior ``b + log(shrink)``. Measured with
+means join the artists' as classes of the profile at log prior ``b + log(shrink)``; the scores of
+``--draws`` k-means draws are averaged (default: the product's ``DRAWS``). Measured with
 context (the default design effect) on collections no learned part saw:
 
 * WikiArt's and public_art's validation collections as ``shared_data.two_source_collections`` sets
@@ -11,10 +12,10 @@ context (the default design effect) on collections no learned part saw:
   as painter reads it with context (views), with the packaged model.
 
 ``m = 0`` is context without groups. ``--sklearn`` and ``--open`` measure two other ways of finding
-the groups: scikit-learn's k-means, the score averaged over three draws; and the groups fitted
-beside the artists' means (EM with the artists' components fixed).
+the groups: scikit-learn's k-means (three draws); and the groups fitted beside the artists' means
+(EM with the artists' components fixed).
 
-    python benchmarks/recipes/collection_groups.py [--seeds 0,1,2] [--m 16,32,48] [--b=-3,-2.5,-2]
+    python benchmarks/recipes/collection_groups.py [--seeds 0,1,2] [--m 16,32,48] [--b=-3,-2.5,-2] [--draws 3]
 
 """
 import argparse
@@ -29,15 +30,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # benchmarks/: sh
 
 from shared_data import (_embed_shifted, two_source_aucs, two_source_collections, two_source_features,
                          two_source_fit, two_source_table)
-from painter.same_artist.collection_groups import group_means
+from painter.same_artist.collection_groups import DRAWS, group_means
 from painter.same_artist.context import DESIGN_EFFECT, shrunk_mean
 
 
 def groups(E, C, T, m, b, draws=1):
     """``[(Q, log prior)]`` of one or more draws (``--sklearn``: three of scikit-learn's k-means)."""
     if not args.sklearn:
-        Q = group_means(E, m)
-        return [(Q, b)] if not args.open else [(_open(E, C, T, Q, b), b)]
+        draws = [group_means(E, m, seed=r) for r in range(args.draws)]
+        return [(_open(E, C, T, Q, b) if args.open else Q, b) for Q in draws]
     from sklearn.cluster import KMeans
     out = []
     for r in range(3):
@@ -110,6 +111,7 @@ p = argparse.ArgumentParser()
 p.add_argument("--seeds", default="0,1,2")
 p.add_argument("--m", default="16,32,48")
 p.add_argument("--b", default="-3,-2.5,-2")
+p.add_argument("--draws", type=int, default=DRAWS, help="k-means draws whose scores are averaged")
 p.add_argument("--sklearn", action="store_true", help="scikit-learn's k-means, three draws averaged")
 p.add_argument("--open", action="store_true", help="groups fitted beside the artists' means")
 args = p.parse_args()

@@ -18,18 +18,20 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["PAINTINGS_PER_GROUP", "GROUP_LOG_PRIOR", "group_means", "with_groups"]
+__all__ = ["PAINTINGS_PER_GROUP", "GROUP_LOG_PRIOR", "DRAWS", "group_means", "with_groups"]
 
 # a group per this many context paintings (a collection of fewer than 1.5 times as many gets none)
 # and a group's log prior against a learned artist's (0): chosen on the mean AUC of five validation
-# collections (16, 32, 48 and -3, -2.5, -2 measured); the three priors at 32 were within 0.0003 of
+# collections (16, 32, 48 and -3, -2.5, -2 measured); the three priors at 32 were within 0.0008 of
 # each other, and -3 costs the artists the model learned least
 PAINTINGS_PER_GROUP = 32
 GROUP_LOG_PRIOR = -3.0
-_SEED = 0
+# k-means draws (seeds 0, 1, ...) whose profiles are averaged: one draw's groups split some
+# painters by chance
+DRAWS = 3
 
 
-def group_means(E: np.ndarray, paintings_per_group: int = PAINTINGS_PER_GROUP, seed: int = _SEED) -> np.ndarray:
+def group_means(E: np.ndarray, paintings_per_group: int = PAINTINGS_PER_GROUP, seed: int = 0) -> np.ndarray:
     """Unit-length means ``(k, d)`` of ``k = round(n / paintings_per_group)`` k-means groups of the
     unit rows ``E (n, d)`` (FAISS k-means, spherical; ``(0, d)`` when ``k < 2``)."""
     import faiss
@@ -37,7 +39,7 @@ def group_means(E: np.ndarray, paintings_per_group: int = PAINTINGS_PER_GROUP, s
     k = int(round(len(E) / paintings_per_group))
     if k < 2:
         return np.zeros((0, E.shape[1]), np.float32)
-    kmeans = faiss.Kmeans(E.shape[1], k, niter=25, nredo=3, seed=seed, spherical=True,
+    kmeans = faiss.Kmeans(E.shape[1], k, niter=25, seed=seed, spherical=True,
                           min_points_per_centroid=1, verbose=False)
     kmeans.train(E)
     Q = kmeans.centroids
@@ -56,29 +58,32 @@ def _scale(model, name) -> float:
 
 def _grouped(pair_embedder, features, log_prior, paintings_per_group):
     """``(pair embedder, k)``: ``dot_embedder``'s pair embedder rebuilt with the context's ``k``
-    groups beside its artists (as it was, with 0, where the collection is too small)."""
+    groups beside its artists, one profile per k-means draw, their ``n p·p`` averaged (as it was,
+    with 0, where the collection is too small)."""
     import keras
-    from .calibration import dot_embedder
     from .lda import _fixed_dense
     from .model import predict_rows
     inner = _layer(pair_embedder, "lda_embedding")
-    if inner is None or _layer(pair_embedder, "artist_probabilities") is None:
-        return pair_embedder, 0   # no profile to add groups to
+    if inner is None or _layer(pair_embedder, "weight_1") is None:
+        return pair_embedder, 0   # no profile in the score to add groups to
     E, C = predict_rows(inner, features)
-    Q = group_means(E, paintings_per_group)
-    if not len(Q):
+    draws = [group_means(E, paintings_per_group, seed=r) for r in range(DRAWS)]
+    k = len(draws[0])
+    if not k:
         return pair_embedder, 0
     T = 1.0 / _scale(pair_embedder, "temperature")
+    alpha, beta = _scale(pair_embedder, "weight_0") ** 2, _scale(pair_embedder, "weight_1") ** 2
     x_in = keras.Input(inner.input_shape[1:], name="features")
     e, c = inner(x_in)
-    # the bias is the prior times T: the temperature divides the whole logit
-    groups = _fixed_dense(e, Q.T, np.full(len(Q), log_prior * T), "collection_groups")
-    classes = keras.layers.Concatenate(name="artists_and_groups")([c, groups])
-    base = keras.Model(x_in, [e, classes], name="lda_embedding_with_groups")
-    # beta = scale * n: n p·p stays 1 for uniform profiles over the n artists and groups
-    n = C.shape[1]
-    return dot_embedder(base, _scale(pair_embedder, "weight_0") ** 2,
-                        _scale(pair_embedder, "weight_1") ** 2 * (n + len(Q)) / n, T), len(Q)
+    parts = [keras.layers.Rescaling(float(np.sqrt(alpha)), name="weight_0")(e)] if alpha > 0 else []
+    # beta = scale * n: n p·p stays 1 for uniform profiles over the n artists and k groups
+    weight = float(np.sqrt(beta * (C.shape[1] + k) / C.shape[1] / DRAWS))
+    for r, Q in enumerate(draws):
+        # the bias is the prior times T: the temperature divides the whole logit
+        groups = _fixed_dense(e, Q.T, np.full(k, log_prior * T), f"collection_groups_{r}")
+        logits = keras.layers.Rescaling(1.0 / T)(keras.layers.Concatenate()([c, groups]))
+        parts.append(keras.layers.Rescaling(weight)(keras.layers.Softmax(name=f"profile_with_groups_{r}")(logits)))
+    return keras.Model(x_in, keras.layers.Concatenate(name="pair_embedding")(parts), name="pair_embedder"), k
 
 
 def with_groups(embedder, features: np.ndarray, shrinks, log_prior: float = GROUP_LOG_PRIOR,
