@@ -14,6 +14,10 @@ collection from the training source has a mean near zero and does not move; one 
 source moves by most of its mean (figures per source in ``benchmarks/RESULTS.md``).
 
     context paintings -> features (cached) -> mean in each projection's space -> shifted bias
+                                            -> groups of the collection joining the artists
+
+The collection's paintings are also grouped (``collection_groups``): a painter the model never
+learned gets groups of their own paintings, beside the learned artists, in every profile.
 
 A collection at its own resolution (most of its paintings big enough for tiles,
 ``painter.data.views``) is read with views (``CONTEXT_VIEWS``, pooled by scale) unless the model
