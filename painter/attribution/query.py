@@ -47,7 +47,8 @@ def attribute(image, reference, model=None, k: int = 5, calibration: Attribution
     prior_none : prior probability that the painter is none of the reference artists
     n_evidence : reference paintings listed per candidate
     context : adapt the model to the reference paintings first (``painter.same_artist.context``):
-        a reference photographed in a museum or scanned is another source than WikiArt. A
+        a reference photographed in a museum or scanned is another source than WikiArt (the shift
+        alone: the reference's artists are labelled, so it is not grouped). A
         reference folder's set is then built (and cached) once, by the adapted model; a
         ``ReferenceSet`` given is used as its model embedded it
     index_type : how a reference folder's set is indexed (``load_reference``): ``"flat"`` (exact),
