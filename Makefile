@@ -38,6 +38,7 @@ benchmarks: $(STAMP)
 	$(BIN)/python benchmarks/accuracy.py --methods lda,lda-lite0,lda-nolog,cosface,bce,contrastive,triplet --write
 	$(BIN)/python benchmarks/classify_search.py --write
 	$(BIN)/python benchmarks/pair_scoring.py --write
+	$(BIN)/python benchmarks/context_scale.py --write
 	$(BIN)/python benchmarks/embed_speed.py --write
 	$(BIN)/python benchmarks/litert_ceiling.py --write
 	$(BIN)/python benchmarks/embed_profile.py --write
