@@ -34,11 +34,11 @@ from painter.same_artist.collection_groups import DRAWS, group_means
 from painter.same_artist.context import DESIGN_EFFECT, shrunk_mean
 
 
-def groups(E, C, T, m, b, draws=1):
-    """``[(Q, log prior)]`` of one or more draws (``--sklearn``: three of scikit-learn's k-means)."""
+def groups(E, C, T, m, b):
+    """``[(Q, log prior)]`` of ``--draws`` k-means draws (``--sklearn``: three of scikit-learn's)."""
     if not args.sklearn:
-        draws = [group_means(E, m, seed=r) for r in range(args.draws)]
-        return [(_open(E, C, T, Q, b) if args.open else Q, b) for Q in draws]
+        means = [group_means(E, m, seed=r) for r in range(args.draws)]
+        return [(_open(E, C, T, Q, b) if args.open else Q, b) for Q in means]
     from sklearn.cluster import KMeans
     out = []
     for r in range(3):
@@ -48,6 +48,7 @@ def groups(E, C, T, m, b, draws=1):
 
 
 def _open(E, C, T, Q, b, iters=10):
+    """Group means ``Q`` refitted by EM beside the artists' fixed components."""
     for _ in range(iters):
         R = softmax(np.hstack([C / T, E @ Q.T / T + b]), axis=1)[:, C.shape[1]:]
         Q = R.T @ E + 1e-9
