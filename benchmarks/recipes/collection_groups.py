@@ -34,6 +34,15 @@ from painter.same_artist.collection_groups import DRAWS, group_means
 from painter.same_artist.context import DESIGN_EFFECT, shrunk_mean
 
 
+def _open(E, C, T, Q, b, iters=10):
+    """Group means ``Q`` refitted by EM beside the artists' fixed components."""
+    for _ in range(iters):
+        R = softmax(np.hstack([C / T, E @ Q.T / T + b]), axis=1)[:, C.shape[1]:]
+        Q = R.T @ E + 1e-9
+        Q /= np.linalg.norm(Q, axis=1, keepdims=True)
+    return Q
+
+
 def groups(E, C, T, m, b):
     """``[(Q, log prior)]`` of ``--draws`` k-means draws (``--sklearn``: three of scikit-learn's)."""
     if not args.sklearn:
@@ -45,15 +54,6 @@ def groups(E, C, T, m, b):
         Q = KMeans(max(2, round(len(E) / m)), n_init=1, random_state=r).fit(E).cluster_centers_
         out.append((Q / np.linalg.norm(Q, axis=1, keepdims=True), b))
     return out
-
-
-def _open(E, C, T, Q, b, iters=10):
-    """Group means ``Q`` refitted by EM beside the artists' fixed components."""
-    for _ in range(iters):
-        R = softmax(np.hstack([C / T, E @ Q.T / T + b]), axis=1)[:, C.shape[1]:]
-        Q = R.T @ E + 1e-9
-        Q /= np.linalg.norm(Q, axis=1, keepdims=True)
-    return Q
 
 
 def scores(E, C, T, w, m, b):
