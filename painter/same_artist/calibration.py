@@ -39,18 +39,22 @@ def fit_calibration(cos, pdot, same):
 def dot_embedder(base, alpha, beta, temperature=None):
     """Fold calibration weights into the embedding: ``z = [sqrt(alpha) e, sqrt(beta) p]``.
 
-    ``base`` maps features to ``e`` or ``[e, p]``. With ``temperature``, the base's second
-    output (class cosines) becomes ``p = softmax(c / T)``.
+    ``base`` maps features to ``e``, ``[e, p]`` or ``[e, p_1, ..., p_R]``. With ``temperature``,
+    each output after the first (class cosines) becomes ``p = softmax(c / T)``. ``R`` profiles
+    share ``beta`` equally, so their dot products are averaged.
     """
     x_in = keras.Input(base.input_shape[1:], name="features")
     parts = base(x_in)
     parts = list(parts) if isinstance(parts, (list, tuple)) else [parts]
     if temperature:
-        parts[1] = keras.layers.Softmax(name="artist_probabilities")(
-            keras.layers.Rescaling(1.0 / temperature, name="temperature")(parts[1]))
+        for r, c in enumerate(parts[1:]):
+            suffix = f"_{r}" if r else ""   # one profile: the names models were saved with
+            parts[1 + r] = keras.layers.Softmax(name=f"artist_probabilities{suffix}")(
+                keras.layers.Rescaling(1.0 / temperature, name=f"temperature{suffix}")(c))
+    weights = [alpha] + [beta / max(len(parts) - 1, 1)] * (len(parts) - 1)
     # a similarity whose calibrated weight is 0 is left out; with none left the score is the
     # constant sigmoid(bias) (the similarities did not separate the validation pairs)
-    weighted = [(k, t, w) for k, (t, w) in enumerate(zip(parts, (alpha, beta))) if w > 0] or [(0, parts[0], 0.0)]
+    weighted = [(k, t, w) for k, (t, w) in enumerate(zip(parts, weights)) if w > 0] or [(0, parts[0], 0.0)]
     scaled = [keras.layers.Rescaling(float(np.sqrt(w)), name=f"weight_{k}")(t) for k, t, w in weighted]
     z = scaled[0] if len(scaled) == 1 else keras.layers.Concatenate(name="pair_embedding")(scaled)
     return keras.Model(x_in, z, name="pair_embedder")

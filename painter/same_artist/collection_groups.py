@@ -58,9 +58,10 @@ def _scale(model, name) -> float:
 
 def _grouped(pair_embedder, features, log_prior, paintings_per_group):
     """``(pair embedder, k)``: ``dot_embedder``'s pair embedder rebuilt with the context's ``k``
-    groups beside its artists, one profile per k-means draw, their ``n p·p`` averaged (as it was,
-    with 0, where the collection is too small)."""
+    groups beside its artists, one profile per k-means draw (as it was, with 0, where the
+    collection is too small)."""
     import keras
+    from .calibration import dot_embedder
     from .lda import _fixed_dense
     from .model import predict_rows
     inner = _layer(pair_embedder, "lda_embedding")
@@ -72,18 +73,16 @@ def _grouped(pair_embedder, features, log_prior, paintings_per_group):
     if not k:
         return pair_embedder, 0
     T = 1.0 / _scale(pair_embedder, "temperature")
-    alpha, beta = _scale(pair_embedder, "weight_0") ** 2, _scale(pair_embedder, "weight_1") ** 2
     x_in = keras.Input(inner.input_shape[1:], name="features")
     e, c = inner(x_in)
-    parts = [keras.layers.Rescaling(float(np.sqrt(alpha)), name="weight_0")(e)] if alpha > 0 else []
+    # the bias is the prior times T: the temperature divides the whole logit
+    groups = [_fixed_dense(e, Q.T, np.full(k, log_prior * T), f"collection_groups_{r}") for r, Q in enumerate(draws)]
+    classes = [keras.layers.Concatenate()([c, g]) for g in groups]
+    base = keras.Model(x_in, [e, *classes], name="lda_embedding_with_groups")
     # beta = scale * n: n p·p stays 1 for uniform profiles over the n artists and k groups
-    weight = float(np.sqrt(beta * (C.shape[1] + k) / C.shape[1] / DRAWS))
-    for r, Q in enumerate(draws):
-        # the bias is the prior times T: the temperature divides the whole logit
-        groups = _fixed_dense(e, Q.T, np.full(k, log_prior * T), f"collection_groups_{r}")
-        logits = keras.layers.Rescaling(1.0 / T)(keras.layers.Concatenate()([c, groups]))
-        parts.append(keras.layers.Rescaling(weight)(keras.layers.Softmax(name=f"profile_with_groups_{r}")(logits)))
-    return keras.Model(x_in, keras.layers.Concatenate(name="pair_embedding")(parts), name="pair_embedder"), k
+    n = C.shape[1]
+    return dot_embedder(base, _scale(pair_embedder, "weight_0") ** 2,
+                        _scale(pair_embedder, "weight_1") ** 2 * (n + k) / n, T), k
 
 
 def with_groups(embedder, features: np.ndarray, shrinks, log_prior: float = GROUP_LOG_PRIOR,
@@ -109,9 +108,10 @@ def with_groups(embedder, features: np.ndarray, shrinks, log_prior: float = GROU
         part = embedder if name is None else _layer(embedder, f"{name}_embedding")
         parts.append(_grouped(part, features, log_prior + np.log(shrink), paintings_per_group) if shrink > 0
                      else (part, 0))
-    if name is None:
-        return parts[0][0], [parts[0][1]]
+    nets, counts = (list(t) for t in zip(*parts))
+    if names == [None]:
+        return nets[0], counts
     weights = [_scale(embedder, f"{name}_weight") ** 2 for name in names]
-    if len(parts) == 1:   # the other weighted 0
-        return concat_embedder(parts[0][0], None, weights[0], 0.0), [parts[0][1]]
-    return concat_embedder(parts[0][0], parts[1][0], *weights), [k for _, k in parts]
+    if len(nets) == 1:   # the other weighted 0
+        nets, weights = nets + [None], weights + [0.0]
+    return concat_embedder(*nets, *weights), counts

@@ -144,7 +144,10 @@ def adapt(model: PairModel, features: np.ndarray, source: str = "", groups: bool
     model runs its embedder in Keras; ``info["context"]`` records the collection's size, each
     projection's shift and the number of groups each profile got.
     """
-    n = int((~np.isnan(np.asarray(features, np.float32)).any(axis=1)).sum()) if len(features) else 0
+    features = np.asarray(features, np.float32)
+    if len(features):
+        features = features[~np.isnan(features).any(axis=1)]
+    n = len(features)
     if n < _MIN_PAINTINGS:   # CollectionContext.features said so
         return model
     if model.scorer != "dot" or model.spec is None:
@@ -159,9 +162,7 @@ def adapt(model: PairModel, features: np.ndarray, source: str = "", groups: bool
         layer.set_weights([kernel, (bias - shift["shrink"] * shift["mean"]).astype(np.float32)])
     n_groups = []
     if groups:
-        features = np.asarray(features, np.float32)
-        embedder, n_groups = with_groups(embedder, features[~np.isnan(features).any(axis=1)],
-                                         [s["shrink"] for s in shifts])
+        embedder, n_groups = with_groups(embedder, features, [s["shrink"] for s in shifts])
     info = {**model.info, "context": {"paintings": n, "source": str(source),
                                       "shift": [{"distance": round(s["distance"], 3), "shrink": round(s["shrink"], 3)}
                                                 for s in shifts], "groups": n_groups}}
