@@ -103,6 +103,11 @@ def build_parser(hyperparameters: bool = True) -> argparse.ArgumentParser:
     s.add_argument("--view-pool", choices=("mean", "scales"), default="mean", help=VIEW_POOL_HELP)
     s.add_argument("--also", action="append", default=[], metavar="DIR",
                    help="more training paintings (a cleaned folder or a folder per artist); repeatable")
+    s.add_argument("--other-source", action="append", default=[], metavar="DIR",
+                   help="more training paintings from another source than DATA_DIR (e.g. museum photographs "
+                        "beside digital reproductions): learned as --also is, and the model learns to tell "
+                        "the sources apart, so that questions without context are answered as each source "
+                        "needs; repeatable")
     s.add_argument("--base", default="packaged",
                    help="the model this one builds on: 'packaged' (default), 'none', or a model folder")
     s.add_argument("--val-artists", type=float, default=0.2, help="fraction of artists held out for validation")

@@ -40,7 +40,7 @@ def _cmd_train(a):
                                          ("weights", a.weights and _weights_entry(a.weights, several=False)))
                        if v is not None})
     train(a.data_dir, a.out, method=a.method, spec=_spec(a), also=a.also, base=a.base, seed=a.seed,
-          val_artists=a.val_artists, progress=_progress(), **params)
+          val_artists=a.val_artists, progress=_progress(), other_sources=a.other_source, **params)
 
 
 def _progress() -> bool:

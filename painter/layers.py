@@ -8,8 +8,8 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
-__all__ = ["ImagePreprocess", "ChannelStats", "LogColumns", "MirrorAverage", "ZoomAverage", "AbsDiff", "CosineMargin",
-           "L2Normalize", "load_model"]
+__all__ = ["ImagePreprocess", "ChannelStats", "LogColumns", "SourceShift", "MirrorAverage", "ZoomAverage", "AbsDiff",
+           "CosineMargin", "L2Normalize", "load_model"]
 
 _MEAN_RGB = (123.68, 116.779, 103.939)
 _TORCH_MEAN = (0.485, 0.456, 0.406)
@@ -74,6 +74,33 @@ class LogColumns(layers.Layer):
 
     def call(self, x):
         return ops.where(self.mask > 0, ops.log(ops.maximum(x, 1e-6)), x)
+
+
+@keras.saving.register_keras_serializable(package="painter")
+class SourceShift(layers.Layer):
+    """``(batch, d)`` -> ``(batch, d)``: each row less the offset of the source it seems to come from.
+
+    ``x - softmax(x W + b) M``: a linear classifier of ``n_sources`` training sources (``W (d, S)``,
+    ``b (S,)``) and each source's offset ``M (S, d)``. Set them with ``layer.set_weights([W, b, M])``;
+    zero offsets make the layer the identity.
+    """
+
+    def __init__(self, n_sources: int, **kwargs):
+        super().__init__(**kwargs)
+        self.n_sources = int(n_sources)
+
+    def build(self, input_shape):
+        d, s = input_shape[-1], self.n_sources
+        self.kernel = self.add_weight(shape=(d, s), initializer="zeros", trainable=False, name="kernel")
+        self.bias = self.add_weight(shape=(s,), initializer="zeros", trainable=False, name="bias")
+        self.offsets = self.add_weight(shape=(s, d), initializer="zeros", trainable=False, name="offsets")
+
+    def call(self, x):
+        p = ops.softmax(ops.matmul(x, self.kernel) + self.bias, axis=-1)
+        return x - ops.matmul(p, self.offsets)
+
+    def get_config(self):
+        return {**super().get_config(), "n_sources": self.n_sources}
 
 
 class _AroundInner(layers.Layer):

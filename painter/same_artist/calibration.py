@@ -60,6 +60,25 @@ def dot_embedder(base, alpha, beta, temperature=None):
     return keras.Model(x_in, z, name="pair_embedder")
 
 
+def layer_named(model, name):
+    """The layer of ``model`` called ``name`` (None when it has none)."""
+    return next((layer for layer in model.layers if layer.name == name), None)
+
+
+def scale_of(model, name) -> float:
+    """The factor of ``model``'s ``Rescaling`` layer ``name``, 0 when it has none of that name."""
+    layer = layer_named(model, name)
+    return float(layer.scale) if layer is not None else 0.0
+
+
+def dot_embedder_like(pair_embedder, base, profile_factor: float = 1.0):
+    """``dot_embedder`` of a new ``base`` with the weights and temperature of ``pair_embedder`` (one
+    that ``dot_embedder`` made), its profile weight times ``profile_factor``."""
+    t = scale_of(pair_embedder, "temperature")
+    return dot_embedder(base, scale_of(pair_embedder, "weight_0") ** 2,
+                        scale_of(pair_embedder, "weight_1") ** 2 * profile_factor, 1.0 / t if t else None)
+
+
 def concat_embedder(user, base, a, b):
     """features -> ``[sqrt(a) z_user, sqrt(b) z_base]`` as one Keras model (one file, safe_mode)."""
     x_in = keras.Input(user.input_shape[1:], name="features")

@@ -46,33 +46,23 @@ def group_means(E: np.ndarray, paintings_per_group: int = PAINTINGS_PER_GROUP, s
     return Q / np.linalg.norm(Q, axis=1, keepdims=True)
 
 
-def _layer(model, name):
-    return next((layer for layer in model.layers if layer.name == name), None)
-
-
-def _scale(model, name) -> float:
-    """The factor of a ``Rescaling`` layer, 0 when the model has none of that name."""
-    layer = _layer(model, name)
-    return float(layer.scale) if layer is not None else 0.0
-
-
 def _grouped(pair_embedder, features, log_prior, paintings_per_group):
     """``(pair embedder, k)``: ``dot_embedder``'s pair embedder rebuilt with the context's ``k``
     groups beside its artists, one profile per k-means draw (as it was, with 0, where the
     collection is too small)."""
     import keras
-    from .calibration import dot_embedder
+    from .calibration import dot_embedder_like, layer_named, scale_of
     from .lda import _fixed_dense
     from .model import predict_rows
-    inner = _layer(pair_embedder, "lda_embedding")
-    if inner is None or _layer(pair_embedder, "weight_1") is None:
+    inner = layer_named(pair_embedder, "lda_embedding")
+    if inner is None or layer_named(pair_embedder, "weight_1") is None:
         return pair_embedder, 0   # no profile in the score to add groups to
     E, C = predict_rows(inner, features)
     draws = [group_means(E, paintings_per_group, seed=r) for r in range(DRAWS)]
     k = len(draws[0])
     if not k:
         return pair_embedder, 0
-    T = 1.0 / _scale(pair_embedder, "temperature")
+    T = 1.0 / scale_of(pair_embedder, "temperature")
     x_in = keras.Input(inner.input_shape[1:], name="features")
     e, c = inner(x_in)
     # the bias is the prior times T: the temperature divides the whole logit
@@ -81,8 +71,7 @@ def _grouped(pair_embedder, features, log_prior, paintings_per_group):
     base = keras.Model(x_in, [e, *classes], name="lda_embedding_with_groups")
     # beta = scale * n: n p·p stays 1 for uniform profiles over the n artists and k groups
     n = C.shape[1]
-    return dot_embedder(base, _scale(pair_embedder, "weight_0") ** 2,
-                        _scale(pair_embedder, "weight_1") ** 2 * (n + k) / n, T), k
+    return dot_embedder_like(pair_embedder, base, (n + k) / n), k
 
 
 def with_groups(embedder, features: np.ndarray, shrinks, log_prior: float = GROUP_LOG_PRIOR,
@@ -98,20 +87,20 @@ def with_groups(embedder, features: np.ndarray, shrinks, log_prior: float = GROU
     differs from the training paintings, and a collection that does not (shrink 0) gets none. The
     embedder given is not changed.
     """
-    from .calibration import concat_embedder
-    names = ([name for name in ("user", "base") if _layer(embedder, f"{name}_embedding") is not None]
+    from .calibration import concat_embedder, layer_named, scale_of
+    names = ([name for name in ("user", "base") if layer_named(embedder, f"{name}_embedding") is not None]
              if embedder.name == "pair_embedder_with_base" else [None])
     if len(names) != len(shrinks):
         raise ValueError(f"{len(shrinks)} shrink factors for {len(names)} profiles")
     parts = []
     for name, shrink in zip(names, shrinks):
-        part = embedder if name is None else _layer(embedder, f"{name}_embedding")
+        part = embedder if name is None else layer_named(embedder, f"{name}_embedding")
         parts.append(_grouped(part, features, log_prior + np.log(shrink), paintings_per_group) if shrink > 0
                      else (part, 0))
     nets, counts = (list(t) for t in zip(*parts))
     if names == [None]:
         return nets[0], counts
-    weights = [_scale(embedder, f"{name}_weight") ** 2 for name in names]
+    weights = [scale_of(embedder, f"{name}_weight") ** 2 for name in names]
     if len(nets) == 1:   # the other weighted 0
         nets, weights = nets + [None], weights + [0.0]
     return concat_embedder(*nets, *weights), counts

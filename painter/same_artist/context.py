@@ -64,15 +64,24 @@ _KEPT = 2
 _kept: OrderedDict = OrderedDict()
 
 
-def _projections(embedder):
-    """``[(model, layer)]``: every projection layer and the (sub-)model whose input is the features."""
+def _projections(embedder, wanted=lambda layer: layer.name == PROJECTION):
+    """``[(model, layer)]``: every ``wanted`` layer (the projections) and the (sub-)model holding it."""
     found = []
     for layer in embedder.layers:
-        if layer.name == PROJECTION:
+        if wanted(layer):
             found.append((embedder, layer))
         elif hasattr(layer, "layers"):
-            found += _projections(layer)
+            found += _projections(layer, wanted)
     return found
+
+
+def _source_shift_off(embedder):
+    """Zero the offsets of every ``SourceShift`` of ``embedder`` (``source_shift``): the collection's
+    own offset replaces the one its source would get."""
+    from ..layers import SourceShift
+    for _, layer in _projections(embedder, lambda layer: isinstance(layer, SourceShift)):
+        W, b, M = layer.get_weights()
+        layer.set_weights([W, b, np.zeros_like(M)])
 
 
 def _keras_copy(model: PairModel):
@@ -140,7 +149,8 @@ def adapt(model: PairModel, features: np.ndarray, source: str = "", groups: bool
 
     A model without a projection (a network fitted on the images, a cosface or metric-learning
     embedder) is returned as it was, with one warning. With ``groups``, the collection's own
-    groups of paintings join the artists of each profile (``collection_groups``). The adapted
+    groups of paintings join the artists of each profile (``collection_groups``). A model's source
+    shift (``source_shift``) is turned off: the collection's own mean replaces it. The adapted
     model runs its embedder in Keras; ``info["context"]`` records the collection's size, each
     projection's shift and the number of groups each profile got.
     """
@@ -153,6 +163,7 @@ def adapt(model: PairModel, features: np.ndarray, source: str = "", groups: bool
     if model.scorer != "dot" or model.spec is None:
         return _without_context(model)
     embedder = _keras_copy(model)
+    _source_shift_off(embedder)
     layers = [layer for _, layer in _projections(embedder)]
     if not layers:
         return _without_context(model)

@@ -35,17 +35,19 @@ __all__ = ["train", "load_training_images"]
 logger = logging.getLogger(__name__)
 
 
-def load_training_images(sources, label="artist"):
+def load_training_images(sources, label="artist", origins=False):
     """``(paths, labels)`` of the training images of one source or several (each a cleaned folder
     or a folder-per-artist tree), artists merged by name. A painting found twice (the same file
-    content, in one source or two) is counted once, under its first source's label."""
+    content, in one source or two) is counted once, under its first source's label. ``origins``:
+    also the index of the source each painting was taken from, ``(paths, labels, origins)``."""
     sources = [sources] if isinstance(sources, (str, Path)) else list(sources)
-    paths, labels = [], []
-    for source in sources:
+    paths, labels, where = [], [], []
+    for k, source in enumerate(sources):
         d, root = read_training_images(source, label)
         files, names = flatten(d)
         paths += [str(root / f) for f in files]
         labels += names
+        where += [k] * len(files)
     first = {}
     for k, p in enumerate(paths):
         first.setdefault(content_key(p) if len(sources) > 1 else p, k)
@@ -53,11 +55,13 @@ def load_training_images(sources, label="artist"):
     if len(keep) < len(paths):
         warnings.warn(f"{len(paths) - len(keep)} paintings found twice in {', '.join(map(str, sources))}: "
                       "each counted once", stacklevel=2)
-    return [paths[k] for k in keep], np.array(labels)[keep]
+    out = [paths[k] for k in keep], np.array(labels)[keep]
+    return (*out, np.array(where, int)[keep]) if origins else out
 
 
 def train(data_dir, out_dir, method: str = "lda", spec: FeatureSpec = DEFAULT_FEATURES, also=(), base="packaged",
-          val_artists: float = 0.2, seed: int = 0, progress: bool = True, **method_params) -> PairModel:
+          val_artists: float = 0.2, seed: int = 0, progress: bool = True, other_sources=(),
+          **method_params) -> PairModel:
     """Train a same-artist model on ``data_dir`` and save it in ``out_dir``.
 
     Parameters
@@ -67,6 +71,10 @@ def train(data_dir, out_dir, method: str = "lda", spec: FeatureSpec = DEFAULT_FE
     spec : the frozen features (``painter.features.FeatureSpec``)
     also : more sources of training paintings (cleaned folders or folder-per-artist trees); artists
         are merged by name and a painting found twice is counted once
+    other_sources : training paintings from other sources than ``data_dir`` (museum photographs
+        beside digital reproductions, say), learned as ``also`` is; an ``lda`` model also learns
+        to tell each source apart and answers questions without context as its source needs
+        (``painter.same_artist.source_shift``)
     base : the model this one builds on: ``"packaged"`` (default: the model shipped with painter,
         used when it reads the same features), ``"none"``, or a model folder; the result is one
         model (see ``painter.same_artist.fusion``)
@@ -91,13 +99,14 @@ def train(data_dir, out_dir, method: str = "lda", spec: FeatureSpec = DEFAULT_FE
                          "reproduces; train on weights 'imagenet', 'artists' or a weights file")
     base_model = None if images_only else resolve_base(base, spec)
     out_dir = check_out_folder(out_dir, "same-artist model")
-    paths, labels = load_training_images([data_dir, *also])
+    paths, labels, origins = load_training_images([data_dir, *also, *other_sources], origins=True)
+    origins = np.maximum(origins - len(also), 0)   # 0: the user's own source, k: the k-th other source
     F, failed = (np.array(paths), {}) if images_only else extract_features(paths, spec, progress=progress)
     _report_failed(failed, "training images")
     keep = np.ones(len(paths), bool) if images_only else ~np.isnan(F).any(axis=1)
     if not keep.any():
         raise no_usable_images(data_dir, failed, "training images")
-    paths, labels = np.array(paths)[keep], labels[keep]
+    paths, labels, origins = np.array(paths)[keep], labels[keep], origins[keep]
     base_artists = base_model.info.get("artists") if base_model is not None else None
     prefer = unseen_first(labels, learned_features(estimator, spec), base_artists)
     F_fit, y_fit, validation = _hold_out(F[keep] if not keep.all() else F, labels, data_dir, val_artists, seed, prefer)
@@ -111,12 +120,14 @@ def train(data_dir, out_dir, method: str = "lda", spec: FeatureSpec = DEFAULT_FE
     out_dir.mkdir(parents=True, exist_ok=True)   # only now: a folder given is left as it was until the fit
     estimator.fit(F_fit, y_fit, validation, spec=spec)
     model, metrics, scores = estimator.pair_model(spec), estimator.validation_, estimator.validation_scores_
+    if other_sources:
+        model = _with_sources(model, F_fit, validation, origins, [data_dir, *other_sources])
     if base_model is not None:
         model, metrics, scores = _build_on(model, base_model, validation, estimator, base_artists)
     model.info = {**model.info, "validation": metrics, "n_images": int(len(labels)),
                   "n_artists": int(len(np.unique(labels))), "n_failed": len(failed),
                   "artists": _learned_artists(estimator, labels, y_fit, base_artists if "base" in model.info else None),
-                  "sources": [os.path.abspath(d) for d in (data_dir, *also)],
+                  "sources": [os.path.abspath(d) for d in (data_dir, *also, *other_sources)],
                   "params": _jsonable(estimator.get_params()),
                   **_seconds(t0, t_fit)}
     model.save(out_dir)
@@ -178,6 +189,23 @@ def _build_on(model, base_model, validation, estimator, base_artists):
     logger.info(f"built on the base model: {fused.info['base']['how']}")
     metrics = pair_metrics(validation.same[honest], p[honest], validation.kind[honest], threshold=fused.threshold)
     return fused, metrics, np.where(honest, p, np.nan)
+
+
+def _with_sources(model, F_fit, validation, origins, names):
+    """``model`` with its training sources told apart (``source_shift``), where it can be: an ``lda``
+    model; any other learns the other sources' paintings as more paintings, with a warning."""
+    from .context import adaptable
+    from .source_shift import with_source_shift
+    if not adaptable(model):
+        warnings.warn(f"{model.method}: only an lda model tells its sources apart; the other sources' paintings "
+                      "were learned as more paintings", stacklevel=3)
+        return model
+    for k, name in enumerate(names[1:], 1):
+        if not (origins == k).any():   # every painting unreadable, or each also in an earlier source
+            raise InputError(f"{name}: no usable training painting of its own in this other source")
+    fit_rows = np.setdiff1d(np.arange(len(origins)), validation.rows)
+    return with_source_shift(model, [F_fit, validation.features],
+                             np.concatenate([origins[fit_rows], origins[validation.rows]]), names)
 
 
 def _report_failed(failed, what):

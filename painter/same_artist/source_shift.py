@@ -1,0 +1,93 @@
+"""Questions without context, answered as the painting's source needs: the sources a model learned.
+
+A collection given as context shows its source's offset, and ``context.adapt`` takes it off. A
+question without context (two paintings, no collection) has no collection to measure. But a model
+that learned from another source besides the user's own (``painter train --other-source DIR``; the
+packaged model learned museum photographs beside WikiArt's paintings) has seen where that source's
+paintings sit in its projection, and can tell them apart: a logistic regression on the projection
+says how likely each painting comes from each source, and the painting is moved by that share of
+the source's mean offset, times ``SOURCE_SHIFT``.
+
+    features -> projection x -> x - sum_s P(source s | x) * SOURCE_SHIFT * mean_s -> unit length -> profile
+
+The user's own source (the collection and ``--also``) has no offset: its paintings stay where the
+model learned them. With context, ``context.adapt`` turns the shift off (offsets zero) and takes
+the collection's own mean off instead.
+
+Chosen on validation collections no learned part saw, without context
+(``benchmarks/recipes/source_shift.py``, figures in ``benchmarks/RESULTS.md``): 0.25, 0.5,
+0.75 and 1 measured; 0.75 is best on the mean AUC and the mean balanced accuracy of WikiArt's and
+museum photographs' seen and unseen pairs.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["SOURCE_SHIFT", "LAYER", "fit_source_shift", "with_source_shift"]
+
+SOURCE_SHIFT = 0.75
+LAYER = "source_shift"
+
+
+def fit_source_shift(X: np.ndarray, sources: np.ndarray, strength: float = SOURCE_SHIFT) -> list:
+    """``[W (d, S), b (S,), M (S, d)]``, ``SourceShift``'s weights, from projected rows ``X (n, d)``
+    and the source of each, ``sources (n,)`` in ``0 .. S-1`` (0: the user's own, no offset).
+
+    Sources are weighed alike in the classifier (a small source is not outvoted); ``M[s]`` is
+    ``strength`` times source ``s``'s mean row.
+    """
+    from sklearn.linear_model import LogisticRegression
+    X, sources = np.asarray(X, np.float64), np.asarray(sources)
+    n_sources = int(sources.max()) + 1
+    if n_sources < 2 or len(np.unique(sources)) < n_sources:
+        raise ValueError(f"every source from 0 to {n_sources - 1} needs paintings, and there must be two")
+    lr = LogisticRegression(C=1.0, max_iter=2000, class_weight="balanced").fit(X, sources)
+    if n_sources == 2:   # one logit: the user's source as the softmax's zero
+        W = np.stack([np.zeros(X.shape[1]), lr.coef_[0]], axis=1)
+        b = np.array([0.0, lr.intercept_[0]])
+    else:
+        W, b = lr.coef_.T, lr.intercept_
+    M = np.stack([np.zeros(X.shape[1]) if s == 0 else strength * X[sources == s].mean(0) for s in range(n_sources)])
+    return [W.astype(np.float32), b.astype(np.float32), M.astype(np.float32)]
+
+
+def _projected(pair_embedder, features):
+    import keras
+    from .calibration import layer_named
+    from .context import PROJECTION
+    from .model import predict_rows
+    inner = layer_named(pair_embedder, "lda_embedding")
+    return predict_rows(keras.Model(inner.input, inner.get_layer(PROJECTION).output), features)
+
+
+def _inner_with_shift(inner, weights):
+    """``lda_embedding`` rebuilt from its own layers with a ``SourceShift`` after the projection."""
+    import keras
+    from ..layers import SourceShift
+    from .calibration import layer_named
+    from .context import PROJECTION
+    x = x_in = keras.Input(inner.input_shape[1:], name="features")
+    if layer_named(inner, "log_std") is not None:
+        x = inner.get_layer("log_std")(x)
+    shift = SourceShift(len(weights[1]), name=LAYER)
+    e = inner.get_layer("embedding")(shift(inner.get_layer(PROJECTION)(x)))
+    shift.set_weights(weights)
+    return keras.Model(x_in, [e, inner.get_layer("class_cosine")(e)], name="lda_embedding")
+
+
+def with_source_shift(model, features, sources: np.ndarray, names, strength: float = SOURCE_SHIFT):
+    """``model`` (an ``lda`` ``PairModel`` with a Keras embedder) with a ``SourceShift`` fitted on its
+    training paintings: ``features``, a list of ``(n_k, D)`` arrays (projected part by part, so no
+    copy of them all is made), and their ``sources (n,)`` in that order (0: the user's own;
+    ``names``: each source's folder). ``info["source_shift"]`` records the sources and the strength."""
+    from .calibration import dot_embedder_like, layer_named
+    from .model import PairModel
+    X = np.vstack([_projected(model.embedder, part) for part in features])
+    weights = fit_source_shift(X, sources, strength)
+    inner = _inner_with_shift(layer_named(model.embedder, "lda_embedding"), weights)
+    info = {**model.info, "source_shift": {"sources": [str(n) for n in names], "strength": strength,
+                                           "paintings": np.bincount(sources).tolist()}}
+    shifted = PairModel(model.spec, dot_embedder_like(model.embedder, inner), model.scorer, model.bias, model.head,
+                        model.threshold, model.method, info)
+    shifted.directory = model.directory
+    return shifted

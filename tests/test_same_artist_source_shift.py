@@ -1,0 +1,114 @@
+"""The sources a model learned: questions without context answered as each painting's source needs."""
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from painter.features import DEFAULT_FEATURES, FeatureSpec
+from painter.layers import SourceShift
+from painter.same_artist.calibration import dot_embedder
+from painter.same_artist.context import adapt
+from painter.same_artist.lda import lda_projection
+from painter.same_artist.model import PairModel
+from painter.same_artist.source_shift import SOURCE_SHIFT, fit_source_shift, with_source_shift
+
+D = 24
+
+
+def _paintings(rng, n_artists, per_artist, offset=0.0):
+    y = np.repeat(np.arange(n_artists), per_artist)
+    centres = rng.normal(0, 0.5, (n_artists, D))
+    return (centres[y] + rng.normal(0, 1, (len(y), D)) + offset).astype(np.float32), y
+
+
+@pytest.fixture(scope="module")
+def toy():
+    """A dot model fitted on 60 artists of the user's source and 40 of another (offset by 3 per
+    dimension), the model with its source shift, and new artists of each source."""
+    rng = np.random.default_rng(0)
+    offset = np.random.default_rng(1).normal(0, 3, D).astype(np.float32)
+    home, y_home = _paintings(rng, 60, 15)
+    other, y_other = _paintings(rng, 40, 4, offset)
+    F, y = np.vstack([home, other]), np.r_[y_home, 60 + y_other]
+    model = PairModel(DEFAULT_FEATURES, dot_embedder(lda_projection(F, y, 100, pca_dim=20), 2.0, 4.0, 0.2), "dot",
+                      bias=-2.0, threshold=0.3, method="lda")
+    sources = np.r_[np.zeros(len(home), int), np.ones(len(other), int)]
+    shifted = with_source_shift(model, [home, other], sources, ["home", "museum"])
+    new_home, g_home = _paintings(rng, 40, 4)
+    new_other, g_other = _paintings(rng, 40, 4, offset)
+    return model, shifted, (new_home, g_home), (new_other, g_other)
+
+
+def _scores(model, G, g):
+    z = model.embed_features(G)
+    i, j = np.triu_indices(len(G), 1)
+    return g[i] == g[j], model.score_pairs(z, i, j)
+
+
+def test_the_layer_moves_each_row_by_its_sources_share_of_the_offsets():
+    layer = SourceShift(2)
+    layer.build((None, 2))
+    W = np.array([[0.0, 1.0], [0.0, 0.0]], np.float32)   # P(source 1) = sigmoid(x_0 - 1)
+    layer.set_weights([W, np.array([0.0, -1.0], np.float32), np.array([[0, 0], [2, 4]], np.float32)])
+    x = np.array([[1.0, 0.0], [3.0, 1.0]], np.float32)
+    p = 1 / (1 + np.exp(-(x[:, 0] - 1)))   # 0.5 and 0.881
+    np.testing.assert_allclose(np.asarray(layer(x)), x - p[:, None] * [2, 4], rtol=1e-6)
+    assert SourceShift.from_config(layer.get_config()).n_sources == 2
+
+
+def test_fit_source_shift_gives_the_users_source_no_offset_and_the_other_its_mean():
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(0, 1, (200, 3)), rng.normal(0, 1, (50, 3)) + [6, 0, 0]])
+    sources = np.r_[np.zeros(200, int), np.ones(50, int)]
+    W, b, M = fit_source_shift(X, sources, strength=0.5)
+    assert W.shape == (3, 2) and b.shape == (2,) and M.shape == (2, 3)
+    assert not W[:, 0].any() and b[0] == 0 and not M[0].any()
+    np.testing.assert_allclose(M[1], 0.5 * X[200:].mean(0), rtol=1e-6)
+    with pytest.raises(ValueError, match="every source from 0 to 2 needs paintings"):
+        fit_source_shift(X, np.where(sources == 1, 2, 0))
+
+
+def test_without_context_the_other_sources_paintings_are_answered_as_their_source_needs(toy):
+    model, shifted, (home, g_home), (other, g_other) = toy
+    same, before = _scores(model, other, g_other)
+    _, after = _scores(shifted, other, g_other)
+    assert roc_auc_score(same, after) > roc_auc_score(same, before) + 0.02
+    # the offset made every pair of the other source look alike; the shift takes most of that back
+    assert (after[~same] >= model.threshold).mean() < (before[~same] >= model.threshold).mean() - 0.2
+    _, home_before = _scores(model, home, g_home)
+    _, home_after = _scores(shifted, home, g_home)
+    assert np.abs(home_after - home_before).max() < 0.02   # the user's own source stays where it was
+    assert shifted.info["source_shift"] == {"sources": ["home", "museum"], "strength": SOURCE_SHIFT,
+                                            "paintings": [900, 160]}
+
+
+def test_context_replaces_the_source_shift(toy):
+    model, shifted, _, (other, g_other) = toy
+    a, b = adapt(model, other, groups=False), adapt(shifted, other, groups=False)
+    np.testing.assert_allclose(b.embed_features(other), a.embed_features(other), atol=1e-5)
+    assert shifted.embed_features(other[:1]) != pytest.approx(b.embed_features(other[:1]), abs=1e-3)
+
+
+def test_a_model_with_its_sources_saves_and_loads(toy, tmp_path):
+    _, shifted, _, (other, _) = toy
+    shifted.save(tmp_path / "m")
+    loaded = PairModel.load(tmp_path / "m", exported=False)
+    np.testing.assert_allclose(loaded.embed_features(other), shifted.embed_features(other), atol=1e-6)
+
+
+def test_train_learns_its_other_sources(clean_dir, tmp_path):
+    from tests.conftest import noise_paintings
+    from painter.errors import InputError
+    from painter.same_artist.training import train
+    for k in range(3):
+        (tmp_path / "photos" / f"photographer_{k}").mkdir(parents=True)
+        noise_paintings(tmp_path / "photos" / f"photographer_{k}", 4, seed=k)
+    spec = FeatureSpec("efficientnet_lite0", 64)
+    model = train(clean_dir, tmp_path / "m", spec=spec, base="none", other_sources=[tmp_path / "photos"],
+                  progress=False)
+    assert model.info["source_shift"]["paintings"] == [model.info["n_images"] - 12, 12]
+    assert PairModel.load(tmp_path / "m").info["source_shift"]["sources"] == [str(clean_dir), str(tmp_path / "photos")]
+    with pytest.raises(InputError, match="nowhere"):
+        train(clean_dir, tmp_path / "m2", spec=spec, base="none", other_sources=[tmp_path / "nowhere"], progress=False)
+    with pytest.raises(InputError, match="photos: no usable training painting of its own in this other source"):
+        train(clean_dir, tmp_path / "m3", spec=spec, base="none", also=[tmp_path / "photos"],
+              other_sources=[tmp_path / "photos"], progress=False)
