@@ -1,8 +1,9 @@
 """Training that builds on a base model, on pbn_dev test pairs.
 
 1. The base (the packaged model's recipe): ``lda`` on pbn_dev's training paintings +
-   ``wikiart_extra`` + ``public_art``'s training part (``shared_data.split_source``: museum
-   photographs of 374 artists; its test artists stay unseen), ``--base none``; its zero-shot
+   ``wikiart_extra`` + ``public_art``'s training part as another source (``--other-source``;
+   ``shared_data.split_source``: museum photographs of 374 artists; its test artists stay
+   unseen), ``--base none``; its zero-shot
    figures on pbn_dev's test pairs (it never saw a test painting nor a test-only artist).
 2. A user's collection of 30, 70 or all 175 pbn_dev training artists (subsets drawn at random),
    trained with ``--base none`` and with the base.
@@ -12,7 +13,7 @@ to the user's model and to the base alike); ``own`` are the pairs whose two arti
 the user's collection (for the subsets, most of the solution's seen pairs are artists the user
 never had). Every choice is made on validation pairs of the training paintings.
 
-    python benchmarks/recipes/base_model.py [--data runs/pbn_clean] [--extra wikiart_extra,public_art]
+    python benchmarks/recipes/base_model.py [--data runs/pbn_clean] [--extra wikiart_extra] [--other public_art]
                                     [--sizes 30,70,175] [--seeds 0,1,2] [--base-params '{"refit": false}']
                                     [--zoom 2,1]
 
@@ -39,8 +40,11 @@ from painter.same_artist.training import train
 
 p = argparse.ArgumentParser()
 p.add_argument("--data", default=str(RUNS / "pbn_clean"))
-p.add_argument("--extra", default="wikiart_extra,public_art",
-               help="the base's other sources: folders, or names in ../shared/data (public_art: its training part)")
+p.add_argument("--extra", default="wikiart_extra",
+               help="more of the base's training paintings: folders, or names in ../shared/data")
+p.add_argument("--other", default="public_art",
+               help="the base's other sources (painter train --other-source): folders, or names in ../shared/data "
+                    "(public_art: its training part)")
 p.add_argument("--out", default=str(RUNS / "base_model"))
 p.add_argument("--sizes", default="30,70,175")
 p.add_argument("--seeds", default="0", help="draws of the smaller collections")
@@ -76,9 +80,11 @@ if (out / "base" / "config.json").is_file():
     if any(base.info["params"].get(k) != v for k, v in base_params.items()):
         raise SystemExit(f"{out / 'base'} was trained with {base.info['params']}, not {base_params}: use another --out")
 else:
-    extra = [split_source("public_art", exclude=known_artists())[0] if e == "public_art" else
-             (e if Path(e).exists() else PBN_DEV.parent / e) for e in args.extra.split(",") if e]
-    base = train(data, out / "base", spec=spec, also=extra, base="none", progress=False, **base_params)
+    extra, other = ([split_source("public_art", exclude=known_artists())[0] if e == "public_art" else
+                     (e if Path(e).exists() else PBN_DEV.parent / e) for e in names.split(",") if e]
+                    for names in (args.extra, args.other))
+    base = train(data, out / "base", spec=spec, also=extra, other_sources=other, base="none", progress=False,
+                 **base_params)
 print(f"base: {base.info['n_images']} paintings, {base.info['n_artists']} artists, {time.time() - t:.1f} s")
 rows.append(evaluate("base alone (zero-shot)", out / "base", base.threshold, set(base.info["artists"])))
 for n in map(int, args.sizes.split(",")):

@@ -28,7 +28,7 @@ NOT_FITTED = ("seconds", "sources", "painter_version")
 
 def numbers(x, y, path=""):
     """``(path, relative difference)`` of every number in both configs; other differences as text."""
-    if isinstance(x, dict):
+    if isinstance(x, dict) and isinstance(y, dict):
         for k in sorted(set(x) | set(y)):
             if not any(s in k for s in NOT_FITTED):
                 yield from numbers(x.get(k), y.get(k), f"{path}.{k}")
