@@ -1,0 +1,102 @@
+"""Questions without context: each painting moved by its source's offset, how far. Validation only.
+
+With context, a museum collection's mean is taken off the projection, and its verdict holds. A
+question without context (two paintings, no collection) has no mean to take off. But the model
+learned from museum photographs too, so it knows where they sit: ``mu`` is the mean of the museum
+fitting paintings in the projection. ``painter.same_artist.source_shift`` moves each painting by
+``a * P(museum | x) * mu``, ``P`` a logistic regression on the projection (fitting paintings of
+both sources, balanced); ``hard`` moves by ``a * mu`` where ``P >= 0.5``.
+
+``lda`` fitted on WikiArt's and public_art's fitting paintings, validation collections as
+``shared_data.two_source_collections`` sets them up; calibration and threshold chosen on WikiArt's
+pairs without context, as ``painter train`` chooses them. Context (the collection's own mean) is
+the row to compare with.
+
+    python benchmarks/recipes/source_shift.py [--seeds 0,1,2] [--a 0.25,0.5,0.75,1]
+
+"""
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # benchmarks/: shared_data
+
+from shared_data import two_source_aucs, two_source_collections, two_source_features, two_source_fit
+from painter.metrics import balanced_accuracy
+from painter.same_artist.calibration import choose_threshold, fit_calibration
+from painter.same_artist.context import DESIGN_EFFECT, shrunk_mean
+from painter.same_artist.lda import profile_score
+from painter.same_artist.source_shift import fit_source_shift
+
+
+def _scores(X, K, i, j, T, w, effect=0):
+    """Profile scores of pairs ``(i, j)`` of projected rows ``X``, the artists' unit means ``K (d, n)``;
+    ``effect``: with context (the collection's shrunk mean taken off first)."""
+    if effect:
+        mean, shrink = shrunk_mean(X, effect)
+        X = X - shrink * mean
+    E = X / np.linalg.norm(X, axis=1, keepdims=True)
+    return profile_score(E, E @ K, i, j, T, w)
+
+
+def _means(X, y, n):
+    """``(d, n)`` unit means of the unit rows of ``X`` per artist ``y``."""
+    E = X / np.linalg.norm(X, axis=1, keepdims=True)
+    K = np.stack([E[y == k].mean(0) for k in range(n)])
+    return (K / np.linalg.norm(K, axis=1, keepdims=True)).T
+
+
+def _row(c, sw, sp, calibrate, threshold):
+    acc = {f"wikiart {k} acc": balanced_accuracy(c.same[c.kind == k], calibrate(sw)[c.kind == k], threshold)
+           for k in ("seen", "unseen")}
+    acc |= {f"public_art {k} acc": balanced_accuracy(c.pa_same[c.pa_kind == k], calibrate(sp)[c.pa_kind == k],
+                                                     threshold) for k in ("seen", "unseen")}
+    return two_source_aucs(c, sw, sp) | acc
+
+
+p = argparse.ArgumentParser()
+p.add_argument("--seeds", default="0,1,2")
+p.add_argument("--a", default="0.25,0.5,0.75,1")
+args = p.parse_args()
+seeds = [int(s) for s in args.seeds.split(",")]
+_, labels, F, mask, splits, _, pa_labels, P = two_source_features(seeds)
+
+rows = []
+for seed, split in zip(seeds, splits):
+    c = two_source_collections(labels, split, pa_labels, seed)
+    m = two_source_fit(c, F, P, labels, pa_labels, mask)
+    Xf = [m.project.predict(X, batch_size=1024, verbose=0) for X in (F[c.fit], P[c.pa_fit])]
+    X_fit = np.vstack(Xf)
+    y_fit = np.searchsorted(m.names, np.concatenate([labels[c.fit], pa_labels[c.pa_fit]]))
+    W, b, M = fit_source_shift(X_fit, np.r_[np.zeros(len(Xf[0]), int), np.ones(len(Xf[1]), int)], 1.0)
+    mu = M[1]
+    pw, pp, pf = (1 / (1 + np.exp(-(X @ W[:, 1] + b[1]))) for X in (m.Xw, m.Xp, X_fit))   # W[:, 0], b[0]: 0
+    K = m.base.get_layer("class_cosine").get_weights()[0]
+    print(f"seed {seed}: P(museum) on WikiArt validation {pw.mean():.3f} (>= 0.5: {np.mean(pw >= .5):.3f}), "
+          f"on museum validation {pp.mean():.3f} (>= 0.5: {np.mean(pp >= .5):.3f})", flush=True)
+    s0 = _scores(m.Xw, K, c.iw, c.jw, m.T, m.w)
+    scale, _, bias = fit_calibration(s0, np.zeros_like(s0), c.same)
+
+    def calibrate(s):
+        return 1 / (1 + np.exp(-(scale * s + bias)))
+    threshold = choose_threshold(c.same, calibrate(s0), c.kind)
+    variants = {"none": (m.Xw, m.Xp, K, 0), "context": (m.Xw, m.Xp, K, DESIGN_EFFECT)}
+    for a in (float(x) for x in args.a.split(",")):
+        variants[f"soft a={a}"] = (m.Xw - a * pw[:, None] * mu, m.Xp - a * pp[:, None] * mu, K, 0)
+        variants[f"hard a={a}"] = (m.Xw - a * (pw >= .5)[:, None] * mu, m.Xp - a * (pp >= .5)[:, None] * mu, K, 0)
+        moved = _means(X_fit - a * pf[:, None] * mu, y_fit, len(m.names))
+        variants[f"soft a={a}, means moved"] = (*variants[f"soft a={a}"][:2], moved, 0)
+        variants[f"context, means moved a={a}"] = (m.Xw, m.Xp, moved, DESIGN_EFFECT)
+    for name, (Xw, Xp, K_, effect) in variants.items():
+        sw, sp = _scores(Xw, K_, c.iw, c.jw, m.T, m.w, effect), _scores(Xp, K_, c.ip, c.jp, m.T, m.w, effect)
+        rows.append({"seed": seed, "shift": name, **_row(c, sw, sp, calibrate, threshold)})
+        print(rows[-1], flush=True)
+
+import pandas as pd   # noqa: E402
+table = pd.DataFrame(rows).groupby("shift", sort=False).mean(numeric_only=True).drop(columns="seed")
+aucs = [k for k in table.columns if not k.endswith("acc")]
+table["mean AUC"] = table[aucs].mean(axis=1)
+table["mean acc"] = table[[k for k in table.columns if k.endswith("acc")]].mean(axis=1)
+print(table.to_string(float_format=lambda x: f"{x:.4f}"))
