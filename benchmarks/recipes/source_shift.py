@@ -41,6 +41,13 @@ def _scores(X, K, i, j, T, w, effect=0):
     return profile_score(E, E @ K, i, j, T, w)
 
 
+def _split_scores(X, X_shifted, K, museum, i, j, T, w):
+    """As ``_scores`` without context, but each painting compared with the museum artists' means
+    unshifted (they were learned from unshifted photographs) and with the others' shifted."""
+    E0, E1 = (A / np.linalg.norm(A, axis=1, keepdims=True) for A in (X, X_shifted))
+    return profile_score(E1, np.where(museum, E0 @ K, E1 @ K), i, j, T, w)
+
+
 def _means(X, y, n):
     """``(d, n)`` unit means of the unit rows of ``X`` per artist ``y``."""
     E = X / np.linalg.norm(X, axis=1, keepdims=True)
@@ -89,7 +96,15 @@ for seed, split in zip(seeds, splits):
         moved = _means(X_fit - a * pf[:, None] * mu, y_fit, len(m.names))
         variants[f"soft a={a}, means moved"] = (*variants[f"soft a={a}"][:2], moved, 0)
         variants[f"context, means moved a={a}"] = (m.Xw, m.Xp, moved, DESIGN_EFFECT)
+        variants[f"soft a={a}, museum artists unshifted"] = (None, None, None, 0)
     for name, (Xw, Xp, K_, effect) in variants.items():
+        if name.endswith("museum artists unshifted"):
+            a = float(name.split("=")[1].split(",")[0])
+            sw = _split_scores(m.Xw, m.Xw - a * pw[:, None] * mu, K, m.museum, c.iw, c.jw, m.T, m.w)
+            sp = _split_scores(m.Xp, m.Xp - a * pp[:, None] * mu, K, m.museum, c.ip, c.jp, m.T, m.w)
+            rows.append({"seed": seed, "shift": name, **_row(c, sw, sp, calibrate, threshold)})
+            print(rows[-1], flush=True)
+            continue
         sw, sp = _scores(Xw, K_, c.iw, c.jw, m.T, m.w, effect), _scores(Xp, K_, c.ip, c.jp, m.T, m.w, effect)
         rows.append({"seed": seed, "shift": name, **_row(c, sw, sp, calibrate, threshold)})
         print(rows[-1], flush=True)
