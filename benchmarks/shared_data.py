@@ -238,6 +238,17 @@ def two_source_features(seeds):
     return paths, labels, F, mask, splits, pa_paths, pa_labels, P
 
 
+def two_source_runs(seeds):
+    """Per seed, ``(seed, c, m, data)``: the validation collections (``two_source_collections``),
+    ``lda`` fitted beside them (``two_source_fit``), and ``data``, the arrays of
+    ``two_source_features`` (``labels``, ``F``, ``mask``, ``pa_labels``, ``P``)."""
+    _, labels, F, mask, splits, _, pa_labels, P = two_source_features(seeds)
+    data = SimpleNamespace(labels=labels, F=F, mask=mask, pa_labels=pa_labels, P=P)
+    for seed, split in zip(seeds, splits):
+        c = two_source_collections(labels, split, pa_labels, seed)
+        yield seed, c, two_source_fit(c, F, P, labels, pa_labels, mask), data
+
+
 def _embed_shifted(base, X_pre, effect, coral=None, C_train=None):
     """``(E, C)`` of projected rows ``X_pre``, the collection's shrunk mean taken off first.
     ``coral`` (in [0, 1]): the collection's covariance also mapped to the training rows'

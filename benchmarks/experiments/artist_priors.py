@@ -28,8 +28,7 @@ from scipy.special import softmax
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # benchmarks/: shared_data
 
-from shared_data import (_embed_shifted, two_source_aucs, two_source_collections, two_source_features,
-                         two_source_fit, two_source_table)
+from shared_data import _embed_shifted, two_source_aucs, two_source_runs, two_source_table
 from painter.same_artist.context import DESIGN_EFFECT
 
 
@@ -50,13 +49,9 @@ def score(E, C, i, j, T, w, log_prior, em=(0, 0), groups=None):
 p = argparse.ArgumentParser()
 p.add_argument("--seeds", default="0,1,2")
 args = p.parse_args()
-seeds = [int(s) for s in args.seeds.split(",")]
-_, labels, F, mask, splits, _, pa_labels, P = two_source_features(seeds)
 
 rows = []
-for seed, split in zip(seeds, splits):
-    c = two_source_collections(labels, split, pa_labels, seed)
-    m = two_source_fit(c, F, P, labels, pa_labels, mask)
+for seed, c, m, _ in two_source_runs([int(s) for s in args.seeds.split(",")]):
     base, museum, size, Xw, Xp, T, w = m.base, m.museum, m.size, m.Xw, m.Xp, m.T, m.w
     priors = {"none": (0.0, (0, 0), None), **{f"museum -{d}": (np.where(museum, -d, 0.0), (0, 0), None)
                                          for d in (1, 2, 3, np.inf)},

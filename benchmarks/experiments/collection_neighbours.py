@@ -23,8 +23,7 @@ from scipy.special import softmax
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # benchmarks/: shared_data
 
-from shared_data import (_embed_shifted, two_source_aucs, two_source_collections, two_source_features,
-                         two_source_fit, two_source_table)
+from shared_data import _embed_shifted, two_source_aucs, two_source_runs, two_source_table
 from painter.same_artist.context import DESIGN_EFFECT
 
 
@@ -57,14 +56,10 @@ def shared_neighbours(S, k):
 p = argparse.ArgumentParser()
 p.add_argument("--seeds", default="0,1,2")
 args = p.parse_args()
-seeds = [int(s) for s in args.seeds.split(",")]
-_, labels, F, mask, splits, _, pa_labels, P = two_source_features(seeds)
 terms = {"second order": second_order, **{f"k-NN {k}": (lambda S, k=k: shared_neighbours(S, k)) for k in (5, 10, 20)}}
 
 rows = []
-for seed, split in zip(seeds, splits):
-    c = two_source_collections(labels, split, pa_labels, seed)
-    m = two_source_fit(c, F, P, labels, pa_labels, mask)
+for seed, c, m, _ in two_source_runs([int(s) for s in args.seeds.split(",")]):
     Sw, Sp = (all_pairs(*_embed_shifted(m.base, X, DESIGN_EFFECT), m.T, m.w) for X in (m.Xw, m.Xp))
     for name, term in terms.items():
         Nw, Np = standardised(term(Sw)), standardised(term(Sp))

@@ -28,8 +28,7 @@ from sklearn.metrics import roc_auc_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # benchmarks/: shared_data
 
-from shared_data import (_embed_shifted, two_source_aucs, two_source_collections, two_source_features,
-                         two_source_fit, two_source_table)
+from shared_data import _embed_shifted, two_source_aucs, two_source_runs, two_source_table
 from painter.same_artist.collection_groups import DRAWS, group_means
 from painter.same_artist.context import DESIGN_EFFECT, shrunk_mean
 
@@ -71,11 +70,8 @@ def grid():
 
 
 def two_sources(seeds):
-    _, labels, F, mask, splits, _, pa_labels, P = two_source_features(seeds)
     rows = []
-    for seed, split in zip(seeds, splits):
-        c = two_source_collections(labels, split, pa_labels, seed)
-        fit = two_source_fit(c, F, P, labels, pa_labels, mask)
+    for seed, c, fit, _ in two_source_runs(seeds):
         collections = [(*_embed_shifted(fit.base, X, DESIGN_EFFECT), shrunk_mean(X, DESIGN_EFFECT)[1])
                        for X in (fit.Xw, fit.Xp)]
         for m, b in grid():

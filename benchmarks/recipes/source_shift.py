@@ -23,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # benchmarks/: shared_data
 
-from shared_data import two_source_aucs, two_source_collections, two_source_features, two_source_fit
+from shared_data import two_source_aucs, two_source_runs
 from painter.metrics import balanced_accuracy
 from painter.same_artist.calibration import choose_threshold, fit_calibration
 from painter.same_artist.context import DESIGN_EFFECT, shrunk_mean
@@ -67,16 +67,12 @@ p = argparse.ArgumentParser()
 p.add_argument("--seeds", default="0,1,2")
 p.add_argument("--a", default="0.25,0.5,0.75,1")
 args = p.parse_args()
-seeds = [int(s) for s in args.seeds.split(",")]
-_, labels, F, mask, splits, _, pa_labels, P = two_source_features(seeds)
 
 rows = []
-for seed, split in zip(seeds, splits):
-    c = two_source_collections(labels, split, pa_labels, seed)
-    m = two_source_fit(c, F, P, labels, pa_labels, mask)
-    Xf = [m.project.predict(X, batch_size=1024, verbose=0) for X in (F[c.fit], P[c.pa_fit])]
+for seed, c, m, d in two_source_runs([int(s) for s in args.seeds.split(",")]):
+    Xf = [m.project.predict(X, batch_size=1024, verbose=0) for X in (d.F[c.fit], d.P[c.pa_fit])]
     X_fit = np.vstack(Xf)
-    y_fit = np.searchsorted(m.names, np.concatenate([labels[c.fit], pa_labels[c.pa_fit]]))
+    y_fit = np.searchsorted(m.names, np.concatenate([d.labels[c.fit], d.pa_labels[c.pa_fit]]))
     W, b, M = fit_source_shift(X_fit, np.r_[np.zeros(len(Xf[0]), int), np.ones(len(Xf[1]), int)], 1.0)
     mu = M[1]
     pw, pp, pf = (1 / (1 + np.exp(-(X @ W[:, 1] + b[1]))) for X in (m.Xw, m.Xp, X_fit))   # W[:, 0], b[0]: 0
