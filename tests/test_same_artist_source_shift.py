@@ -88,6 +88,16 @@ def test_context_replaces_the_source_shift(toy):
     assert shifted.embed_features(other[:1]) != pytest.approx(b.embed_features(other[:1]), abs=1e-3)
 
 
+def test_a_shift_fitted_again_replaces_the_first_and_other_models_are_refused(toy):
+    model, shifted, (home, _), (other, _) = toy
+    sources = np.r_[np.zeros(len(home), int), np.ones(len(other), int)]
+    again = with_source_shift(shifted, [home, other], sources, ["home", "museum"], strength=0.0)
+    np.testing.assert_allclose(again.embed_features(other), model.embed_features(other), atol=1e-5)
+    adapted = adapt(model, other)
+    with pytest.raises(ValueError, match="needs an lda model's own Keras embedder"):
+        with_source_shift(adapted, [home, other], sources, ["home", "museum"])
+
+
 def test_a_model_with_its_sources_saves_and_loads(toy, tmp_path):
     _, shifted, _, (other, _) = toy
     shifted.save(tmp_path / "m")

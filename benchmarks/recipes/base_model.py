@@ -77,6 +77,8 @@ if (out / "base" / "config.json").is_file():
     base = load_pair_model(out / "base")
     if base.spec != spec:
         raise SystemExit(f"{out / 'base'} was trained on {base.spec}, not {spec}: use another --out")
+    if args.other and "source_shift" not in base.info:
+        raise SystemExit(f"{out / 'base'} learned no other source (an earlier recipe): use another --out")
     if any(base.info["params"].get(k) != v for k, v in base_params.items()):
         raise SystemExit(f"{out / 'base'} was trained with {base.info['params']}, not {base_params}: use another --out")
 else:

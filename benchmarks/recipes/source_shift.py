@@ -9,8 +9,8 @@ both sources, balanced); ``hard`` moves by ``a * mu`` where ``P >= 0.5``.
 
 ``lda`` fitted on WikiArt's and public_art's fitting paintings, validation collections as
 ``shared_data.two_source_collections`` sets them up; calibration and threshold chosen on WikiArt's
-pairs without context, as ``painter train`` chooses them. Context (the collection's own mean) is
-the row to compare with.
+pairs without context and before any shift (``painter train`` chooses them on its validation pairs
+before the shift too). Context (the collection's own mean) is the row to compare with.
 
     python benchmarks/recipes/source_shift.py [--seeds 0,1,2] [--a 0.25,0.5,0.75,1]
 

@@ -51,26 +51,30 @@ def fit_source_shift(X: np.ndarray, sources: np.ndarray, strength: float = SOURC
     return [W.astype(np.float32), b.astype(np.float32), M.astype(np.float32)]
 
 
-def _projected(pair_embedder, features):
-    import keras
+def _projection(inner, x):
+    """``x`` through ``inner``'s log and projection layers, called anew (``inner`` may be one that
+    ``_inner_with_shift`` rebuilt, whose layers' first outputs lie in the graph it came from)."""
     from .calibration import layer_named
     from .context import PROJECTION
+    if layer_named(inner, "log_std") is not None:
+        x = inner.get_layer("log_std")(x)
+    return inner.get_layer(PROJECTION)(x)
+
+
+def _projected(inner, features):
+    import keras
     from .model import predict_rows
-    inner = layer_named(pair_embedder, "lda_embedding")
-    return predict_rows(keras.Model(inner.input, inner.get_layer(PROJECTION).output), features)
+    x_in = keras.Input(inner.input_shape[1:], name="features")
+    return predict_rows(keras.Model(x_in, _projection(inner, x_in)), features)
 
 
 def _inner_with_shift(inner, weights):
     """``lda_embedding`` rebuilt from its own layers with a ``SourceShift`` after the projection."""
     import keras
     from ..layers import SourceShift
-    from .calibration import layer_named
-    from .context import PROJECTION
-    x = x_in = keras.Input(inner.input_shape[1:], name="features")
-    if layer_named(inner, "log_std") is not None:
-        x = inner.get_layer("log_std")(x)
+    x_in = keras.Input(inner.input_shape[1:], name="features")
     shift = SourceShift(len(weights[1]), name=LAYER)
-    e = inner.get_layer("embedding")(shift(inner.get_layer(PROJECTION)(x)))
+    e = inner.get_layer("embedding")(shift(_projection(inner, x_in)))
     shift.set_weights(weights)
     return keras.Model(x_in, [e, inner.get_layer("class_cosine")(e)], name="lda_embedding")
 
@@ -82,9 +86,13 @@ def with_source_shift(model, features, sources: np.ndarray, names, strength: flo
     ``names``: each source's folder). ``info["source_shift"]`` records the sources and the strength."""
     from .calibration import dot_embedder_like, layer_named
     from .model import PairModel
-    X = np.vstack([_projected(model.embedder, part) for part in features])
+    inner = layer_named(model.embedder, "lda_embedding") if hasattr(model.embedder, "layers") else None
+    if inner is None:
+        raise ValueError("with_source_shift needs an lda model's own Keras embedder (not an exported one, nor one "
+                         "fused with a base or adapted to a context)")
+    X = np.vstack([_projected(inner, part) for part in features])
     weights = fit_source_shift(X, sources, strength)
-    inner = _inner_with_shift(layer_named(model.embedder, "lda_embedding"), weights)
+    inner = _inner_with_shift(inner, weights)
     info = {**model.info, "source_shift": {"sources": [str(n) for n in names], "strength": strength,
                                            "paintings": np.bincount(sources).tolist()}}
     shifted = PairModel(model.spec, dot_embedder_like(model.embedder, inner), model.scorer, model.bias, model.head,

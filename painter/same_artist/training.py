@@ -83,7 +83,8 @@ def train(data_dir, out_dir, method: str = "lda", spec: FeatureSpec = DEFAULT_FE
         the Keras methods); an unknown name is an error. Keras methods back up to ``out_dir``:
         an interrupted training resumes, a finished one is trained afresh.
 
-    Returns the saved ``PairModel``; validation metrics are in ``model.info["validation"]``.
+    Returns the saved ``PairModel``; validation metrics are in ``model.info["validation"]`` (with
+    ``other_sources``, those of the model before its source shift).
     Every input is checked, and the features computed, before ``out_dir`` is written: a run that
     fails on its input leaves an earlier model there as it was.
     """
@@ -99,6 +100,7 @@ def train(data_dir, out_dir, method: str = "lda", spec: FeatureSpec = DEFAULT_FE
                          "reproduces; train on weights 'imagenet', 'artists' or a weights file")
     base_model = None if images_only else resolve_base(base, spec)
     out_dir = check_out_folder(out_dir, "same-artist model")
+    also, other_sources = ([x] if isinstance(x, (str, Path)) else list(x) for x in (also, other_sources))
     paths, labels, origins = load_training_images([data_dir, *also, *other_sources], origins=True)
     origins = np.maximum(origins - len(also), 0)   # 0: the user's own source, k: the k-th other source
     F, failed = (np.array(paths), {}) if images_only else extract_features(paths, spec, progress=progress)
@@ -107,6 +109,9 @@ def train(data_dir, out_dir, method: str = "lda", spec: FeatureSpec = DEFAULT_FE
     if not keep.any():
         raise no_usable_images(data_dir, failed, "training images")
     paths, labels, origins = np.array(paths)[keep], labels[keep], origins[keep]
+    for k, name in enumerate(other_sources, 1):
+        if not (origins == k).any():   # every painting unreadable, or each also in an earlier source
+            raise InputError(f"{name}: no usable training painting of its own in this other source")
     base_artists = base_model.info.get("artists") if base_model is not None else None
     prefer = unseen_first(labels, learned_features(estimator, spec), base_artists)
     F_fit, y_fit, validation = _hold_out(F[keep] if not keep.all() else F, labels, data_dir, val_artists, seed, prefer)
@@ -121,7 +126,8 @@ def train(data_dir, out_dir, method: str = "lda", spec: FeatureSpec = DEFAULT_FE
     estimator.fit(F_fit, y_fit, validation, spec=spec)
     model, metrics, scores = estimator.pair_model(spec), estimator.validation_, estimator.validation_scores_
     if other_sources:
-        model = _with_sources(model, F_fit, validation, origins, [data_dir, *other_sources])
+        model = _with_sources(model, estimator, F_fit, validation, origins,
+                              [os.path.abspath(d) for d in (data_dir, *other_sources)])
     if base_model is not None:
         model, metrics, scores = _build_on(model, base_model, validation, estimator, base_artists)
     model.info = {**model.info, "validation": metrics, "n_images": int(len(labels)),
@@ -191,19 +197,20 @@ def _build_on(model, base_model, validation, estimator, base_artists):
     return fused, metrics, np.where(honest, p, np.nan)
 
 
-def _with_sources(model, F_fit, validation, origins, names):
+def _with_sources(model, estimator, F_fit, validation, origins, names):
     """``model`` with its training sources told apart (``source_shift``), where it can be: an ``lda``
-    model; any other learns the other sources' paintings as more paintings, with a warning."""
+    model; any other learns the other sources' paintings as more paintings, with a warning. The
+    threshold, calibration and validation figures stay those chosen before the shift, as the
+    shift's strength was chosen (``benchmarks/recipes/source_shift.py``)."""
     from .context import adaptable
     from .source_shift import with_source_shift
     if not adaptable(model):
         warnings.warn(f"{model.method}: only an lda model tells its sources apart; the other sources' paintings "
                       "were learned as more paintings", stacklevel=3)
         return model
-    for k, name in enumerate(names[1:], 1):
-        if not (origins == k).any():   # every painting unreadable, or each also in an earlier source
-            raise InputError(f"{name}: no usable training painting of its own in this other source")
     fit_rows = np.setdiff1d(np.arange(len(origins)), validation.rows)
+    if not getattr(estimator, "refit", False):   # the held-out artists stay unseen by every learned part
+        return with_source_shift(model, [F_fit], origins[fit_rows], names)
     return with_source_shift(model, [F_fit, validation.features],
                              np.concatenate([origins[fit_rows], origins[validation.rows]]), names)
 
