@@ -5,14 +5,16 @@ question without context (two paintings, no collection) has no mean to take off.
 learned from museum photographs too, so it knows where they sit: ``mu`` is the mean of the museum
 fitting paintings in the projection. ``painter.same_artist.source_shift`` moves each painting by
 ``a * P(museum | x) * mu``, ``P`` a logistic regression on the projection (fitting paintings of
-both sources, balanced); ``hard`` moves by ``a * mu`` where ``P >= 0.5``.
+both sources, balanced); ``hard`` moves by ``a * mu`` where ``P >= 0.5``; ``--spared g`` moves by
+``a * P(museum | x) * (1 - q)^g * mu``, ``q`` the largest share a learned museum artist has in the
+unshifted painting's profile (a photograph of an artist the model learned keeps its place).
 
 ``lda`` fitted on WikiArt's and public_art's fitting paintings, validation collections as
 ``shared_data.two_source_collections`` sets them up; calibration and threshold chosen on WikiArt's
 pairs without context and before any shift (``painter train`` chooses them on its validation pairs
 before the shift too). Context (the collection's own mean) is the row to compare with.
 
-    python benchmarks/recipes/source_shift.py [--seeds 0,1,2] [--a 0.25,0.5,0.75,1]
+    python benchmarks/recipes/source_shift.py [--seeds 0,1,2] [--a 0.25,0.5,0.75,1] [--spared 0.5,1,2]
 
 """
 import argparse
@@ -20,6 +22,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from scipy.special import softmax
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # benchmarks/: shared_data
 
@@ -66,6 +69,8 @@ def _row(c, sw, sp, calibrate, threshold):
 p = argparse.ArgumentParser()
 p.add_argument("--seeds", default="0,1,2")
 p.add_argument("--a", default="0.25,0.5,0.75,1")
+p.add_argument("--spared", default="", help="also the shift spared by (1 - how surely a learned museum artist "
+               "explains the painting) to these powers g, e.g. 0.5,1,2")
 args = p.parse_args()
 
 rows = []
@@ -85,23 +90,32 @@ for seed, c, m, d in two_source_runs([int(s) for s in args.seeds.split(",")]):
     def calibrate(s):
         return 1 / (1 + np.exp(-(scale * s + bias)))
     threshold = choose_threshold(c.same, calibrate(s0), c.kind)
-    variants = {"none": (m.Xw, m.Xp, K, 0), "context": (m.Xw, m.Xp, K, DESIGN_EFFECT)}
+    T, w = m.T, m.w
+
+    def museum_artist(X):
+        """How surely one learned museum artist explains each unshifted row (its profile's largest
+        museum share)."""
+        E = X / np.linalg.norm(X, axis=1, keepdims=True)
+        return (softmax(E @ K / T, axis=1) * m.museum).max(1)
+
+    # each variant: (rows X, their P(museum), pairs i, j) -> pair scores
+    variants = {"none": lambda X, P, i, j: _scores(X, K, i, j, T, w),
+                "context": lambda X, P, i, j: _scores(X, K, i, j, T, w, DESIGN_EFFECT)}
     for a in (float(x) for x in args.a.split(",")):
-        variants[f"soft a={a}"] = (m.Xw - a * pw[:, None] * mu, m.Xp - a * pp[:, None] * mu, K, 0)
-        variants[f"hard a={a}"] = (m.Xw - a * (pw >= .5)[:, None] * mu, m.Xp - a * (pp >= .5)[:, None] * mu, K, 0)
         moved = _means(X_fit - a * pf[:, None] * mu, y_fit, len(m.names))
-        variants[f"soft a={a}, means moved"] = (*variants[f"soft a={a}"][:2], moved, 0)
-        variants[f"context, means moved a={a}"] = (m.Xw, m.Xp, moved, DESIGN_EFFECT)
-        variants[f"soft a={a}, museum artists unshifted"] = (None, None, None, 0)
-    for name, (Xw, Xp, K_, effect) in variants.items():
-        if name.endswith("museum artists unshifted"):
-            a = float(name.split("=")[1].split(",")[0])
-            sw = _split_scores(m.Xw, m.Xw - a * pw[:, None] * mu, K, m.museum, c.iw, c.jw, m.T, m.w)
-            sp = _split_scores(m.Xp, m.Xp - a * pp[:, None] * mu, K, m.museum, c.ip, c.jp, m.T, m.w)
-            rows.append({"seed": seed, "shift": name, **_row(c, sw, sp, calibrate, threshold)})
-            print(rows[-1], flush=True)
-            continue
-        sw, sp = _scores(Xw, K_, c.iw, c.jw, m.T, m.w, effect), _scores(Xp, K_, c.ip, c.jp, m.T, m.w, effect)
+        variants |= {
+            f"soft a={a}": lambda X, P, i, j, a=a: _scores(X - a * P[:, None] * mu, K, i, j, T, w),
+            f"hard a={a}": lambda X, P, i, j, a=a: _scores(X - a * (P >= .5)[:, None] * mu, K, i, j, T, w),
+            f"soft a={a}, means moved":
+                lambda X, P, i, j, a=a, moved=moved: _scores(X - a * P[:, None] * mu, moved, i, j, T, w),
+            f"context, means moved a={a}": lambda X, P, i, j, moved=moved: _scores(X, moved, i, j, T, w, DESIGN_EFFECT),
+            f"soft a={a}, museum artists unshifted":
+                lambda X, P, i, j, a=a: _split_scores(X, X - a * P[:, None] * mu, K, m.museum, i, j, T, w)}
+        for g in (float(x) for x in args.spared.split(",") if x):
+            variants[f"soft a={a}, spared g={g}"] = lambda X, P, i, j, a=a, g=g: _scores(
+                X - a * (P * (1 - museum_artist(X)) ** g)[:, None] * mu, K, i, j, T, w)
+    for name, score in variants.items():
+        sw, sp = score(m.Xw, pw, c.iw, c.jw), score(m.Xp, pp, c.ip, c.jp)
         rows.append({"seed": seed, "shift": name, **_row(c, sw, sp, calibrate, threshold)})
         print(rows[-1], flush=True)
 
