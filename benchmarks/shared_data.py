@@ -249,10 +249,11 @@ def two_source_runs(seeds):
         yield seed, c, two_source_fit(c, F, P, labels, pa_labels, mask), data
 
 
-def _embed_shifted(base, X_pre, effect, coral=None, C_train=None):
+def _embed_shifted(base, X_pre, effect, coral=None, C_train=None, means=None):
     """``(E, C)`` of projected rows ``X_pre``, the collection's shrunk mean taken off first.
     ``coral`` (in [0, 1]): the collection's covariance also mapped to the training rows'
-    ``C_train`` (CORAL), its own covariance shrunk towards ``C_train`` by ``1 - coral``."""
+    ``C_train`` (CORAL), its own covariance shrunk towards ``C_train`` by ``1 - coral``.
+    ``means`` ``(d, n)``: the artists' unit means C is taken against (default: ``base``'s)."""
     import numpy as np
     from scipy.linalg import sqrtm
     from painter.same_artist.context import shrunk_mean
@@ -265,7 +266,7 @@ def _embed_shifted(base, X_pre, effect, coral=None, C_train=None):
         mean, shrink = shrunk_mean(X_pre, effect)
         X_pre = X_pre - shrink * mean
     E = X_pre / np.linalg.norm(X_pre, axis=1, keepdims=True)
-    return E, E @ base.get_layer("class_cosine").get_weights()[0]
+    return E, E @ (base.get_layer("class_cosine").get_weights()[0] if means is None else means)
 
 
 def two_source_collections(labels, split, pa_labels, seed, candidates=None, seen_share=0.25):

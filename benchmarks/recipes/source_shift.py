@@ -26,10 +26,10 @@ from scipy.special import softmax
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # benchmarks/: shared_data
 
-from shared_data import two_source_aucs, two_source_runs
+from shared_data import _embed_shifted, two_source_aucs, two_source_runs
 from painter.metrics import balanced_accuracy
 from painter.same_artist.calibration import choose_threshold, fit_calibration
-from painter.same_artist.context import DESIGN_EFFECT, shrunk_mean
+from painter.same_artist.context import DESIGN_EFFECT
 from painter.same_artist.lda import profile_score
 from painter.same_artist.source_shift import fit_source_shift
 
@@ -37,11 +37,7 @@ from painter.same_artist.source_shift import fit_source_shift
 def _scores(X, K, i, j, T, w, effect=0):
     """Profile scores of pairs ``(i, j)`` of projected rows ``X``, the artists' unit means ``K (d, n)``;
     ``effect``: with context (the collection's shrunk mean taken off first)."""
-    if effect:
-        mean, shrink = shrunk_mean(X, effect)
-        X = X - shrink * mean
-    E = X / np.linalg.norm(X, axis=1, keepdims=True)
-    return profile_score(E, E @ K, i, j, T, w)
+    return profile_score(*_embed_shifted(None, X, effect, means=K), i, j, T, w)
 
 
 def _split_scores(X, X_shifted, K, museum, i, j, T, w):

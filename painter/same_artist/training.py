@@ -208,11 +208,10 @@ def _with_sources(model, estimator, F_fit, validation, origins, names):
         warnings.warn(f"{model.method}: only an lda model tells its sources apart; the other sources' paintings "
                       "were learned as more paintings", stacklevel=3)
         return model
-    fit_rows = np.setdiff1d(np.arange(len(origins)), validation.rows)
-    if not getattr(estimator, "refit", False):   # the held-out artists stay unseen by every learned part
-        return with_source_shift(model, [F_fit], origins[fit_rows], names)
-    return with_source_shift(model, [F_fit, validation.features],
-                             np.concatenate([origins[fit_rows], origins[validation.rows]]), names)
+    parts = [(F_fit, origins[np.setdiff1d(np.arange(len(origins)), validation.rows)])]
+    if getattr(estimator, "refit", False):   # else the held-out artists stay unseen by every learned part
+        parts.append((validation.features, origins[validation.rows]))
+    return with_source_shift(model, [F for F, _ in parts], np.concatenate([o for _, o in parts]), names)
 
 
 def _report_failed(failed, what):
