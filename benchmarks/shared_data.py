@@ -368,6 +368,16 @@ def two_source_validation(F, mask, labels, split, P, pa_labels, seed, effects, e
     return rows
 
 
+def museum_shares(fit, c, data):
+    """P(museum | x) of WikiArt's and public_art's validation rows (``fit.Xw``, ``fit.Xp``) of one
+    ``two_source_runs`` split, by ``source_shift``'s classifier fitted on its fitting rows."""
+    import numpy as np
+    from painter.same_artist.source_shift import fit_source_shift
+    Xf = [fit.project.predict(X, batch_size=1024, verbose=0) for X in (data.F[c.fit], data.P[c.pa_fit])]
+    W, b, _ = fit_source_shift(np.vstack(Xf), np.r_[np.zeros(len(Xf[0]), int), np.ones(len(Xf[1]), int)], 1.0)
+    return [1 / (1 + np.exp(-(X @ W[:, 1] + b[1]))) for X in (fit.Xw, fit.Xp)]
+
+
 def two_source_aucs(c, s_w, s_p) -> dict:
     """ROC AUC of the pair scores of collections ``c`` (``two_source_collections``): WikiArt's
     ``s_w`` and public_art's ``s_p``, seen and unseen apart."""

@@ -8,8 +8,8 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
-__all__ = ["ImagePreprocess", "ChannelStats", "LogColumns", "SourceShift", "MirrorAverage", "ZoomAverage", "AbsDiff",
-           "CosineMargin", "L2Normalize", "load_model"]
+__all__ = ["ImagePreprocess", "ChannelStats", "LogColumns", "SourceProbability", "SourceShift", "SourcePrior",
+           "MirrorAverage", "ZoomAverage", "AbsDiff", "CosineMargin", "L2Normalize", "load_model"]
 
 _MEAN_RGB = (123.68, 116.779, 103.939)
 _TORCH_MEAN = (0.485, 0.456, 0.406)
@@ -77,13 +77,9 @@ class LogColumns(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="painter")
-class SourceShift(layers.Layer):
-    """``(batch, d)`` -> ``(batch, d)``: each row less the offset of the source it seems to come from.
-
-    ``x - softmax(x W + b) M``: a linear classifier of ``n_sources`` training sources (``W (d, S)``,
-    ``b (S,)``) and each source's offset ``M (S, d)``. Set them with ``layer.set_weights([W, b, M])``;
-    zero offsets make the layer the identity.
-    """
+class SourceProbability(layers.Layer):
+    """``(batch, d)`` -> ``(batch, S)``: how likely each row comes from each of ``n_sources`` training
+    sources, ``softmax(x W + b)`` (``W (d, S)``, ``b (S,)``; ``layer.set_weights([W, b])``)."""
 
     def __init__(self, n_sources: int, **kwargs):
         super().__init__(**kwargs)
@@ -93,14 +89,48 @@ class SourceShift(layers.Layer):
         d, s = input_shape[-1], self.n_sources
         self.kernel = self.add_weight(shape=(d, s), initializer="zeros", trainable=False, name="kernel")
         self.bias = self.add_weight(shape=(s,), initializer="zeros", trainable=False, name="bias")
-        self.offsets = self.add_weight(shape=(s, d), initializer="zeros", trainable=False, name="offsets")
 
     def call(self, x):
-        p = ops.softmax(ops.matmul(x, self.kernel) + self.bias, axis=-1)
-        return x - ops.matmul(p, self.offsets)
+        return ops.softmax(ops.matmul(x, self.kernel) + self.bias, axis=-1)
 
     def get_config(self):
         return {**super().get_config(), "n_sources": self.n_sources}
+
+
+@keras.saving.register_keras_serializable(package="painter")
+class SourceShift(layers.Layer):
+    """``[x (batch, d), p (batch, S)]`` -> ``(batch, d)``: each row less the offset of the source it
+    seems to come from, ``x - p M`` (``p`` from ``SourceProbability``; ``M (S, d)`` each source's
+    offset, ``layer.set_weights([M])``; zero offsets make the layer the identity)."""
+
+    def build(self, input_shape):
+        (_, d), (_, s) = input_shape
+        self.offsets = self.add_weight(shape=(s, d), initializer="zeros", trainable=False, name="offsets")
+
+    def call(self, inputs):
+        x, p = inputs
+        return x - ops.matmul(p, self.offsets)
+
+
+@keras.saving.register_keras_serializable(package="painter")
+class SourcePrior(layers.Layer):
+    """``[c (batch, n), p (batch, S)]`` -> ``(batch, n)``: each class's cosine less ``strength`` times
+    how likely the row comes from a source the class was not learned from, ``c - active strength (1 - p A)``.
+
+    ``A (S, n)`` is 1 where class k was learned from source s; before a softmax at temperature T,
+    ``strength = d T`` is a log prior of ``-d`` on the class; ``active`` (0 or 1) turns it on
+    (``layer.set_weights([A, strength, active])``). Off, the layer is the identity.
+    """
+
+    def build(self, input_shape):
+        (_, n), (_, s) = input_shape
+        self.sources = self.add_weight(shape=(s, n), initializer="ones", trainable=False, name="sources")
+        self.strength = self.add_weight(shape=(), initializer="zeros", trainable=False, name="strength")
+        self.active = self.add_weight(shape=(), initializer="zeros", trainable=False, name="active")
+
+    def call(self, inputs):
+        c, p = inputs
+        return c - self.active * self.strength * (1.0 - ops.matmul(p, self.sources))
 
 
 class _AroundInner(layers.Layer):

@@ -4,12 +4,13 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from painter.features import DEFAULT_FEATURES, FeatureSpec
-from painter.layers import SourceShift
+from painter.layers import SourcePrior, SourceProbability, SourceShift
 from painter.same_artist.calibration import dot_embedder
 from painter.same_artist.context import adapt
 from painter.same_artist.lda import lda_projection
 from painter.same_artist.model import PairModel
-from painter.same_artist.source_shift import SOURCE_SHIFT, fit_source_shift, with_source_shift
+from painter.same_artist.source_shift import (SOURCE_PRIOR, SOURCE_SHIFT, artist_sources, fit_source_shift,
+                                              with_source_shift)
 
 D = 24
 
@@ -32,10 +33,10 @@ def toy():
     model = PairModel(DEFAULT_FEATURES, dot_embedder(lda_projection(F, y, 100, pca_dim=20), 2.0, 4.0, 0.2), "dot",
                       bias=-2.0, threshold=0.3, method="lda")
     sources = np.r_[np.zeros(len(home), int), np.ones(len(other), int)]
-    shifted = with_source_shift(model, [home, other], sources, ["home", "museum"])
+    shifted = with_source_shift(model, [home, other], sources, y, ["home", "museum"])
     new_home, g_home = _paintings(rng, 40, 4)
     new_other, g_other = _paintings(rng, 40, 4, offset)
-    return model, shifted, (new_home, g_home), (new_other, g_other)
+    return model, shifted, (new_home, g_home), (new_other, g_other), ([home, other], sources, y)
 
 
 def _scores(model, G, g):
@@ -44,15 +45,36 @@ def _scores(model, G, g):
     return g[i] == g[j], model.score_pairs(z, i, j)
 
 
-def test_the_layer_moves_each_row_by_its_sources_share_of_the_offsets():
-    layer = SourceShift(2)
-    layer.build((None, 2))
+def test_the_layers_move_each_row_by_its_sources_share_of_the_offsets_and_weigh_its_profile():
+    probability = SourceProbability(2)
+    probability.build((None, 2))
     W = np.array([[0.0, 1.0], [0.0, 0.0]], np.float32)   # P(source 1) = sigmoid(x_0 - 1)
-    layer.set_weights([W, np.array([0.0, -1.0], np.float32), np.array([[0, 0], [2, 4]], np.float32)])
+    probability.set_weights([W, np.array([0.0, -1.0], np.float32)])
     x = np.array([[1.0, 0.0], [3.0, 1.0]], np.float32)
-    p = 1 / (1 + np.exp(-(x[:, 0] - 1)))   # 0.5 and 0.881
-    np.testing.assert_allclose(np.asarray(layer(x)), x - p[:, None] * [2, 4], rtol=1e-6)
-    assert SourceShift.from_config(layer.get_config()).n_sources == 2
+    p = np.asarray(probability(x))
+    np.testing.assert_allclose(p[:, 1], [0.5, 1 / (1 + np.exp(-2))], rtol=1e-6)
+    shift = SourceShift()
+    shift.build([(None, 2), (None, 2)])
+    shift.set_weights([np.array([[0, 0], [2, 4]], np.float32)])
+    np.testing.assert_allclose(np.asarray(shift([x, p])), x - p[:, 1:] * [2, 4], rtol=1e-6)
+    prior = SourcePrior()
+    prior.build([(None, 3), (None, 2)])
+    # class 0: the user's own source (every source); class 1: source 1 only; class 2: source 0 only
+    A = np.array([[1, 0, 1], [1, 1, 0]], np.float32)
+    c = np.zeros((2, 3), np.float32)
+    prior.set_weights([A, np.float32(0.1), np.float32(0.0)])
+    np.testing.assert_array_equal(np.asarray(prior([c, p])), c)   # off
+    prior.set_weights([A, np.float32(0.1), np.float32(1.0)])
+    np.testing.assert_allclose(np.asarray(prior([c, p])), -0.1 * np.stack([0 * p[:, 0], p[:, 0], p[:, 1]], 1),
+                               rtol=1e-6, atol=1e-7)
+    assert SourceProbability.from_config(probability.get_config()).n_sources == 2
+
+
+def test_artist_sources_give_the_users_artists_every_source():
+    artists = np.array(["b", "a", "c", "a", "c"])
+    sources = np.array([0, 1, 1, 0, 2])
+    np.testing.assert_array_equal(artist_sources(artists, sources, 3),
+                                  [[1, 1, 0], [1, 1, 1], [1, 1, 1]])   # a and b: the user's; c: sources 1 and 2
 
 
 def test_fit_source_shift_gives_the_users_source_no_offset_and_the_other_its_mean():
@@ -68,7 +90,7 @@ def test_fit_source_shift_gives_the_users_source_no_offset_and_the_other_its_mea
 
 
 def test_without_context_the_other_sources_paintings_are_answered_as_their_source_needs(toy):
-    model, shifted, (home, g_home), (other, g_other) = toy
+    model, shifted, (home, g_home), (other, g_other), _ = toy
     same, before = _scores(model, other, g_other)
     _, after = _scores(shifted, other, g_other)
     assert roc_auc_score(same, after) > roc_auc_score(same, before) + 0.02
@@ -78,28 +100,49 @@ def test_without_context_the_other_sources_paintings_are_answered_as_their_sourc
     _, home_after = _scores(shifted, home, g_home)
     assert np.abs(home_after - home_before).max() < 0.02   # the user's own source stays where it was
     assert shifted.info["source_shift"] == {"sources": ["home", "museum"], "strength": SOURCE_SHIFT,
-                                            "paintings": [900, 160]}
+                                            "prior": SOURCE_PRIOR, "paintings": [900, 160]}
 
 
-def test_context_replaces_the_source_shift(toy):
-    model, shifted, _, (other, g_other) = toy
-    a, b = adapt(model, other, groups=False), adapt(shifted, other, groups=False)
-    np.testing.assert_allclose(b.embed_features(other), a.embed_features(other), atol=1e-5)
+def test_context_replaces_the_source_shift_and_keeps_the_prior_of_each_paintings_own_source(toy):
+    model, shifted, (home, _), (other, _), (features, sources, y) = toy
+    no_prior = with_source_shift(model, features, sources, y, ["home", "museum"], prior=0.0)
+    a, b = adapt(no_prior, other, groups=False), adapt(shifted, other, groups=False)
+    np.testing.assert_allclose(b.embed_features(other), a.embed_features(other), atol=2e-3)   # seen as photographs
     assert shifted.embed_features(other[:1]) != pytest.approx(b.embed_features(other[:1]), abs=1e-3)
+    a, b = adapt(no_prior, home, groups=False), adapt(shifted, home, groups=False)
+    assert np.abs(b.embed_features(home) - a.embed_features(home)).max() > 0.01   # the museum artists less likely
+
+
+def test_with_context_the_prior_makes_artists_of_another_source_less_likely_for_the_users_paintings(toy):
+    model, shifted, (home, _), (other, _), (features, sources, y) = toy
+    no_prior = with_source_shift(model, features, sources, y, ["home", "museum"], prior=0.0)
+
+    def museum_share(m, X):
+        inner = next(layer for layer in m.embedder.layers if layer.name == "lda_embedding")
+        c = np.asarray(inner(X)[1]) / 0.2
+        p = np.exp(c - c.max(1, keepdims=True))
+        return (p[:, 60:].sum(1) / p.sum(1)).mean()
+    # without context the prior is off; with it, a painting of the user's source leaves the museum artists
+    assert museum_share(shifted, home) == museum_share(no_prior, home)
+    with_context = [adapt(m, home, groups=False) for m in (no_prior, shifted)]
+    assert museum_share(with_context[1], home) < museum_share(with_context[0], home) / 3
+    with_context = [adapt(m, other, groups=False) for m in (no_prior, shifted)]
+    assert museum_share(with_context[1], other) == pytest.approx(museum_share(with_context[0], other), rel=0.1)
 
 
 def test_a_shift_fitted_again_replaces_the_first_and_other_models_are_refused(toy):
-    model, shifted, (home, _), (other, _) = toy
-    sources = np.r_[np.zeros(len(home), int), np.ones(len(other), int)]
-    again = with_source_shift(shifted, [home, other], sources, ["home", "museum"], strength=0.0)
+    model, shifted, _, (other, _), (features, sources, y) = toy
+    again = with_source_shift(shifted, features, sources, y, ["home", "museum"], strength=0.0, prior=0.0)
     np.testing.assert_allclose(again.embed_features(other), model.embed_features(other), atol=1e-5)
     adapted = adapt(model, other)
     with pytest.raises(ValueError, match="needs an lda model's own Keras embedder"):
-        with_source_shift(adapted, [home, other], sources, ["home", "museum"])
+        with_source_shift(adapted, features, sources, y, ["home", "museum"])
+    with pytest.raises(ValueError, match="99 artists among the paintings, but the model's profile has 100"):
+        with_source_shift(model, features, sources, np.minimum(y, 98), ["home", "museum"])
 
 
 def test_a_model_with_its_sources_saves_and_loads(toy, tmp_path):
-    _, shifted, _, (other, _) = toy
+    _, shifted, _, (other, _), _ = toy
     shifted.save(tmp_path / "m")
     loaded = PairModel.load(tmp_path / "m", exported=False)
     np.testing.assert_allclose(loaded.embed_features(other), shifted.embed_features(other), atol=1e-6)

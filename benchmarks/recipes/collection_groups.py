@@ -13,9 +13,12 @@ context (the default design effect) on collections no learned part saw:
 
 ``m = 0`` is context without groups. ``--sklearn`` and ``--open`` measure two other ways of finding
 the groups: scikit-learn's k-means (three draws); and the groups fitted beside the artists' means
-(EM with the artists' components fixed).
+(EM with the artists' components fixed). ``--prior`` measures the source prior at these strengths
+``d`` (``source_shift``: the museum artists' log prior ``-d (1 - P(museum | x))``, P read before the
+collection's mean is taken off; 0 is none).
 
     python benchmarks/recipes/collection_groups.py [--seeds 0,1,2] [--m 16,32,48] [--b=-3,-2.5,-2] [--draws 3]
+                                                   [--prior 0]
 
 """
 import argparse
@@ -28,7 +31,7 @@ from sklearn.metrics import roc_auc_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # benchmarks/: shared_data
 
-from shared_data import _embed_shifted, two_source_aucs, two_source_runs, two_source_table
+from shared_data import _embed_shifted, museum_shares, two_source_aucs, two_source_runs, two_source_table
 from painter.same_artist.collection_groups import DRAWS, group_means
 from painter.same_artist.context import DESIGN_EFFECT, shrunk_mean
 
@@ -55,8 +58,10 @@ def groups(E, C, T, m, b):
     return out
 
 
-def scores(E, C, T, w, m, b):
-    """The ``(n, n)`` profile scores with the collection's groups (none for ``m = 0``)."""
+def scores(E, C, T, w, m, b, prior=0.0):
+    """The ``(n, n)`` profile scores with the collection's groups (none for ``m = 0``); ``prior``:
+    ``(n, n_artists)`` log priors of the artists in each painting's profile."""
+    C = C + T * prior
     parts = [(np.zeros((0, E.shape[1])), 0.0)] if m == 0 else groups(E, C, T, m, b)
     S = 0
     for Q, prior in parts:
@@ -66,23 +71,29 @@ def scores(E, C, T, w, m, b):
 
 
 def grid():
-    return [(0, 0.0)] + [(int(m), float(b)) for m in args.m.split(",") for b in args.b.split(",")]
+    priors = [float(d) for d in args.prior.split(",")]
+    return [(0, 0.0, d) for d in priors] + [(int(m), float(b), d) for m in args.m.split(",")
+                                           for b in args.b.split(",") for d in priors]
 
 
 def two_sources(seeds):
     rows = []
-    for seed, c, fit, _ in two_source_runs(seeds):
-        collections = [(*_embed_shifted(fit.base, X, DESIGN_EFFECT), shrunk_mean(X, DESIGN_EFFECT)[1])
-                       for X in (fit.Xw, fit.Xp)]
-        for m, b in grid():
-            Sw, Sp = (scores(E, C, fit.T, fit.w, m, b + np.log(shrink)) for E, C, shrink in collections)
-            rows.append({"seed": seed, "m": m, "b": b, **two_source_aucs(c, Sw[c.iw, c.jw], Sp[c.ip, c.jp])})
+    for seed, c, fit, data in two_source_runs(seeds):
+        shares = museum_shares(fit, c, data) if args.prior != "0" else [np.zeros(len(fit.Xw)), np.zeros(len(fit.Xp))]
+        collections = [(*_embed_shifted(fit.base, X, DESIGN_EFFECT), shrunk_mean(X, DESIGN_EFFECT)[1], P)
+                       for X, P in zip((fit.Xw, fit.Xp), shares)]
+        for m, b, d in grid():
+            Sw, Sp = (scores(E, C, fit.T, fit.w, m, b + np.log(shrink), -d * (1 - P)[:, None] * fit.museum)
+                      for E, C, shrink, P in collections)
+            rows.append({"seed": seed, "m": m, "b": b, "prior": d,
+                         **two_source_aucs(c, Sw[c.iw, c.jw], Sp[c.ip, c.jp])})
             print(rows[-1], flush=True)
-    return two_source_table(rows, ["m", "b"])
+    return two_source_table(rows, ["m", "b", "prior"])
 
 
 def best_artworks_validation():
-    """``{(m, b): AUC}`` of every pair of the 4 validation painters, the packaged model with context."""
+    """``{(m, b, d): AUC}`` of every pair of the 4 validation painters, the packaged model with context."""
+    import keras
     from shared_data import best_artworks_painters
     from painter.features import extract_features
     from painter.same_artist.context import CollectionContext
@@ -96,12 +107,17 @@ def best_artworks_validation():
     F, failed = extract_features(list(paths), adapted.spec, progress=False)
     assert not failed, failed
     inner = next(layer for layer in adapted.embedder.layers if layer.name == "lda_embedding")
+    prior = inner.get_layer("source_prior")
+    A, strength, _ = prior.get_weights()
+    prior.set_weights([A, strength, np.float32(0.0)])   # the prior at each d below, not the model's
     E, C = (np.asarray(t) for t in predict_rows(inner, F))
+    P = np.asarray(predict_rows(keras.Model(inner.input, inner.get_layer("source_probability").output), F))
     log_shrink = np.log(adapted.info["context"]["shift"][0]["shrink"])
     T, w = model.info["calibration"]["temperature"], model.info["calibration"]["cos_weight"]
     i, j = np.triu_indices(len(E), 1)
-    return {(m, b): roc_auc_score(labels[i] == labels[j], scores(E, C, T, w, m, b + log_shrink)[i, j])
-            for m, b in grid()}
+    same = labels[i] == labels[j]
+    return {(m, b, d): roc_auc_score(same, scores(E, C, T, w, m, b + log_shrink, -d * (1 - P @ A))[i, j])
+            for m, b, d in grid()}
 
 
 p = argparse.ArgumentParser()
@@ -111,6 +127,7 @@ p.add_argument("--b", default="-3,-2.5,-2")
 p.add_argument("--draws", type=int, default=DRAWS, help="k-means draws whose scores are averaged")
 p.add_argument("--sklearn", action="store_true", help="scikit-learn's k-means, three draws averaged")
 p.add_argument("--open", action="store_true", help="groups fitted beside the artists' means")
+p.add_argument("--prior", default="0", help="source prior strengths d, e.g. 0,1,2,3 (0: none)")
 args = p.parse_args()
 ba = best_artworks_validation()
 print(ba, flush=True)

@@ -15,6 +15,12 @@ pairs without context and before any shift (``painter train`` chooses them on it
 before the shift too). Context (the collection's own mean) is the row to compare with.
 
     python benchmarks/recipes/source_shift.py [--seeds 0,1,2] [--a 0.25,0.5,0.75,1] [--spared 0.5,1,2]
+                                              [--prior 1,2,3]
+
+``--prior d``: the museum artists made less likely in each painting's profile, by a log prior of
+``-d (1 - P(museum | x))`` (``both ways``: the WikiArt artists too, by ``-d P(museum | x)``),
+without context and with it; and ``best_artworks_fullsize``'s 4 validation painters without
+context, with the packaged model (the prior with context: ``recipes/collection_groups.py``).
 
 """
 import argparse
@@ -34,10 +40,12 @@ from painter.same_artist.lda import profile_score
 from painter.same_artist.source_shift import fit_source_shift
 
 
-def _scores(X, K, i, j, T, w, effect=0):
+def _scores(X, K, i, j, T, w, effect=0, prior=None):
     """Profile scores of pairs ``(i, j)`` of projected rows ``X``, the artists' unit means ``K (d, n)``;
-    ``effect``: with context (the collection's shrunk mean taken off first)."""
-    return profile_score(*_embed_shifted(None, X, effect, means=K), i, j, T, w)
+    ``effect``: with context (the collection's shrunk mean taken off first); ``prior (len(X), n)``:
+    each row's log prior over the artists."""
+    E, C = _embed_shifted(None, X, effect, means=K)
+    return profile_score(E, C if prior is None else C + T * prior, i, j, T, w)
 
 
 def _split_scores(X, X_shifted, K, museum, i, j, T, w):
@@ -62,9 +70,57 @@ def _row(c, sw, sp, calibrate, threshold):
     return two_source_aucs(c, sw, sp) | acc
 
 
+def best_artworks_without_context(ds):
+    """The packaged model on every pair of ``best_artworks_fullsize``'s 4 validation painters without
+    context, its source prior at each ``d`` in ``ds`` (0: none), and the same with each profile's
+    ``n`` replaced by its number of artists the prior leaves (``sum exp(log prior)``, *normalised*):
+    AUC and the verdict at the model's threshold."""
+    import keras
+    from scipy.special import expit
+    from sklearn.metrics import roc_auc_score
+    from shared_data import best_artworks_painters
+    from painter.features import extract_features
+    from painter.same_artist.calibration import layer_named
+    from painter.same_artist.model import PairModel, predict_rows
+    from painter.same_artist.predict import PACKAGED_MODEL
+    from painter.same_artist.source_shift import _projection
+    best, _, validation = best_artworks_painters()
+    paths, labels = zip(*[(str(f), name) for name in validation for f in sorted((best / name).iterdir())])
+    labels = np.array(labels)
+    model = PairModel.load(PACKAGED_MODEL, exported=False)
+    inner = layer_named(model.embedder, "lda_embedding")
+    F, _ = extract_features(list(paths), model.spec, progress=False)
+    x_in = keras.Input(inner.input_shape[1:])
+    X = predict_rows(keras.Model(x_in, _projection(inner, x_in)), F)
+    W, b = inner.get_layer("source_probability").get_weights()
+    (M,) = inner.get_layer("source_shift").get_weights()
+    A = inner.get_layer("source_prior").get_weights()[0]
+    P = softmax(X @ W + b, axis=1)
+    E = (X - P @ M) / np.linalg.norm(X - P @ M, axis=1, keepdims=True)
+    cal = model.info["calibration"]
+    C = E @ inner.get_layer("class_cosine").get_weights()[0]
+    i, j = np.triu_indices(len(E), 1)
+    same = labels[i] == labels[j]
+    rows = []
+    for d_ in ds:
+        log_prior = -d_ * (1 - P @ A)
+        profile = softmax(C / cal["temperature"] + log_prior, axis=1)
+        for normalised in (False, True) if d_ else (False,):
+            n = np.exp(log_prior).sum(1) if normalised else np.full(len(E), C.shape[1])
+            s = (np.sqrt(n[i] * n[j]) * np.einsum("ij,ij->i", profile[i], profile[j])
+                 + cal["cos_weight"] * np.einsum("ij,ij->i", E[i], E[j]))
+            called = expit(cal["scale"] * s + cal["bias"]) >= model.threshold
+            rows.append({"prior d": d_, "normalised": normalised, "AUC": roc_auc_score(same, s),
+                         "same→same": called[same].mean(), "diff→diff": (~called[~same]).mean()})
+            rows[-1]["bal. acc"] = (rows[-1]["same→same"] + rows[-1]["diff→diff"]) / 2
+    return rows
+
+
 p = argparse.ArgumentParser()
 p.add_argument("--seeds", default="0,1,2")
 p.add_argument("--a", default="0.25,0.5,0.75,1")
+p.add_argument("--prior", default="", help="also the museum artists made less likely by d * (1 - P(museum | x)) "
+               "in each painting's profile, for these d, e.g. 1,2,3")
 p.add_argument("--spared", default="", help="also the shift spared by (1 - how surely a learned museum artist "
                "explains the painting) to these powers g, e.g. 0.5,1,2")
 args = p.parse_args()
@@ -110,6 +166,18 @@ for seed, c, m, d in two_source_runs([int(s) for s in args.seeds.split(",")]):
         for g in (float(x) for x in args.spared.split(",") if x):
             variants[f"soft a={a}, spared g={g}"] = lambda X, P, i, j, a=a, g=g: _scores(
                 X - a * (P * (1 - museum_artist(X)) ** g)[:, None] * mu, K, i, j, T, w)
+    for d_ in (float(x) for x in args.prior.split(",") if x):
+        def prior(P, d_=d_):
+            return -d_ * (1 - P)[:, None] * m.museum[None, :]
+        def both_ways(P, d_=d_):
+            return -d_ * np.where(m.museum[None, :], (1 - P)[:, None], P[:, None])
+        variants |= {
+            f"soft a=0.75, source prior d={d_}, both ways":
+                lambda X, P, i, j, prior=both_ways: _scores(X - 0.75 * P[:, None] * mu, K, i, j, T, w, prior=prior(P)),
+            f"soft a=0.75, source prior d={d_}":
+                lambda X, P, i, j, prior=prior: _scores(X - 0.75 * P[:, None] * mu, K, i, j, T, w, prior=prior(P)),
+            f"context, source prior d={d_}":
+                lambda X, P, i, j, prior=prior: _scores(X, K, i, j, T, w, DESIGN_EFFECT, prior=prior(P))}
     for name, score in variants.items():
         sw, sp = score(m.Xw, pw, c.iw, c.jw), score(m.Xp, pp, c.ip, c.jp)
         rows.append({"seed": seed, "shift": name, **_row(c, sw, sp, calibrate, threshold)})
@@ -121,3 +189,7 @@ aucs = [k for k in table.columns if not k.endswith("acc")]
 table["mean AUC"] = table[aucs].mean(axis=1)
 table["mean acc"] = table[[k for k in table.columns if k.endswith("acc")]].mean(axis=1)
 print(table.to_string(float_format=lambda x: f"{x:.4f}"))
+if args.prior:
+    print("\nbest_artworks_fullsize's 4 validation painters, the packaged model without context:")
+    print(pd.DataFrame(best_artworks_without_context([0.0] + [float(x) for x in args.prior.split(",")]))
+          .to_string(index=False, float_format=lambda x: f"{x:.4f}"))

@@ -17,7 +17,9 @@ source moves by most of its mean (figures per source in ``benchmarks/RESULTS.md`
                                             -> groups of the collection joining the artists
 
 The collection's paintings are also grouped (``collection_groups``): a painter the model never
-learned gets groups of their own paintings, beside the learned artists, in every profile.
+learned gets groups of their own paintings, beside the learned artists, in every profile. A model
+that learned more than one source (``source_shift``) has its shift turned off and its source prior
+on: each painting's profile weighs the artists by the source the painting seems to come from.
 
 A collection at its own resolution (most of its paintings big enough for tiles,
 ``painter.data.views``) is read with views (``CONTEXT_VIEWS``, pooled by scale) unless the model
@@ -75,13 +77,28 @@ def _projections(embedder, wanted=lambda layer: layer.name == PROJECTION):
     return found
 
 
-def _source_shift_off(embedder):
-    """Zero the offsets of every ``SourceShift`` of ``embedder`` (``source_shift``): the collection's
-    own offset replaces the one its source would get."""
-    from ..layers import SourceShift
+def _sources_for_context(embedder):
+    """Zero the offsets of every ``SourceShift`` of ``embedder`` (the collection's own offset replaces
+    the one its source would get) and turn its ``SourcePrior`` on (``source_shift``)."""
+    from ..layers import SourcePrior, SourceShift
     for _, layer in _projections(embedder, lambda layer: isinstance(layer, SourceShift)):
-        W, b, M = layer.get_weights()
-        layer.set_weights([W, b, np.zeros_like(M)])
+        layer.set_weights([np.zeros_like(w) for w in layer.get_weights()])
+    for _, layer in _projections(embedder, lambda layer: isinstance(layer, SourcePrior)):
+        A, strength, _ = layer.get_weights()
+        layer.set_weights([A, strength, np.float32(1.0)])
+
+
+def _centre(owner, projection, moved):
+    """Take ``moved (d,)`` off ``projection``'s output; ``owner``'s ``SourceProbability`` (if any)
+    still reads the painting as it was (its logits ``(x - moved) W + b + moved W``), so the source
+    prior answers the painting's own source, not the centred collection's."""
+    from .calibration import layer_named
+    kernel, bias = projection.get_weights()
+    projection.set_weights([kernel, (bias - moved).astype(np.float32)])
+    probability = layer_named(owner, "source_probability")
+    if probability is not None:
+        W, b = probability.get_weights()
+        probability.set_weights([W, (b + moved @ W).astype(np.float32)])
 
 
 def _keras_copy(model: PairModel):
@@ -150,9 +167,9 @@ def adapt(model: PairModel, features: np.ndarray, source: str = "", groups: bool
     A model without a projection (a network fitted on the images, a cosface or metric-learning
     embedder) is returned as it was, with one warning. With ``groups``, the collection's own
     groups of paintings join the artists of each profile (``collection_groups``). A model's source
-    shift (``source_shift``) is turned off: the collection's own mean replaces it. The adapted
-    model runs its embedder in Keras; ``info["context"]`` records the collection's size, each
-    projection's shift and the number of groups each profile got.
+    shift (``source_shift``) is turned off (the collection's own mean replaces it) and its source
+    prior on. The adapted model runs its embedder in Keras; ``info["context"]`` records the
+    collection's size, each projection's shift and the number of groups each profile got.
     """
     features = np.asarray(features, np.float32)
     if len(features):
@@ -163,14 +180,13 @@ def adapt(model: PairModel, features: np.ndarray, source: str = "", groups: bool
     if model.scorer != "dot" or model.spec is None:
         return _without_context(model)
     embedder = _keras_copy(model)
-    _source_shift_off(embedder)
-    layers = [layer for _, layer in _projections(embedder)]
-    if not layers:
+    _sources_for_context(embedder)
+    projections = _projections(embedder)
+    if not projections:
         return _without_context(model)
     shifts = projection_shifts(model, features, embedder)   # measured before any bias is changed
-    for layer, shift in zip(layers, shifts):
-        kernel, bias = layer.get_weights()
-        layer.set_weights([kernel, (bias - shift["shrink"] * shift["mean"]).astype(np.float32)])
+    for (owner, layer), shift in zip(projections, shifts):
+        _centre(owner, layer, shift["shrink"] * shift["mean"])
     n_groups = []
     if groups:
         embedder, n_groups = with_groups(embedder, features, [s["shrink"] for s in shifts])

@@ -14,18 +14,31 @@ The user's own source (the collection and ``--also``) has no offset: its paintin
 model learned them. With context, ``context.adapt`` turns the shift off (offsets zero) and takes
 the collection's own mean off instead.
 
+With context, the same P(source | x) also weighs the profile: an artist learned only from another
+source is made less likely, by a log prior of ``-SOURCE_PRIOR * (1 - P(that source | x))``, for a
+painting that seems to come from elsewhere (a WikiArt painting is not drawn towards the museum
+artists, who are learned from 2-4 photographs each). Artists learned from the user's own source
+keep every painting. P is read on the painting before the collection's mean is taken off.
+Without context the prior stays off: a painting from a source the model never learned (a scan at
+its own resolution) looks like neither, and a profile drawn onto fewer artists raises every pair's
+score, which a collection's context measures and a lone pair cannot.
+
 Chosen on validation collections no learned part saw, without context
 (``benchmarks/recipes/source_shift.py``, figures in ``benchmarks/RESULTS.md``): 0.25, 0.5,
 0.75 and 1 measured; 0.75 is best on the mean AUC and the mean balanced accuracy of WikiArt's and
-museum photographs' seen and unseen pairs.
+museum photographs' seen and unseen pairs. The prior (``benchmarks/recipes/collection_groups.py
+--prior``, with context as painter gives it): 1, 2 and 3 measured; 2 and 3 tie on the mean AUC of
+five validation collections, 2 costs the museum artists the model learned less. Without context
+it cost the full-resolution validation painters (``benchmarks/recipes/source_shift.py --prior``).
 """
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["SOURCE_SHIFT", "LAYER", "fit_source_shift", "with_source_shift"]
+__all__ = ["SOURCE_SHIFT", "SOURCE_PRIOR", "LAYER", "fit_source_shift", "artist_sources", "with_source_shift"]
 
 SOURCE_SHIFT = 0.75
+SOURCE_PRIOR = 2.0
 LAYER = "source_shift"
 
 
@@ -51,6 +64,16 @@ def fit_source_shift(X: np.ndarray, sources: np.ndarray, strength: float = SOURC
     return [W.astype(np.float32), b.astype(np.float32), M.astype(np.float32)]
 
 
+def artist_sources(artists: np.ndarray, sources: np.ndarray, n_sources: int) -> np.ndarray:
+    """``A (n_sources, n_artists)``, ``SourcePrior``'s sources: 1 where artist k (in sorted order,
+    the profile's) has a painting from source s; every source for an artist of the user's own (0)."""
+    names, k = np.unique(np.asarray(artists), return_inverse=True)
+    A = np.zeros((n_sources, len(names)), np.float32)
+    A[np.asarray(sources), k] = 1.0
+    A[:, A[0] > 0] = 1.0
+    return A
+
+
 def _projection(inner, x):
     """``x`` through ``inner``'s log and projection layers, called anew (``inner`` may be one that
     ``_inner_with_shift`` rebuilt, whose layers' first outputs lie in the graph it came from)."""
@@ -68,23 +91,34 @@ def _projected(inner, features):
     return predict_rows(keras.Model(x_in, _projection(inner, x_in)), features)
 
 
-def _inner_with_shift(inner, weights):
-    """``lda_embedding`` rebuilt from its own layers with a ``SourceShift`` after the projection."""
+def _inner_with_shift(inner, weights, A, prior_strength):
+    """``lda_embedding`` rebuilt from its own layers, the source layers after its projection."""
     import keras
-    from ..layers import SourceShift
+    from ..layers import SourcePrior, SourceProbability, SourceShift
+    W, b, M = weights
     x_in = keras.Input(inner.input_shape[1:], name="features")
-    shift = SourceShift(len(weights[1]), name=LAYER)
-    e = inner.get_layer("embedding")(shift(_projection(inner, x_in)))
-    shift.set_weights(weights)
-    return keras.Model(x_in, [e, inner.get_layer("class_cosine")(e)], name="lda_embedding")
+    x = _projection(inner, x_in)
+    probability = SourceProbability(len(b), name="source_probability")
+    shift, prior = SourceShift(name=LAYER), SourcePrior(name="source_prior")
+    p = probability(x)
+    e = inner.get_layer("embedding")(shift([x, p]))
+    c = prior([inner.get_layer("class_cosine")(e), p])
+    probability.set_weights([W, b])
+    shift.set_weights([M])
+    prior.set_weights([A, np.float32(prior_strength), np.float32(0.0)])   # on with context
+    return keras.Model(x_in, [e, c], name="lda_embedding")
 
 
-def with_source_shift(model, features, sources: np.ndarray, names, strength: float = SOURCE_SHIFT):
-    """``model`` (an ``lda`` ``PairModel`` with a Keras embedder) with a ``SourceShift`` fitted on its
-    training paintings: ``features``, a list of ``(n_k, D)`` arrays (projected part by part, so no
-    copy of them all is made), and their ``sources (n,)`` in that order (0: the user's own;
-    ``names``: each source's folder). ``info["source_shift"]`` records the sources and the strength."""
-    from .calibration import dot_embedder_like, layer_named
+def with_source_shift(model, features, sources: np.ndarray, artists: np.ndarray, names,
+                      strength: float = SOURCE_SHIFT, prior: float = SOURCE_PRIOR):
+    """``model`` (an ``lda`` ``PairModel`` with a Keras embedder) with its sources told apart, fitted
+    on its training paintings: ``features``, a list of ``(n_k, D)`` arrays (projected part by part,
+    so no copy of them all is made), their ``sources (n,)`` and ``artists (n,)`` in that order
+    (source 0: the user's own; ``names``: each source's folder; the artists are the profile's).
+    ``strength``: the share of each source's offset taken off; ``prior``: the log prior ``-d`` an
+    artist gets, with context, on a painting from a source it was not learned from.
+    ``info["source_shift"]`` records the sources and both."""
+    from .calibration import dot_embedder_like, layer_named, scale_of
     from .model import PairModel
     inner = layer_named(model.embedder, "lda_embedding") if hasattr(model.embedder, "layers") else None
     if inner is None:
@@ -92,8 +126,13 @@ def with_source_shift(model, features, sources: np.ndarray, names, strength: flo
                          "fused with a base or adapted to a context)")
     X = np.vstack([_projected(inner, part) for part in features])
     weights = fit_source_shift(X, sources, strength)
-    inner = _inner_with_shift(inner, weights)
-    info = {**model.info, "source_shift": {"sources": [str(n) for n in names], "strength": strength,
+    A = artist_sources(artists, sources, len(weights[1]))
+    n_classes = inner.get_layer("class_cosine").get_weights()[0].shape[1]
+    if A.shape[1] != n_classes:
+        raise ValueError(f"{A.shape[1]} artists among the paintings, but the model's profile has {n_classes}")
+    inverse_temperature = scale_of(model.embedder, "temperature")   # 0: no profile to weigh
+    inner = _inner_with_shift(inner, weights, A, prior / inverse_temperature if inverse_temperature else 0.0)
+    info = {**model.info, "source_shift": {"sources": [str(n) for n in names], "strength": strength, "prior": prior,
                                            "paintings": np.bincount(sources).tolist()}}
     shifted = PairModel(model.spec, dot_embedder_like(model.embedder, inner), model.scorer, model.bias, model.head,
                         model.threshold, model.method, info)

@@ -126,7 +126,7 @@ def train(data_dir, out_dir, method: str = "lda", spec: FeatureSpec = DEFAULT_FE
     estimator.fit(F_fit, y_fit, validation, spec=spec)
     model, metrics, scores = estimator.pair_model(spec), estimator.validation_, estimator.validation_scores_
     if other_sources:
-        model = _with_sources(model, estimator, F_fit, validation, origins,
+        model = _with_sources(model, estimator, F_fit, y_fit, validation, origins,
                               [os.path.abspath(d) for d in (data_dir, *other_sources)])
     if base_model is not None:
         model, metrics, scores = _build_on(model, base_model, validation, estimator, base_artists)
@@ -197,7 +197,7 @@ def _build_on(model, base_model, validation, estimator, base_artists):
     return fused, metrics, np.where(honest, p, np.nan)
 
 
-def _with_sources(model, estimator, F_fit, validation, origins, names):
+def _with_sources(model, estimator, F_fit, y_fit, validation, origins, names):
     """``model`` with its training sources told apart (``source_shift``), where it can be: an ``lda``
     model; any other learns the other sources' paintings as more paintings, with a warning. The
     threshold, calibration and validation figures stay those chosen before the shift, as the
@@ -208,10 +208,11 @@ def _with_sources(model, estimator, F_fit, validation, origins, names):
         warnings.warn(f"{model.method}: only an lda model tells its sources apart; the other sources' paintings "
                       "were learned as more paintings", stacklevel=3)
         return model
-    parts = [(F_fit, origins[np.setdiff1d(np.arange(len(origins)), validation.rows)])]
+    parts = [(F_fit, origins[np.setdiff1d(np.arange(len(origins)), validation.rows)], y_fit)]
     if getattr(estimator, "refit", False):   # else the held-out artists stay unseen by every learned part
-        parts.append((validation.features, origins[validation.rows]))
-    return with_source_shift(model, [F for F, _ in parts], np.concatenate([o for _, o in parts]), names)
+        parts.append((validation.features, origins[validation.rows], validation.labels))
+    F, sources, artists = zip(*parts)
+    return with_source_shift(model, list(F), np.concatenate(sources), np.concatenate(artists), names)
 
 
 def _report_failed(failed, what):
