@@ -129,9 +129,10 @@ def pair_artists(data):
     return pairs.image1.map(artist_of).to_numpy(), pairs.image2.map(artist_of).to_numpy()
 
 
-def submit_and_score(model_dir, data, threshold, keep=None, context=True, out=None):
+def submit_and_score(model_dir, data, threshold, keep=None, context=True, out=None, groups=True):
     """Submit ``model_dir`` on cleaned pbn_dev ``data``'s test pairs (``model_dir/submission.csv``;
-    ``context``: adapted to the test images, as ``painter submit`` is by default) and score it
+    ``context``: adapted to the test images, with their ``groups``, as ``painter submit`` is by
+    default) and score it
     against the solution: ``(pair_metrics of the pairs keep (a mask; default all), every pair's score)``;
     ``out``: the submission's path instead (a packaged model's folder is not written into)."""
     import pandas as pd
@@ -139,7 +140,7 @@ def submit_and_score(model_dir, data, threshold, keep=None, context=True, out=No
     from painter.same_artist.submit import submit
     model_dir, data = Path(model_dir), Path(data)
     out = Path(out) if out else model_dir / "submission.csv"
-    submit(model_dir, data, data / "submission_info.csv", out, progress=False, context=context)
+    submit(model_dir, data, data / "submission_info.csv", out, progress=False, context=context, groups=groups)
     scores = pd.read_csv(out).sameArtist.to_numpy()
     same, kind = solution().sameArtist.to_numpy(), solution().pairKind.to_numpy()
     keep = slice(None) if keep is None else keep

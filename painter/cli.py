@@ -124,6 +124,8 @@ def build_parser(hyperparameters: bool = True) -> argparse.ArgumentParser:
     s.add_argument("--chunk-size", type=int, default=1_000_000)
     s.add_argument("--no-context", dest="context", action="store_false",
                    help="score with the model as trained, not adapted to the test images")
+    s.add_argument("--no-groups", dest="groups", action="store_false",
+                   help="with context, leave the test images' own groups out of the artist profiles")
     s.set_defaults(func=_cmd_submit)
 
     s = sub.add_parser("score", help="ROC AUC of a submission against a solution")

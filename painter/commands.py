@@ -85,7 +85,7 @@ def _weights_entry(text: str, several: bool = True) -> str:
 def _cmd_submit(a):
     from .same_artist.submit import submit
     submit(a.model_dir, a.data_dir, a.submission_info, a.out, chunk_size=a.chunk_size, progress=_progress(),
-           context=a.context)
+           context=a.context, groups=a.groups)
 
 
 def _cmd_score(a):

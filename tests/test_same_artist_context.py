@@ -156,6 +156,23 @@ def test_submit_uses_the_test_images_as_context_unless_told_not_to(lda_model_dir
                                pd.read_csv(tmp_path / "without.csv").sameArtist, atol=1e-6)
 
 
+def test_submit_can_leave_the_test_images_groups_out(lda_model_dir, clean_dir, kaggle_dir, tmp_path, monkeypatch):
+    from painter.same_artist.context import CollectionContext
+    asked, adapt_as_before = [], CollectionContext.adapt
+
+    def adapt_and_note(self, model, **kwargs):
+        asked.append(kwargs.get("groups"))
+        return adapt_as_before(self, model, **kwargs)
+    monkeypatch.setattr(CollectionContext, "adapt", adapt_and_note)
+    info = kaggle_dir / "submission_info.csv"
+    submit(lda_model_dir, clean_dir, info, tmp_path / "with.csv", progress=False)
+    submit(lda_model_dir, clean_dir, info, tmp_path / "no_groups.csv", progress=False, groups=False)
+    assert asked == [True, False]
+    from painter.cli import build_parser
+    a = build_parser().parse_args(["submit", "m", "d", "i", "--out", "o", "--no-groups"])
+    assert a.groups is False and a.context is True
+
+
 def test_a_model_without_a_projection_answers_without_context(toy):
     model, G, _ = toy
     head = PairModel(None, model.embedder, "dot", -3.0, method="siamese")

@@ -15,7 +15,7 @@ never had). Every choice is made on validation pairs of the training paintings.
 
     python benchmarks/recipes/base_model.py [--data runs/pbn_clean] [--extra wikiart_extra] [--other public_art]
                                     [--sizes 30,70,175] [--seeds 0,1,2] [--base-params '{"refit": false}']
-                                    [--zoom 2,1]
+                                    [--zoom 2,1] [--no-groups]
 
 ``--seeds``: one collection of 30 (70) artists per seed; the last table gives each figure's mean over
 the draws, and the base's gains on unseen and own pairs. A base already trained in ``--out/base``
@@ -50,6 +50,8 @@ p.add_argument("--sizes", default="30,70,175")
 p.add_argument("--seeds", default="0", help="draws of the smaller collections")
 p.add_argument("--zoom", default=None, help="zoomed views per backbone, e.g. 2,1 (default: none, as the default "
                "features)")
+p.add_argument("--no-groups", dest="groups", action="store_false",
+               help="submit with context but without the test images' groups")
 p.add_argument("--base-params", default="{}", help="the base's lda parameters, as JSON (e.g. '{\"refit\": false}')")
 args = p.parse_args()
 base_params = json.loads(args.base_params)
@@ -60,7 +62,7 @@ a1, a2 = pair_artists(data)
 
 def evaluate(name, model_dir, threshold, own_artists):
     t = time.time()
-    m, p = submit_and_score(model_dir, data, threshold)
+    m, p = submit_and_score(model_dir, data, threshold, groups=args.groups)
     own = np.isin(a1, list(own_artists)) & np.isin(a2, list(own_artists))
     o = pair_metrics(solution().sameArtist[own], p[own], threshold=threshold)["all"]
     row = {"model": name, "threshold": threshold, "seen AUC": m["seen"]["auc"], "unseen AUC": m["unseen"]["auc"],

@@ -34,9 +34,10 @@ def find_image(data_dir: Path, name: str):
     return None
 
 
-def _embed_by_name(model, data_dir, names, progress, context=True):
+def _embed_by_name(model, data_dir, names, progress, context=True, groups=True):
     """``(z (len(names), E), {name: reason}, model)``: each image embedded once, NaN rows for the
-    images not found or unusable; with ``context``, by the model adapted to these images first."""
+    images not found or unusable; with ``context``, by the model adapted to these images first
+    (with their ``groups``)."""
     from .context import CollectionContext, adaptable
     located = {n: find_image(data_dir, n) for n in names}
     problems = {n: f"not found in {data_dir}" for n, p in located.items() if p is None}
@@ -44,7 +45,7 @@ def _embed_by_name(model, data_dir, names, progress, context=True):
     z_found, failed = model.embed_files([str(located[n]) for n in found], progress=progress)
     usable = [str(located[n]) for n in found if str(located[n]) not in failed]
     if context and usable and adaptable(model):   # adapted to the usable images, run again on their features
-        model = CollectionContext(usable).adapt(model, progress=progress)
+        model = CollectionContext(usable).adapt(model, progress=progress, groups=groups)
         z_found, _ = model.embed_files([str(located[n]) for n in found], progress=False)
     for p, reason in failed.items():
         problems[Path(p).name] = reason
@@ -74,7 +75,7 @@ def _write_scores(model, z, row, submission_info, chunk_size, path, progress):
 
 
 def submit(model_dir, data_dir, submission_info, out, chunk_size: int = 1_000_000, progress: bool = True,
-           context: bool = True) -> dict:
+           context: bool = True, groups: bool = True) -> dict:
     """Write ``out`` (``index,sameArtist``, input order, one row per input pair).
 
     Parameters
@@ -85,6 +86,8 @@ def submit(model_dir, data_dir, submission_info, out, chunk_size: int = 1_000_00
     chunk_size : pairs scored and written at a time (bounds memory)
     context : adapt the model to the test images first (``painter.same_artist.context``): they
         are the collection the pairs come from, unlabelled
+    groups : with context, the test images' k-means groups join the learned artists in each
+        profile (``collection_groups``)
 
     Returns a summary: pairs, images, unusable images ``{name: reason}``, neutral pairs, seconds.
     Every input is checked before ``out`` is written (``InputError`` naming the file); ``out`` is
@@ -98,7 +101,7 @@ def submit(model_dir, data_dir, submission_info, out, chunk_size: int = 1_000_00
         names.update(chunk["image1"])
         names.update(chunk["image2"])
     names = sorted(names)
-    z, problems, model = _embed_by_name(model, data_dir, names, progress, context)
+    z, problems, model = _embed_by_name(model, data_dir, names, progress, context, groups)
     if len(problems) == len(names):
         raise no_usable_images(data_dir, problems, f"images named in {submission_info}")
     row = {n: k for k, n in enumerate(names)}
