@@ -103,31 +103,41 @@ def test_without_context_the_other_sources_paintings_are_answered_as_their_sourc
                                             "prior": SOURCE_PRIOR, "paintings": [900, 160]}
 
 
+def _museum_share(model, X):
+    """The mean share of the 40 museum artists (classes 60-99) in the profiles of ``X``, groups
+    left out (the profile's artists only)."""
+    inner = next(layer for layer in model.embedder.layers if layer.name.startswith("lda_embedding"))
+    if inner.name != "lda_embedding":   # the adapted model's groups around it
+        inner = inner.get_layer("lda_embedding")
+    c = np.asarray(inner(X)[1]) / 0.2
+    p = np.exp(c - c.max(1, keepdims=True))
+    return (p[:, 60:].sum(1) / p.sum(1)).mean()
+
+
 def test_context_replaces_the_source_shift_and_keeps_the_prior_of_each_paintings_own_source(toy):
     model, shifted, (home, _), (other, _), (features, sources, y) = toy
     no_prior = with_source_shift(model, features, sources, y, ["home", "museum"], prior=0.0)
-    a, b = adapt(no_prior, other, groups=False), adapt(shifted, other, groups=False)
+    a, b = adapt(no_prior, other), adapt(shifted, other)
+    assert b.info["context"]["groups"] == [5]
     np.testing.assert_allclose(b.embed_features(other), a.embed_features(other), atol=2e-3)   # seen as photographs
     assert shifted.embed_features(other[:1]) != pytest.approx(b.embed_features(other[:1]), abs=1e-3)
-    a, b = adapt(no_prior, home, groups=False), adapt(shifted, home, groups=False)
+    a, b = adapt(no_prior, home), adapt(shifted, home)
     assert np.abs(b.embed_features(home) - a.embed_features(home)).max() > 0.01   # the museum artists less likely
 
 
-def test_with_context_the_prior_makes_artists_of_another_source_less_likely_for_the_users_paintings(toy):
+def test_with_context_and_groups_the_prior_makes_artists_of_another_source_less_likely(toy):
     model, shifted, (home, _), (other, _), (features, sources, y) = toy
     no_prior = with_source_shift(model, features, sources, y, ["home", "museum"], prior=0.0)
-
-    def museum_share(m, X):
-        inner = next(layer for layer in m.embedder.layers if layer.name == "lda_embedding")
-        c = np.asarray(inner(X)[1]) / 0.2
-        p = np.exp(c - c.max(1, keepdims=True))
-        return (p[:, 60:].sum(1) / p.sum(1)).mean()
     # without context the prior is off; with it, a painting of the user's source leaves the museum artists
-    assert museum_share(shifted, home) == museum_share(no_prior, home)
-    with_context = [adapt(m, home, groups=False) for m in (no_prior, shifted)]
-    assert museum_share(with_context[1], home) < museum_share(with_context[0], home) / 3
-    with_context = [adapt(m, other, groups=False) for m in (no_prior, shifted)]
-    assert museum_share(with_context[1], other) == pytest.approx(museum_share(with_context[0], other), rel=0.1)
+    assert _museum_share(shifted, home) == _museum_share(no_prior, home)
+    with_context = [adapt(m, home) for m in (no_prior, shifted)]
+    assert _museum_share(with_context[1], home) < _museum_share(with_context[0], home) / 3
+    with_context = [adapt(m, other) for m in (no_prior, shifted)]
+    assert _museum_share(with_context[1], other) == pytest.approx(_museum_share(with_context[0], other), rel=0.1)
+    # without the collection's groups (attribute, submit --no-groups, a small collection) it stays off
+    assert _museum_share(adapt(shifted, home, groups=False), home) == _museum_share(adapt(no_prior, home, groups=False),
+                                                                                  home)
+    assert _museum_share(adapt(shifted, home[:40]), home) == _museum_share(adapt(no_prior, home[:40]), home)
 
 
 def test_a_shift_fitted_again_replaces_the_first_and_other_models_are_refused(toy):
@@ -146,6 +156,9 @@ def test_a_model_with_its_sources_saves_and_loads(toy, tmp_path):
     shifted.save(tmp_path / "m")
     loaded = PairModel.load(tmp_path / "m", exported=False)
     np.testing.assert_allclose(loaded.embed_features(other), shifted.embed_features(other), atol=1e-6)
+    home = toy[2][0]
+    np.testing.assert_allclose(adapt(loaded, home).embed_features(home), adapt(shifted, home).embed_features(home),
+                               atol=1e-6)   # the prior's sources and strength, used with context
 
 
 def test_train_learns_its_other_sources(clean_dir, tmp_path):

@@ -18,8 +18,9 @@ source moves by most of its mean (figures per source in ``benchmarks/RESULTS.md`
 
 The collection's paintings are also grouped (``collection_groups``): a painter the model never
 learned gets groups of their own paintings, beside the learned artists, in every profile. A model
-that learned more than one source (``source_shift``) has its shift turned off and its source prior
-on: each painting's profile weighs the artists by the source the painting seems to come from.
+that learned more than one source (``source_shift``) has its shift turned off and, where the
+collection got groups, its source prior on: each painting's profile weighs the artists by the
+source the painting seems to come from.
 
 A collection at its own resolution (most of its paintings big enough for tiles,
 ``painter.data.views``) is read with views (``CONTEXT_VIEWS``, pooled by scale) unless the model
@@ -77,15 +78,23 @@ def _projections(embedder, wanted=lambda layer: layer.name == PROJECTION):
     return found
 
 
-def _sources_for_context(embedder):
-    """Zero the offsets of every ``SourceShift`` of ``embedder`` (the collection's own offset replaces
-    the one its source would get) and turn its ``SourcePrior`` on (``source_shift``)."""
-    from ..layers import SourcePrior, SourceShift
+def _source_shift_off(embedder):
+    """Zero the offsets of every ``SourceShift`` of ``embedder`` (``source_shift``): the collection's
+    own offset replaces the one its source would get."""
+    from ..layers import SourceShift
     for _, layer in _projections(embedder, lambda layer: isinstance(layer, SourceShift)):
         layer.set_weights([np.zeros_like(w) for w in layer.get_weights()])
-    for _, layer in _projections(embedder, lambda layer: isinstance(layer, SourcePrior)):
-        A, strength, _ = layer.get_weights()
-        layer.set_weights([A, strength, np.float32(1.0)])
+
+
+def _source_prior_on(owner):
+    """Turn ``owner``'s ``SourcePrior`` (if any) on: chosen with the collection's groups in the
+    profile; without them it cost the full-resolution validation painters
+    (``benchmarks/recipes/collection_groups.py --prior``)."""
+    from .calibration import layer_named
+    prior = layer_named(owner, "source_prior")
+    if prior is not None:
+        A, strength, _ = prior.get_weights()
+        prior.set_weights([A, strength, np.float32(1.0)])
 
 
 def _centre(owner, projection, moved):
@@ -167,9 +176,10 @@ def adapt(model: PairModel, features: np.ndarray, source: str = "", groups: bool
     A model without a projection (a network fitted on the images, a cosface or metric-learning
     embedder) is returned as it was, with one warning. With ``groups``, the collection's own
     groups of paintings join the artists of each profile (``collection_groups``). A model's source
-    shift (``source_shift``) is turned off (the collection's own mean replaces it) and its source
-    prior on. The adapted model runs its embedder in Keras; ``info["context"]`` records the
-    collection's size, each projection's shift and the number of groups each profile got.
+    shift (``source_shift``) is turned off (the collection's own mean replaces it), and its source
+    prior on in each profile that got groups. The adapted model runs its embedder in Keras;
+    ``info["context"]`` records the collection's size, each projection's shift and the number of
+    groups each profile got.
     """
     features = np.asarray(features, np.float32)
     if len(features):
@@ -180,7 +190,7 @@ def adapt(model: PairModel, features: np.ndarray, source: str = "", groups: bool
     if model.scorer != "dot" or model.spec is None:
         return _without_context(model)
     embedder = _keras_copy(model)
-    _sources_for_context(embedder)
+    _source_shift_off(embedder)
     projections = _projections(embedder)
     if not projections:
         return _without_context(model)
@@ -190,6 +200,9 @@ def adapt(model: PairModel, features: np.ndarray, source: str = "", groups: bool
     n_groups = []
     if groups:
         embedder, n_groups = with_groups(embedder, features, [s["shrink"] for s in shifts])
+    for (owner, _), k in zip(projections, n_groups):
+        if k:   # the grouped profile calls this same owner
+            _source_prior_on(owner)
     info = {**model.info, "context": {"paintings": n, "source": str(source),
                                       "shift": [{"distance": round(s["distance"], 3), "shrink": round(s["shrink"], 3)}
                                                 for s in shifts], "groups": n_groups}}

@@ -14,22 +14,24 @@ The user's own source (the collection and ``--also``) has no offset: its paintin
 model learned them. With context, ``context.adapt`` turns the shift off (offsets zero) and takes
 the collection's own mean off instead.
 
-With context, the same P(source | x) also weighs the profile: an artist learned only from another
-source is made less likely, by a log prior of ``-SOURCE_PRIOR * (1 - P(that source | x))``, for a
-painting that seems to come from elsewhere (a WikiArt painting is not drawn towards the museum
-artists, who are learned from 2-4 photographs each). Artists learned from the user's own source
-keep every painting. P is read on the painting before the collection's mean is taken off.
-Without context the prior stays off: a painting from a source the model never learned (a scan at
+With context and the collection's groups, the same P(source | x) also weighs the profile: an
+artist learned only from another source is made less likely, by a log prior of ``-SOURCE_PRIOR *
+(1 - P(that source | x))``, for a painting that seems to come from elsewhere (a WikiArt painting
+is not drawn towards the museum artists, who are learned from 2-4 photographs each). Artists
+learned from the user's own source keep every painting. P is read on the painting before the
+collection's mean is taken off.
+Without them the prior stays off: a painting from a source the model never learned (a scan at
 its own resolution) looks like neither, and a profile drawn onto fewer artists raises every pair's
-score, which a collection's context measures and a lone pair cannot.
+score, which the collection's groups absorb and a lone pair or an ungrouped context does not.
 
 Chosen on validation collections no learned part saw, without context
 (``benchmarks/recipes/source_shift.py``, figures in ``benchmarks/RESULTS.md``): 0.25, 0.5,
 0.75 and 1 measured; 0.75 is best on the mean AUC and the mean balanced accuracy of WikiArt's and
 museum photographs' seen and unseen pairs. The prior (``benchmarks/recipes/collection_groups.py
 --prior``, with context as painter gives it): 1, 2 and 3 measured; 2 and 3 tie on the mean AUC of
-five validation collections, 2 costs the museum artists the model learned less. Without context
-it cost the full-resolution validation painters (``benchmarks/recipes/source_shift.py --prior``).
+five validation collections, 2 costs the museum artists the model learned less. Without groups
+(with context or without) it cost the full-resolution validation painters
+(``benchmarks/recipes/source_shift.py --prior``).
 """
 from __future__ import annotations
 
@@ -105,7 +107,7 @@ def _inner_with_shift(inner, weights, A, prior_strength):
     c = prior([inner.get_layer("class_cosine")(e), p])
     probability.set_weights([W, b])
     shift.set_weights([M])
-    prior.set_weights([A, np.float32(prior_strength), np.float32(0.0)])   # on with context
+    prior.set_weights([A, np.float32(prior_strength), np.float32(0.0)])   # on with context and groups
     return keras.Model(x_in, [e, c], name="lda_embedding")
 
 
@@ -116,7 +118,7 @@ def with_source_shift(model, features, sources: np.ndarray, artists: np.ndarray,
     so no copy of them all is made), their ``sources (n,)`` and ``artists (n,)`` in that order
     (source 0: the user's own; ``names``: each source's folder; the artists are the profile's).
     ``strength``: the share of each source's offset taken off; ``prior``: the log prior ``-d`` an
-    artist gets, with context, on a painting from a source it was not learned from.
+    artist gets, with context and groups, on a painting from a source it was not learned from.
     ``info["source_shift"]`` records the sources and both."""
     from .calibration import dot_embedder_like, layer_named, scale_of
     from .model import PairModel
