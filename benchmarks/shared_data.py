@@ -226,6 +226,14 @@ def best_artworks_painters():
     return folder, painters, sorted(np.random.RandomState(0).choice(painters, 4, replace=False))
 
 
+def best_artworks_validation_paintings():
+    """``(paths, labels (n,))``: every painting of ``best_artworks_painters``' validation group of 4."""
+    import numpy as np
+    best, _, validation = best_artworks_painters()
+    paths, labels = zip(*[(str(f), name) for name in validation for f in sorted((best / name).iterdir())])
+    return list(paths), np.array(labels)
+
+
 def two_source_features(seeds):
     """``(paths, labels, F, log_columns, splits, pa_paths, pa_labels, P)``:
     ``default_features_and_splits`` of pbn_dev + ``wikiart_extra`` with ``seeds``, and the default

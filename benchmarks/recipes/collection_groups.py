@@ -94,17 +94,15 @@ def two_sources(seeds):
 def best_artworks_validation():
     """``{(m, b, d): AUC}`` of every pair of the 4 validation painters, the packaged model with context."""
     import keras
-    from shared_data import best_artworks_painters
+    from shared_data import best_artworks_validation_paintings
     from painter.features import extract_features
     from painter.same_artist.context import CollectionContext
     from painter.same_artist.model import predict_rows
     from painter.same_artist.predict import load_pair_model
-    best, _, validation = best_artworks_painters()
-    paths, labels = zip(*[(str(f), name) for name in validation for f in sorted((best / name).iterdir())])
-    labels = np.array(labels)
+    paths, labels = best_artworks_validation_paintings()
     model = load_pair_model(None)
-    adapted = CollectionContext(list(paths)).adapt(model, groups=False)
-    F, failed = extract_features(list(paths), adapted.spec, progress=False)
+    adapted = CollectionContext(paths).adapt(model, groups=False)
+    F, failed = extract_features(paths, adapted.spec, progress=False)
     assert not failed, failed
     inner = next(layer for layer in adapted.embedder.layers if layer.name == "lda_embedding")
     prior = inner.get_layer("source_prior")

@@ -78,18 +78,16 @@ def best_artworks_without_context(ds):
     import keras
     from scipy.special import expit
     from sklearn.metrics import roc_auc_score
-    from shared_data import best_artworks_painters
+    from shared_data import best_artworks_validation_paintings
     from painter.features import extract_features
     from painter.same_artist.calibration import layer_named
     from painter.same_artist.model import PairModel, predict_rows
     from painter.same_artist.predict import PACKAGED_MODEL
     from painter.same_artist.source_shift import _projection
-    best, _, validation = best_artworks_painters()
-    paths, labels = zip(*[(str(f), name) for name in validation for f in sorted((best / name).iterdir())])
-    labels = np.array(labels)
+    paths, labels = best_artworks_validation_paintings()
     model = PairModel.load(PACKAGED_MODEL, exported=False)
     inner = layer_named(model.embedder, "lda_embedding")
-    F, _ = extract_features(list(paths), model.spec, progress=False)
+    F, _ = extract_features(paths, model.spec, progress=False)
     x_in = keras.Input(inner.input_shape[1:])
     X = predict_rows(keras.Model(x_in, _projection(inner, x_in)), F)
     W, b = inner.get_layer("source_probability").get_weights()

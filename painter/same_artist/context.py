@@ -67,47 +67,48 @@ _KEPT = 2
 _kept: OrderedDict = OrderedDict()
 
 
-def _projections(embedder, wanted=lambda layer: layer.name == PROJECTION):
-    """``[(model, layer)]``: every ``wanted`` layer (the projections) and the (sub-)model holding it."""
+def _projections(embedder):
+    """``[(model, layer)]``: every projection layer and the (sub-)model whose input is the features."""
     found = []
     for layer in embedder.layers:
-        if wanted(layer):
+        if layer.name == PROJECTION:
             found.append((embedder, layer))
         elif hasattr(layer, "layers"):
-            found += _projections(layer, wanted)
+            found += _projections(layer)
     return found
 
 
-def _source_shift_off(embedder):
-    """Zero the offsets of every ``SourceShift`` of ``embedder`` (``source_shift``): the collection's
-    own offset replaces the one its source would get."""
-    from ..layers import SourceShift
-    for _, layer in _projections(embedder, lambda layer: isinstance(layer, SourceShift)):
-        layer.set_weights([np.zeros_like(w) for w in layer.get_weights()])
+def _own(owner, kind):
+    """``owner``'s layer of class ``kind`` (None when it has none)."""
+    return next((layer for layer in owner.layers if isinstance(layer, kind)), None)
+
+
+def _centre(owner, projection, moved):
+    """Take ``moved (d,)`` off ``projection``'s output. ``owner``'s source layers (``source_shift``),
+    if any: the ``SourceShift`` is turned off (the collection's own offset replaces the one its
+    source would get), and the ``SourceProbability`` still reads the painting as it was (its
+    logits ``(x - moved) W + b + moved W``), so the source prior answers the painting's own
+    source, not the centred collection's."""
+    from ..layers import SourceProbability, SourceShift
+    kernel, bias = projection.get_weights()
+    projection.set_weights([kernel, (bias - moved).astype(np.float32)])
+    shift, probability = _own(owner, SourceShift), _own(owner, SourceProbability)
+    if shift is not None:
+        shift.set_weights([np.zeros_like(w) for w in shift.get_weights()])
+    if probability is not None:
+        W, b = probability.get_weights()
+        probability.set_weights([W, (b + moved @ W).astype(np.float32)])
 
 
 def _source_prior_on(owner):
     """Turn ``owner``'s ``SourcePrior`` (if any) on: chosen with the collection's groups in the
     profile; without them it cost the full-resolution validation painters
     (``benchmarks/recipes/collection_groups.py --prior``)."""
-    from .calibration import layer_named
-    prior = layer_named(owner, "source_prior")
+    from ..layers import SourcePrior
+    prior = _own(owner, SourcePrior)
     if prior is not None:
         A, strength, _ = prior.get_weights()
         prior.set_weights([A, strength, np.float32(1.0)])
-
-
-def _centre(owner, projection, moved):
-    """Take ``moved (d,)`` off ``projection``'s output; ``owner``'s ``SourceProbability`` (if any)
-    still reads the painting as it was (its logits ``(x - moved) W + b + moved W``), so the source
-    prior answers the painting's own source, not the centred collection's."""
-    from .calibration import layer_named
-    kernel, bias = projection.get_weights()
-    projection.set_weights([kernel, (bias - moved).astype(np.float32)])
-    probability = layer_named(owner, "source_probability")
-    if probability is not None:
-        W, b = probability.get_weights()
-        probability.set_weights([W, (b + moved @ W).astype(np.float32)])
 
 
 def _keras_copy(model: PairModel):
@@ -190,7 +191,6 @@ def adapt(model: PairModel, features: np.ndarray, source: str = "", groups: bool
     if model.scorer != "dot" or model.spec is None:
         return _without_context(model)
     embedder = _keras_copy(model)
-    _source_shift_off(embedder)
     projections = _projections(embedder)
     if not projections:
         return _without_context(model)

@@ -45,8 +45,9 @@ LAYER = "source_shift"
 
 
 def fit_source_shift(X: np.ndarray, sources: np.ndarray, strength: float = SOURCE_SHIFT) -> list:
-    """``[W (d, S), b (S,), M (S, d)]``, ``SourceShift``'s weights, from projected rows ``X (n, d)``
-    and the source of each, ``sources (n,)`` in ``0 .. S-1`` (0: the user's own, no offset).
+    """``[W (d, S), b (S,), M (S, d)]``, the weights of ``SourceProbability`` (W, b) and
+    ``SourceShift`` (M), from projected rows ``X (n, d)`` and the source of each, ``sources (n,)``
+    in ``0 .. S-1`` (0: the user's own, no offset).
 
     Sources are weighed alike in the classifier (a small source is not outvoted); ``M[s]`` is
     ``strength`` times source ``s``'s mean row.
